@@ -1,0 +1,47 @@
+"""Errors a user can cause, each mapped to a documented exit code (DESIGN.md, CLI contract)."""
+from __future__ import annotations
+
+EXIT_OK = 0
+EXIT_INTERNAL = 1
+EXIT_USAGE = 2
+EXIT_INPUT = 3
+EXIT_STAGE = 4
+EXIT_GATE = 5
+EXIT_INTERRUPTED = 130
+
+
+class OptimizeError(Exception):
+    """Base of every error the CLI turns into a one-line message and an exit code."""
+
+    exit_code = EXIT_INTERNAL
+
+    def __init__(self, message: str):
+        super().__init__(message)
+        self.message = message
+
+    def __str__(self) -> str:  # one line, always
+        return " ".join(self.message.split("\n")).strip()
+
+
+class RecipeError(OptimizeError):
+    """The recipe or the command line is wrong (exit 2)."""
+
+    exit_code = EXIT_USAGE
+
+
+class InputError(OptimizeError):
+    """The model or data cannot be loaded, or does not fit the recipe (exit 3)."""
+
+    exit_code = EXIT_INPUT
+
+
+class StageError(OptimizeError):
+    """A stage failed: diverged, could not wrap a layer it was asked to, conversion failed (exit 4)."""
+
+    exit_code = EXIT_STAGE
+
+
+class GateError(OptimizeError):
+    """A gate was missed; everything was still written (exit 5)."""
+
+    exit_code = EXIT_GATE
