@@ -72,7 +72,8 @@ def main(debug: bool) -> None:
 @click.option("--force", is_flag=True, help="Replace an existing output directory from another run.")
 @click.option("--json", "as_json", is_flag=True, help="Print the report summary as JSON on stdout.")
 @click.option("--quiet", "-q", is_flag=True, help="No progress; only errors on stderr.")
-def run(recipe: Path, model, output, sets, seed, resume, force, as_json, quiet) -> None:
+@click.option("--trust-model", is_flag=True, help="Allow .h5/.keras models with Lambda layers or custom code (runs it).")
+def run(recipe: Path, model, output, sets, seed, resume, force, as_json, quiet, trust_model) -> None:
     """Run RECIPE: stages, export, measurement, report."""
     from .recipe import load_recipe
 
@@ -80,7 +81,8 @@ def run(recipe: Path, model, output, sets, seed, resume, force, as_json, quiet) 
     r = load_recipe(recipe, overrides, model=model)
     from .pipeline import RunOptions, run_recipe  # imports TensorFlow lazily inside
 
-    opts = RunOptions(output=output, resume=resume, force=force, quiet=quiet, as_json=as_json)
+    opts = RunOptions(output=output, resume=resume, force=force, quiet=quiet, as_json=as_json,
+                      trust_model=trust_model, argv=["optimize-cli"] + sys.argv[1:])
     code = run_recipe(r, opts)
     sys.exit(code)
 
