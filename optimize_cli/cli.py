@@ -19,9 +19,11 @@ RECIPES_DIR = Path(__file__).resolve().parent.parent / "recipes"
 
 
 def _fail(message: str, code: int) -> None:
+    from rich.markup import escape
+
     from .progress import stderr_console
 
-    stderr_console().print(f"[bold red]error:[/bold red] {message}", markup=True, highlight=False)
+    stderr_console().print(f"[bold red]error:[/bold red] {escape(message)}", markup=True, highlight=False)
     sys.exit(code)
 
 
@@ -113,9 +115,11 @@ def validate(recipes, sets, model, as_json) -> None:
                 )
                 click.echo(json.dumps({"recipe": str(path), "valid": False, "error": str(e), "problems": problems}))
             else:
+                from rich.markup import escape
+
                 from .progress import stderr_console
 
-                stderr_console().print(f"[bold red]error:[/bold red] {e}", highlight=False)
+                stderr_console().print(f"[bold red]error:[/bold red] {escape(str(e))}", highlight=False)
             continue
         if as_json:
             click.echo(json.dumps({
