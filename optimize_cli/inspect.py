@@ -1,0 +1,378 @@
+"""`optimize-cli inspect MODEL`: what a model holds — format, sizes (raw and zipped), inputs and outputs,
+per-layer / per-tensor parameters, dtype, sparsity and unique values, and totals.
+
+A .tflite is read with the flatbuffer schema that ships with ai-edge-litert and never imports
+TensorFlow; SavedModel directories and .h5 / .keras files import TensorFlow lazily (tf_keras).
+"""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Optional
+
+from . import measure
+from .errors import InputError
+
+_TFLITE_SUFFIXES = (".tflite", ".lite")
+_H5_SUFFIXES = (".h5", ".hdf5")
+_HDF5_MAGIC = b"\x89HDF\r\n\x1a\n"
+
+
+def _first_line(e: BaseException) -> str:
+    text = str(e).strip().splitlines()
+    msg = text[0] if text else type(e).__name__
+    return msg if len(msg) <= 200 else msg[:197] + "..."
+
+
+def _detect(p: Path) -> str:
+    """tflite | saved_model | h5 | keras, or InputError."""
+    if p.is_dir():
+        if (p / "saved_model.pb").is_file() or (p / "saved_model.pbtxt").is_file():
+            return "saved_model"
+        raise InputError(f"{p}: a directory without saved_model.pb is not a SavedModel")
+    if not p.is_file():
+        raise InputError(f"{p}: not a regular file")
+    try:
+        with open(p, "rb") as fh:
+            head = fh.read(8)
+    except OSError as e:
+        raise InputError(f"{p}: cannot read ({e.strerror or e})") from e
+    suffix = p.suffix.lower()
+    if head[4:8] == b"TFL3" or suffix in _TFLITE_SUFFIXES:
+        return "tflite"
+    if head == _HDF5_MAGIC or suffix in _H5_SUFFIXES:
+        return "h5"
+    if suffix == ".keras":
+        return "keras"
+    raise InputError(f"{p}: not a model (expected a .tflite file, a SavedModel directory, or a .h5 / .keras file)")
+
+
+def inspect_model(path) -> dict:
+    """Describe the model at ``path`` (.tflite, SavedModel directory, .h5 or .keras) as a JSON-able dict:
+    path, format, sizes {bytes, compressed_bytes, compression_saved_percent}, inputs, outputs, layers,
+    totals (and for .tflite: quantization, ops). Raises InputError naming the path when it is missing,
+    unreadable or not a model."""
+    p = Path(path)
+    if not p.exists():
+        raise InputError(f"{p}: no such file or directory")
+    fmt = _detect(p)
+    if fmt == "tflite":
+        info = _inspect_tflite(p)
+    else:
+        info = _inspect_tf(p, fmt)
+    try:
+        sizes = measure.path_sizes(p)
+    except OSError as e:
+        raise InputError(f"{p}: cannot read ({e.strerror or e})") from e
+    return {"path": str(p), "format": fmt, "sizes": sizes, **info}
+
+
+# --------------------------------------------------------------------------------------- .tflite
+
+
+def _inspect_tflite(p: Path) -> dict:
+    try:
+        data = p.read_bytes()
+    except OSError as e:
+        raise InputError(f"{p}: cannot read ({e.strerror or e})") from e
+    try:
+        model, raw = measure.load_tflite_model(data)
+        weights = measure.tflite_weight_stats(raw)
+        io = measure.tflite_io(raw)
+        quantization = measure.guess_quantization(raw, weights)
+        names = measure.op_names(model)
+    except ValueError as e:
+        raise InputError(f"{p}: not a readable .tflite model ({_first_line(e)})") from e
+    except Exception as e:  # noqa: BLE001 - a damaged flatbuffer fails in many ways
+        raise InputError(f"{p}: not a readable .tflite model ({type(e).__name__}: {_first_line(e)})") from e
+    ops: dict = {}
+    const_params = 0
+    for sg in model.subgraphs:
+        for op in sg.operators or []:
+            n = names[op.opcodeIndex] if op.opcodeIndex < len(names) else "?"
+            ops[n] = ops.get(n, 0) + 1
+        for t in sg.tensors or []:
+            if measure._has_data(model, t):
+                shape = [int(s) for s in (t.shape if t.shape is not None else [])]
+                n_el = 1
+                for s in shape:
+                    n_el *= s
+                const_params += n_el
+    summ = measure.summary(weights)
+    layers = [{k: w[k] for k in ("name", "layer", "op", "role", "shape", "dtype", "params", "sparsity",
+                                 "unique_weights", "max_unique_per_channel", "per_channel", "quantized")}
+              for w in weights]
+    for lay, w in zip(layers, weights, strict=True):
+        if w.get("via"):
+            lay["via"] = w["via"]
+        if w.get("sparse_encoded"):
+            lay["sparse_encoded"] = True
+    return {
+        "quantization": quantization,
+        "inputs": io["inputs"],
+        "outputs": io["outputs"],
+        "subgraphs": len(model.subgraphs),
+        "ops": dict(sorted(ops.items(), key=lambda kv: (-kv[1], kv[0]))),
+        "layers": layers,
+        "totals": {
+            "params": int(const_params),
+            "weight_params": summ["params"],
+            "weight_tensors": summ["layers"],
+            "sparsity": summ["sparsity"],
+            "max_unique_weights": summ["max_unique_weights"],
+            "max_unique_per_channel": summ["max_unique_per_channel"],
+        },
+    }
+
+
+# ------------------------------------------------------------------------- Keras / SavedModel
+
+
+def _load_keras(p: Path):
+    """A tf_keras model, loaded with tfmot's custom objects in scope; None when it is not a Keras model."""
+    from .tf import keras, tfmot
+
+    scopes = []
+    for factory in (lambda: tfmot.quantization.keras.quantize_scope(),
+                    lambda: tfmot.sparsity.keras.prune_scope(),
+                    lambda: tfmot.clustering.keras.cluster_scope()):
+        try:
+            scopes.append(factory())
+        except Exception:  # noqa: BLE001 - an older tfmot without one of them
+            pass
+    from contextlib import ExitStack
+
+    with ExitStack() as stack:
+        for s in scopes:
+            stack.enter_context(s)
+        return keras.models.load_model(str(p), compile=False)
+
+
+def _spec(name: str, shape, dtype) -> dict:
+    dims = []
+    try:
+        dims = [(-1 if d is None else int(d)) for d in list(shape)]
+    except TypeError:
+        dims = []
+    dt = getattr(dtype, "name", None) or str(dtype)
+    return {"name": name, "shape": dims, "dtype": dt, "quantization": None}
+
+
+def _inspect_tf(p: Path, fmt: str) -> dict:
+    if fmt == "saved_model" and not (p / "keras_metadata.pb").is_file():
+        return _inspect_plain_saved_model(p, None)  # not written by Keras: read its variables
+    try:
+        model = _load_keras(p)
+    except Exception as e:  # noqa: BLE001 - whatever the loader raises, the file is not usable
+        if fmt == "saved_model":
+            return _inspect_plain_saved_model(p, e)
+        raise InputError(f"{p}: cannot load as a Keras model ({type(e).__name__}: {_first_line(e)})") from e
+    if not hasattr(model, "layers") or not hasattr(model, "count_params"):
+        if fmt == "saved_model":
+            return _inspect_plain_saved_model(p, None)
+        raise InputError(f"{p}: not a Keras model (loaded a {type(model).__name__})")
+    return _describe_keras(model)
+
+
+def _describe_keras(model) -> dict:
+    stats = {s["name"]: s for s in measure.keras_weight_stats(model)}
+    layers = []
+    for outer, inner in measure._iter_layers(model):
+        try:
+            params = int(outer.count_params())
+        except Exception:  # noqa: BLE001 - unbuilt layers cannot count
+            params = 0
+        s = stats.get(inner.name)
+        row = {
+            "name": inner.name,
+            "class": type(inner).__name__,
+            "wrapper": type(outer).__name__ if outer is not inner else None,
+            "params": params,
+            "dtype": str(getattr(inner, "dtype", "") or ""),
+            "shape": s["shape"] if s else None,
+            "sparsity": s["sparsity"] if s else None,
+            "unique_weights": s["unique_weights"] if s else None,
+            "max_unique_per_channel": s["max_unique_per_channel"] if s else None,
+        }
+        if s:
+            row["dtype"] = s["dtype"]
+            row["kernel_params"] = s["params"]
+        layers.append(row)
+    summ = measure.summary(stats.values())
+
+    def specs(tensors) -> list:
+        out = []
+        for t in tensors or []:
+            name = getattr(t, "name", "") or ""
+            out.append(_spec(str(name).split(":")[0], getattr(t, "shape", []), getattr(t, "dtype", "")))
+        return out
+
+    try:
+        total = int(model.count_params())
+        trainable = int(sum(int(w.shape.num_elements() or 0) for w in model.trainable_weights))
+    except Exception:  # noqa: BLE001
+        total, trainable = sum(lay["params"] for lay in layers), None
+    return {
+        "model_class": type(model).__name__,
+        "name": getattr(model, "name", None),
+        "inputs": specs(getattr(model, "inputs", None)),
+        "outputs": specs(getattr(model, "outputs", None)),
+        "layers": layers,
+        "totals": {
+            "params": total,
+            "trainable_params": trainable,
+            "kernel_params": summ["params"],
+            "kernels": summ["layers"],
+            "sparsity": summ["sparsity"],
+            "max_unique_weights": summ["max_unique_weights"],
+            "max_unique_per_channel": summ["max_unique_per_channel"],
+        },
+    }
+
+
+def _inspect_plain_saved_model(p: Path, keras_error: Optional[BaseException]) -> dict:
+    """A SavedModel that is not a Keras model: its variables from the checkpoint, io from the
+    serving signature."""
+    import numpy as np
+
+    from .tf import tf
+
+    try:
+        reader = tf.train.load_checkpoint(str(p / "variables" / "variables"))
+        shapes = reader.get_variable_to_shape_map()
+    except Exception as e:  # noqa: BLE001
+        why = f"{type(keras_error).__name__}: {_first_line(keras_error)}; " if keras_error is not None else ""
+        raise InputError(f"{p}: cannot load the SavedModel ({why}variables: {_first_line(e)})") from e
+    layers = []
+    for key in sorted(shapes):
+        if key.startswith("_CHECKPOINTABLE") or ".OPTIMIZER_SLOT" in key or key.startswith("optimizer/"):
+            continue
+        try:
+            val = np.asarray(reader.get_tensor(key))
+        except Exception:  # noqa: BLE001
+            continue
+        if not np.issubdtype(val.dtype, np.number) or val.size == 0:
+            continue
+        st = measure.value_stats(val, -1 if val.ndim >= 2 else None)
+        layers.append({"name": key.replace("/.ATTRIBUTES/VARIABLE_VALUE", ""), "class": "Variable",
+                       "shape": [int(s) for s in val.shape], "dtype": str(val.dtype), "params": st["params"],
+                       "sparsity": st["sparsity"], "unique_weights": st["unique_weights"],
+                       "max_unique_per_channel": st["max_unique_per_channel"], "zeros": st["zeros"]})
+    inputs, outputs = [], []
+    try:
+        loaded = tf.saved_model.load(str(p))
+        sig = loaded.signatures.get("serving_default") if hasattr(loaded, "signatures") else None
+        if sig is not None:
+            for name, spec in sorted(sig.structured_input_signature[1].items()):
+                inputs.append(_spec(name, spec.shape, spec.dtype))
+            for name, spec in sorted(sig.structured_outputs.items()):
+                outputs.append(_spec(name, spec.shape, spec.dtype))
+    except Exception:  # noqa: BLE001 - io is a nicety; the variables were readable
+        pass
+    kernels = [lay for lay in layers if len(lay["shape"]) >= 2]
+    summ = measure.summary(kernels)
+    return {
+        "model_class": "SavedModel",
+        "name": None,
+        "inputs": inputs,
+        "outputs": outputs,
+        "layers": layers,
+        "totals": {
+            "params": int(sum(lay["params"] for lay in layers)),
+            "trainable_params": None,
+            "kernel_params": summ["params"],
+            "kernels": summ["layers"],
+            "sparsity": summ["sparsity"],
+            "max_unique_weights": summ["max_unique_weights"],
+            "max_unique_per_channel": summ["max_unique_per_channel"],
+        },
+    }
+
+
+# ------------------------------------------------------------------------------------ rendering
+
+
+def _fmt_int(v: Optional[int]) -> str:
+    return "-" if v is None else f"{int(v):,}"
+
+
+def _fmt_pct(v: Optional[float]) -> str:
+    return "-" if v is None else f"{100.0 * float(v):.1f}%"
+
+
+def _fmt_shape(shape) -> str:
+    if shape is None:
+        return "-"
+    return "[" + ", ".join("?" if int(s) < 0 else str(int(s)) for s in shape) + "]"
+
+
+def _fmt_io(d: dict) -> str:
+    q = d.get("quantization")
+    qs = ""
+    if q and q.get("scale"):
+        qs = f"  scale {q['scale'][0]:.6g} zero point {q['zero_point'][0]}" if len(q["scale"]) == 1 else \
+            f"  {len(q['scale'])} scales"
+    return f"{d['name']}  {_fmt_shape(d['shape'])}  {d['dtype']}{qs}"
+
+
+def render_inspection(info: dict) -> None:
+    """Print ``info`` (from inspect_model) to stdout: header, inputs / outputs, a table of layers, totals."""
+    from rich.console import Console
+    from rich.markup import escape
+    from rich.table import Table
+    from rich.text import Text
+
+    console = Console(highlight=False, soft_wrap=True, no_color=bool(os.environ.get("NO_COLOR")))
+    if not console.is_terminal and not os.environ.get("COLUMNS"):
+        console.width = 140  # pipes and CI logs: don't fold the table at 80 columns
+    sizes = info.get("sizes", {})
+    fmt = info.get("format", "?")
+    extra = f", {info['quantization']}" if info.get("quantization") else ""
+    console.print(f"[bold]{escape(str(info.get('path')))}[/bold]  ({escape(fmt + extra)})")
+    console.print(f"size: {_fmt_int(sizes.get('bytes'))} bytes · zipped {_fmt_int(sizes.get('compressed_bytes'))} "
+                  f"bytes ({sizes.get('compression_saved_percent', 0.0):.2f}% saved)")
+    for label in ("inputs", "outputs"):
+        for d in info.get(label) or []:
+            console.print(f"{label[:-1]}: {_fmt_io(d)}", markup=False)
+    if info.get("ops"):
+        console.print("ops: " + ", ".join(f"{k}×{v}" for k, v in info["ops"].items()), markup=False)
+
+    tflite = fmt == "tflite"
+    t = Table(show_edge=False, box=None, pad_edge=False)
+    t.add_column("layer" if not tflite else "tensor (layer)", overflow="fold")
+    t.add_column("op" if tflite else "class", overflow="fold")
+    t.add_column("shape", no_wrap=True)
+    t.add_column("dtype", no_wrap=True)
+    t.add_column("params", justify="right")
+    t.add_column("sparsity", justify="right")
+    t.add_column("unique", justify="right")
+    t.add_column("max/channel", justify="right")
+    for lay in info.get("layers") or []:
+        if tflite:
+            name = lay.get("layer") or lay["name"]
+            if lay.get("role") == "constant":
+                name += " (constant)"
+            op = lay.get("op", "") + (f" ← {lay['via']}" if lay.get("via") else "")
+        else:
+            name = lay["name"]
+            op = lay.get("class", "") + (f" in {lay['wrapper']}" if lay.get("wrapper") else "")
+        cells = (name, op, _fmt_shape(lay.get("shape")), str(lay.get("dtype") or "-"), _fmt_int(lay.get("params")),
+                 _fmt_pct(lay.get("sparsity")), _fmt_int(lay.get("unique_weights")),
+                 _fmt_int(lay.get("max_unique_per_channel")))
+        t.add_row(*(Text(c) for c in cells))
+    console.print(t)
+    tot = info.get("totals", {})
+    if tflite:
+        line = (f"totals: {_fmt_int(tot.get('params'))} constant values, {_fmt_int(tot.get('weight_params'))} "
+                f"in {tot.get('weight_tensors', 0)} weight tensors")
+    else:
+        trainable = tot.get("trainable_params")
+        line = (f"totals: {_fmt_int(tot.get('params'))} params"
+                + ("" if trainable is None else f" ({_fmt_int(trainable)} trainable)")
+                + f", {_fmt_int(tot.get('kernel_params'))} in {tot.get('kernels', 0)} kernels")
+    line += (f"; sparsity {_fmt_pct(tot.get('sparsity'))}; max unique {_fmt_int(tot.get('max_unique_weights'))} "
+             f"(per channel {_fmt_int(tot.get('max_unique_per_channel'))})")
+    console.print(line, markup=False)
+
+
+__all__ = ["inspect_model", "render_inspection"]
