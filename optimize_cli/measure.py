@@ -732,8 +732,11 @@ def make_interpreter(tflite: BytesOrPath, threads: int = 1):
     """A LiteRT interpreter (``ai_edge_litert.interpreter.Interpreter``) with tensors allocated."""
     from ai_edge_litert.interpreter import Interpreter
 
-    interp = Interpreter(model_content=_as_bytes(tflite), num_threads=int(threads))
-    interp.allocate_tensors()
+    from .quiet import native_stderr_silenced
+
+    with native_stderr_silenced():  # "INFO: Created TensorFlow Lite XNNPACK delegate for CPU."
+        interp = Interpreter(model_content=_as_bytes(tflite), num_threads=int(threads))
+        interp.allocate_tensors()
     return interp
 
 

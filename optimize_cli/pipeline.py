@@ -159,7 +159,9 @@ def _kernel_of(model, name: str) -> Optional[np.ndarray]:
     for layer in model.layers:
         inner = getattr(layer, "layer", layer)
         if layer.name == name or inner.name == name or layer.name.endswith(name):
-            k = getattr(inner, "kernel", None) or getattr(inner, "depthwise_kernel", None)
+            k = getattr(inner, "kernel", None)
+            if k is None:
+                k = getattr(inner, "depthwise_kernel", None)
             if k is not None:
                 return np.asarray(k.numpy()).ravel()
     return None
@@ -181,7 +183,7 @@ def _checks(recipe, stage_records: list[dict], result_layers: list[dict]) -> lis
     for lay in result_layers:
         key = lay.get("layer") or lay.get("name")
         by_layer.setdefault(key, lay)
-    for st, rec in zip(recipe.stages, stage_records):
+    for st, rec in zip(recipe.stages, stage_records, strict=False):
         if st.type == "prune":
             target = st.target_sparsity
             pruned = [lay for lay in rec["layers"] if lay["sparsity"] >= 0.9 * target]
@@ -411,14 +413,12 @@ def _run(recipe, opts: RunOptions, reporter: Reporter, out: Output, t_start: flo
     if not recipe.stages and q == "none":
         tfl = base_tfl  # the baseline conversion is the result: don't convert twice
         result = dict(baseline)
-    elif not recipe.stages and q == "int8" and ptq_baseline is not None:
-        tfl, result = ptq_tfl, dict(ptq_baseline)
     else:
         with reporter.task(f"export: {q} TFLite"):
             tfl = convert(model if model is not None else loaded, q, "result")
         result = _measure_tflite(tfl, ev, metric, recipe.evaluation, q, sample)
     (out.partial / "model.tflite").write_bytes(tfl)
-    layers = measure.tflite_weight_stats(tfl)
+    layers = [lay for lay in measure.tflite_weight_stats(tfl) if lay.get("role", "weight") == "weight"]
     higher = metric not in ("mae", "mse")
     drop = None
     if result["accuracy"] is not None and baseline["accuracy"] is not None:
@@ -429,7 +429,7 @@ def _run(recipe, opts: RunOptions, reporter: Reporter, out: Output, t_start: flo
         "compression_ratio": baseline["compressed_bytes"] / result["compressed_bytes"],
         "accuracy_drop": drop,
         "speedup": baseline["latency_ms"] / result["latency_ms"] if result["latency_ms"] else None,
-        "layers": [{"name": lay["name"], "op": lay.get("op", ""), "dtype": lay["dtype"], "params": int(lay["params"]),
+        "layers": [{"name": lay.get("layer") or lay["name"], "op": lay.get("op", ""), "dtype": lay["dtype"], "params": int(lay["params"]),
                     "sparsity": float(lay["sparsity"]), "unique_weights": int(lay["unique_weights"]),
                     "max_unique_per_channel": int(lay.get("max_unique_per_channel", lay["unique_weights"]))}
                    for lay in layers],

@@ -11,9 +11,14 @@ import os
 os.environ["TF_USE_LEGACY_KERAS"] = "1"
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-import tensorflow as tf  # noqa: E402
-import tf_keras as keras  # noqa: E402
-import tensorflow_model_optimization as tfmot  # noqa: E402
+from .quiet import native_stderr_silenced  # noqa: E402
+
+with native_stderr_silenced():  # CUDA probing noise on CPU-only machines
+    import tensorflow as tf  # noqa: E402
+    import tf_keras as keras  # noqa: E402
+    import tensorflow_model_optimization as tfmot  # noqa: E402
+
+    tf.config.list_physical_devices()  # device probing happens here, inside the silenced block
 
 tf.get_logger().setLevel("ERROR")
 
