@@ -73,16 +73,18 @@ def main(debug: bool) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print the report summary as JSON on stdout.")
 @click.option("--quiet", "-q", is_flag=True, help="No progress; only errors on stderr.")
 @click.option("--trust-model", is_flag=True, help="Allow .h5/.keras models with Lambda layers or custom code (runs it).")
-def run(recipe: Path, model, output, sets, seed, resume, force, as_json, quiet, trust_model) -> None:
+@click.option("--allow-code", is_flag=True, help="Allow python data sources (data.*.type: python) to run the code the recipe names.")
+def run(recipe: Path, model, output, sets, seed, resume, force, as_json, quiet, trust_model, allow_code) -> None:
     """Run RECIPE: stages, export, measurement, report."""
     from .recipe import load_recipe
 
     overrides = list(sets) + ([f"training.seed={seed}"] if seed is not None else [])
     r = load_recipe(recipe, overrides, model=model)
+    r.data.require_allow_code(allow_code)  # exit 2 before TensorFlow is imported
     from .pipeline import RunOptions, run_recipe  # imports TensorFlow lazily inside
 
     opts = RunOptions(output=output, resume=resume, force=force, quiet=quiet, as_json=as_json,
-                      trust_model=trust_model, argv=["optimize-cli"] + sys.argv[1:])
+                      trust_model=trust_model, allow_code=allow_code, argv=["optimize-cli"] + sys.argv[1:])
     code = run_recipe(r, opts)
     sys.exit(code)
 

@@ -30,6 +30,7 @@ class RunOptions:
     quiet: bool = False
     as_json: bool = False
     trust_model: bool = False
+    allow_code: bool = False  # python data sources may run (run --allow-code)
     argv: Optional[list] = None  # the command line, to print how to resume
 
 
@@ -52,14 +53,23 @@ def _hash_path(path: str | Path) -> str:
 def _fingerprint(recipe, upto: int) -> dict:
     """What the first `upto` stages depend on: model, data, training settings and their parameters."""
     d = recipe.resolved_dict()
+    from .data import source_files
+
     data_hashes = {}
     for split in ("train", "eval", "representative"):
         src = getattr(recipe.data, split)
-        if src is not None and getattr(src, "path", None) and Path(src.path).exists():
-            data_hashes[split] = _hash_path(src.path)
+        if src is not None and src.type != "validation_split":
+            h = hashlib.sha256()
+            for f in source_files(src):
+                h.update(str(f).encode())
+                h.update(_hash_path(f).encode())
+            data_hashes[split] = h.hexdigest()
+    fp_data = data_hashes.get("train")
+    if recipe.data.eval is not None and recipe.data.eval.type == "validation_split":
+        fp_data = {"train": fp_data, "validation_split": d["data"]["eval"]}  # the held-out part changes train
     return {
         "model": _hash_path(recipe.model),
-        "data": data_hashes.get("train"),
+        "data": fp_data,
         "training": d["training"],
         "stages": d["stages"][:upto],
     }
@@ -121,13 +131,50 @@ class Output:
 # ------------------------------------------------------------------------------------ measuring
 
 
-def _measure_tflite(tfl: bytes, ev, metric: str, ecfg, quantization: str, sample) -> dict:
+def _tflite_output_index(runner, output_name) -> int:
+    """Index in the interpreter's output details of the Keras output `output_name` (by signature name)."""
+    if output_name is None or len(runner.outputs) == 1:
+        return 0
+    try:
+        sig = runner.interp._get_full_signature_list()
+        tensor = next(iter(sig.values()))["outputs"][output_name]
+        return [d["index"] for d in runner.outputs].index(tensor)
+    except Exception:  # noqa: BLE001 - no signature: fall back to the Keras order
+        return 0
+
+
+def _evaluate_tflite(tfl: bytes, ev, metric: str, ecfg, output_name=None, batch_size: int = 256) -> float:
+    """The metric over the whole eval split, streamed in batches (one interpreter for all of them)."""
+    from . import measure
+
+    runner = measure._Runner(tfl, ecfg.threads)
+    k = _tflite_output_index(runner, output_name)
+    preds, labels = [], []
+    for x, y in ev.batches(batch_size):
+        preds.append(runner.predict(x, batch_size)[k])
+        labels.append(y)
+    return measure.compute_metric(np.concatenate(preds), np.concatenate(labels), metric, ecfg.top_k)
+
+
+def _evaluate_keras(model, ev, metric: str, top_k: int, output_index: int = 0, batch_size: int = 256) -> float:
+    from . import measure
+
+    preds, labels = [], []
+    for x, y in ev.batches(batch_size):
+        p = model.predict(x, batch_size=batch_size, verbose=0)
+        p = p[output_index] if isinstance(p, (list, tuple)) else p
+        preds.append(np.asarray(p))
+        labels.append(y)
+    return measure.compute_metric(np.concatenate(preds), np.concatenate(labels), metric, top_k)
+
+
+def _measure_tflite(tfl: bytes, ev, metric: str, ecfg, quantization: str, sample, output_name=None) -> dict:
     from . import measure
 
     sizes = measure.file_sizes(tfl)
     acc = None
     if ev is not None:
-        acc = measure.evaluate_tflite(tfl, ev.x, ev.y, metric=metric, top_k=ecfg.top_k, threads=ecfg.threads)
+        acc = _evaluate_tflite(tfl, ev, metric, ecfg, output_name)
     lat = measure.latency_ms(tfl, sample, runs=ecfg.latency_runs, warmup=ecfg.latency_warmup, threads=ecfg.threads)
     return {
         "quantization": quantization,
@@ -280,22 +327,22 @@ def _run(recipe, opts: RunOptions, reporter: Reporter, out: Output, t_start: flo
     if recipe.stages and kmodel is None:
         raise InputError(f"model: {recipe.model} is a SavedModel without a Keras model ({loaded.format}); "
                          "training stages need a Keras model — use a post-training recipe (stages: [])")
-    splits = {}
-    for name in ("train", "eval", "representative"):
-        src = getattr(recipe.data, name)
-        if src is not None:
-            splits[name] = data_mod.load_split(name, src)
+    splits = data_mod.load_splits(recipe.data, allow_code=opts.allow_code)
     cinfo = models.compile_info(kmodel, recipe.training) if kmodel is not None else None
+    out_idx, out_name = 0, None
     if kmodel is not None:
+        out_idx = data_mod.resolve_output(recipe.evaluation.output, kmodel.output_names, len(kmodel.outputs))
+        out_name = kmodel.output_names[out_idx] if len(kmodel.outputs) > 1 else None
         classification = "crossentropy" in str(getattr(cinfo.loss, "name", cinfo.loss)).lower()
         for sp in splits.values():
-            data_mod.check_against_model(sp, kmodel.input_shape, kmodel.output_shape, classification)
+            data_mod.check_against_model(sp, kmodel.input_shape, kmodel.output_shape, classification,
+                                         output=recipe.evaluation.output, output_names=kmodel.output_names)
     metric = _metric_for(recipe, cinfo) if cinfo is not None else (recipe.evaluation.metric or "accuracy")
     ev = splits.get("eval")
     calib = splits.get("representative") or splits.get("train")
     rep = (data_mod.representative_sample(calib, recipe.data.representative_samples, seed)
            if calib is not None else None)
-    sample = (ev or calib).x[:1] if (ev or calib) is not None else None
+    sample = (ev or calib).first(1) if (ev or calib) is not None else None
     if sample is None:
         shape = [1] + [d or 1 for d in kmodel.input_shape[1:]]
         sample = np.zeros(shape, np.float32)
@@ -309,14 +356,14 @@ def _run(recipe, opts: RunOptions, reporter: Reporter, out: Output, t_start: flo
     # ---- baseline: the input model as float32 TFLite, measured like the result
     with reporter.task("baseline: float32 TFLite"):
         base_tfl = convert(loaded if kmodel is None else kmodel, "none", "baseline")
-        baseline = _measure_tflite(base_tfl, ev, metric, recipe.evaluation, "none", sample)
+        baseline = _measure_tflite(base_tfl, ev, metric, recipe.evaluation, "none", sample, out_name)
     reporter.log(f"baseline: {baseline['tflite_bytes']:,} B → {baseline['compressed_bytes']:,} B zipped"
                  + (f", {metric} {baseline['accuracy']:.4f}" if baseline["accuracy"] is not None else ""))
     ptq_baseline = None
     if recipe.stages and recipe.export.quantization == "int8":
         with reporter.task("baseline: int8 post-training quantization"):
             ptq_tfl = convert(kmodel, "int8", "ptq_baseline")
-            ptq_baseline = _measure_tflite(ptq_tfl, ev, metric, recipe.evaluation, "int8", sample)
+            ptq_baseline = _measure_tflite(ptq_tfl, ev, metric, recipe.evaluation, "int8", sample, out_name)
 
     density = None
     if kmodel is not None:
@@ -376,7 +423,8 @@ def _run(recipe, opts: RunOptions, reporter: Reporter, out: Output, t_start: flo
         model = res.model
         stats = measure.keras_weight_stats(model)
         summ = measure.summary(stats)
-        kacc = float(measure.evaluate_keras(model, ev.x, ev.y, metric, recipe.training.batch_size)) if ev else None
+        kacc = (float(_evaluate_keras(model, ev, metric, recipe.evaluation.top_k, out_idx, recipe.training.batch_size))
+                if ev else None)
         rec = {
             "index": i, "type": params.type, "scheme": res.scheme or "", "seconds": round(seconds, 3),
             "keras_accuracy": kacc, "sparsity": float(summ["sparsity"]),
@@ -416,7 +464,7 @@ def _run(recipe, opts: RunOptions, reporter: Reporter, out: Output, t_start: flo
     else:
         with reporter.task(f"export: {q} TFLite"):
             tfl = convert(model if model is not None else loaded, q, "result")
-        result = _measure_tflite(tfl, ev, metric, recipe.evaluation, q, sample)
+        result = _measure_tflite(tfl, ev, metric, recipe.evaluation, q, sample, out_name)
     (out.partial / "model.tflite").write_bytes(tfl)
     layers = [lay for lay in measure.tflite_weight_stats(tfl) if lay.get("role", "weight") == "weight"]
     higher = metric not in ("mae", "mse")

@@ -17,7 +17,17 @@ from pathlib import Path
 from typing import Annotated, Any, Literal, Optional, Union
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    ValidationError,
+    WithJsonSchema,
+    field_validator,
+    model_validator,
+)
 
 from .errors import RecipeError
 from .stages import STAGE_ORDER, STAGES, ClusterStage, PruneStage, QatStage
@@ -31,10 +41,30 @@ class _Strict(BaseModel):
 
 
 # --------------------------------------------------------------------------------------------- data
+#
+# Every source yields (x, y) samples: x as float32 (scaled where the source says so), y as stored. The
+# loaders (optimize_cli/data.py) stream them into batched tf.data pipelines; nothing here imports TF.
+
+
+def _fraction(v):
+    """`scale: 1/255` in YAML is the text '1/255': read 'a/b' as a number."""
+    if isinstance(v, str):
+        m = re.fullmatch(r"\s*([-+]?[0-9]*\.?[0-9]+(?:[eE][-+]?[0-9]+)?)\s*/\s*([0-9]*\.?[0-9]+(?:[eE][-+]?[0-9]+)?)\s*", v)
+        if m:
+            num, den = float(m.group(1)), float(m.group(2))
+            if den == 0:
+                raise ValueError(f"division by zero in {v!r}")
+            return num / den
+    return v
+
+
+_NUMBER_OR_FRACTION = {"anyOf": [{"type": "number"}, {"type": "string", "pattern": r"^\s*[-+]?[0-9.eE+-]+\s*/\s*[0-9.eE+-]+\s*$"}]}
+Scale = Annotated[float, BeforeValidator(_fraction), WithJsonSchema(_NUMBER_OR_FRACTION)]
 
 
 class NpzSource(_Strict):
-    """Arrays from a NumPy `.npz` file, picked by key; optionally a slice of them."""
+    """Arrays from a NumPy `.npz` file, picked by key; optionally a slice of them. Arrays stored
+    uncompressed (np.savez) are memory-mapped, compressed ones are read into memory."""
 
     type: Literal["npz"] = "npz"
     path: str = Field(..., description="Path of the .npz file (relative to the recipe file).")
@@ -44,14 +74,134 @@ class NpzSource(_Strict):
     stop: Optional[int] = Field(None, ge=1, description="One past the last sample to use (slice stop).")
 
 
-DataSource = Annotated[Union[NpzSource], Field(discriminator="type")]
+class ImageDirSource(_Strict):
+    """Images in one subfolder per class (`path/<class>/*.png`). Label i is the i-th class folder in sorted
+    order (Python string order of the folder names), or the i-th entry of `class_names`. Images of another
+    size are resized; pixel values 0..255 become `x = pixel * scale + offset`."""
+
+    type: Literal["image_dir"]
+    path: str = Field(..., description="Folder with one subfolder per class (relative to the recipe file).")
+    image_size: tuple[Annotated[int, Field(ge=1, le=16384)], Annotated[int, Field(ge=1, le=16384)]] = Field(
+        ..., description="[height, width] the images are resized to (the model's input size).")
+    color_mode: Literal["grayscale", "rgb"] = Field(
+        "rgb", description="grayscale: 1 channel; rgb: 3 channels (images are converted as needed).")
+    scale: Scale = Field(1 / 255, description="x = pixel * scale + offset; default 1/255 maps 0..255 to 0..1.")
+    offset: float = Field(0.0, description="x = pixel * scale + offset (e.g. scale: 1/127.5, offset: -1 for -1..1).")
+    class_names: Optional[list[Annotated[str, Field(min_length=1)]]] = Field(
+        None, min_length=1, description="Class folders to read, in label order (default: every subfolder, sorted).")
+    interpolation: Literal["bilinear", "nearest", "area", "bicubic"] = Field(
+        "bilinear", description="Resize method for images that are not image_size already.")
+
+
+#: TFRecord element types: numbers in a value list (no encoding), or bytes (raw / png / jpeg)
+_LIST_DTYPES = ("float32", "int64")
+_RAW_DTYPES = ("uint8", "int8", "int16", "int32", "int64", "float16", "float32", "float64")
+
+
+class FeatureSpec(_Strict):
+    """One feature of a tf.train.Example: how to parse it and its shape per sample."""
+
+    dtype: Optional[Literal["float32", "int64", "uint8", "int8", "int16", "int32", "float16", "float64"]] = Field(
+        None, description="Element type: float32 or int64 for value lists (default float32); any numeric type "
+        "for encoding raw; uint8 for png/jpeg (the default there).")
+    shape: list[Annotated[int, Field(ge=1)]] = Field(
+        default_factory=list, description="Shape of one sample ([] for a scalar label); png/jpeg: [h, w, channels].")
+    encoding: Optional[Literal["png", "jpeg", "raw"]] = Field(
+        None, description="null: a float/int64 value list; raw: bytes of `dtype` (tf.io.decode_raw); png/jpeg: an "
+        "encoded image (decoded to uint8 with shape[-1] channels).")
+
+    @model_validator(mode="after")
+    def _consistent(self):
+        if self.encoding is None:
+            if self.dtype is None:
+                self.dtype = "float32"
+            elif self.dtype not in _LIST_DTYPES:
+                raise ValueError(f"dtype ({self.dtype}) cannot be a value list (those hold float32 or int64); "
+                                 "use encoding: raw for bytes of another type")
+        elif self.encoding in ("png", "jpeg"):
+            if self.dtype is None:
+                self.dtype = "uint8"
+            elif self.dtype != "uint8":
+                raise ValueError(f"dtype ({self.dtype}) must be uint8 for {self.encoding} images")
+            if len(self.shape) != 3 or self.shape[-1] not in (1, 3):
+                raise ValueError(f"shape ({self.shape}) must be [height, width, channels] with 1 or 3 channels for "
+                                 f"{self.encoding} images")
+        elif self.dtype is None:
+            raise ValueError("dtype (null) is required with encoding: raw: the type of the stored bytes")
+        return self
+
+
+class TfrecordSource(_Strict):
+    """tf.train.Example records in TFRecord files, parsed with tf.io.parse_single_example: `features`
+    describes each feature; `x` and `y` name the input and the label. Files are read in sorted order."""
+
+    type: Literal["tfrecord"]
+    path: str = Field(..., description="A .tfrecord file or a glob such as data/train-*.tfrecord (relative to the recipe).")
+    features: dict[str, FeatureSpec] = Field(..., min_length=1, description="Feature name → {dtype, shape, encoding}.")
+    x: str = Field("x", description="Feature that holds the input.")
+    y: Optional[str] = Field("y", description="Feature that holds the label (null: no labels, calibration only).")
+    compression: Optional[Literal["GZIP", "ZLIB"]] = Field(None, description="Compression of the files (default none).")
+    scale: Scale = Field(1.0, description="x = value * scale + offset (e.g. 1/255 for png/jpeg images).")
+    offset: float = Field(0.0, description="x = value * scale + offset.")
+
+
+class TfdsSource(_Strict):
+    """A TensorFlow Datasets dataset that is already prepared in a local `data_dir` (never downloaded;
+    needs `pip install tensorflow-datasets`)."""
+
+    type: Literal["tfds"]
+    name: str = Field(..., pattern=r"^[A-Za-z0-9_]+(/[A-Za-z0-9_.+-]+)?(:[0-9]+\.[0-9]+\.[0-9]+)?$",
+                      description="Dataset name, optionally with config and version: mnist, my_ds/cfg:1.0.0.")
+    split: str = Field("train", min_length=1, description="TFDS split, slicing allowed: train, test, train[:80%].")
+    data_dir: str = Field(..., description="Folder the dataset was prepared in (tfds build --data_dir ...).")
+    x: Optional[str] = Field(None, description="Feature for the input (default: the dataset's supervised keys).")
+    y: Optional[str] = Field(None, description="Feature for the label (default: the dataset's supervised keys).")
+    scale: Scale = Field(1.0, description="x = value * scale + offset (e.g. 1/255 for uint8 images).")
+    offset: float = Field(0.0, description="x = value * scale + offset.")
+
+
+class PythonSource(_Strict):
+    """A Python function `module.path:function` that returns a finite tf.data.Dataset of (x, y) (or x
+    alone, for calibration), batched or not. Runs code named by the recipe: needs `run --allow-code`."""
+
+    type: Literal["python"]
+    function: str = Field(..., description="'module.path:function' returning a tf.data.Dataset of (x, y).")
+    path: Optional[str] = Field(None, description="Folder added to sys.path before importing (relative to the recipe).")
+    kwargs: dict[str, Any] = Field(default_factory=dict, description="Keyword arguments for the function.")
+    batched: Optional[bool] = Field(
+        None, description="Whether the dataset yields batches (they are unbatched); default: detected from an "
+        "unknown leading dimension.")
+
+
+class ValidationSplit(_Strict):
+    """`data.eval: {validation_split: 0.2}`: hold out a fraction of data.train for evaluation. Exactly
+    round(fraction * n) samples are held out, chosen by numpy.random.default_rng(seed).permutation(n) over
+    the source's order; data.train uses the rest, in order."""
+
+    type: Literal["validation_split"] = "validation_split"
+    validation_split: float = Field(..., gt=0, lt=1, description="Fraction of data.train held out for evaluation.")
+    seed: int = Field(0, ge=0, le=2**32 - 1, description="Seed that picks the held-out samples (independent of "
+                      "training.seed, so the evaluation set stays the same across training seeds).")
+
+
+_SOURCES = (NpzSource, ImageDirSource, TfrecordSource, TfdsSource, PythonSource)
+#: data source `type` → model (the union below is built from it)
+DATA_SOURCES: dict[str, type[BaseModel]] = {
+    "npz": NpzSource, "image_dir": ImageDirSource, "tfrecord": TfrecordSource, "tfds": TfdsSource, "python": PythonSource,
+}
+DataSource = Annotated[Union[NpzSource, ImageDirSource, TfrecordSource, TfdsSource, PythonSource],
+                       Field(discriminator="type")]
+EvalSource = Annotated[Union[NpzSource, ImageDirSource, TfrecordSource, TfdsSource, PythonSource, ValidationSplit],
+                       Field(discriminator="type")]
 
 
 class DataConfig(_Strict):
     """Where training, evaluation and calibration samples come from."""
 
     train: Optional[DataSource] = Field(None, description="Training data for the fine-tuning stages.")
-    eval: Optional[DataSource] = Field(None, description="Evaluation data: accuracy is measured on all of it.")
+    eval: Optional[EvalSource] = Field(
+        None, description="Evaluation data: accuracy is measured on all of it; or {validation_split: 0.2} to hold "
+        "out part of data.train.")
     representative: Optional[DataSource] = Field(
         None, description="Calibration data for int8/int16x8 (default: drawn from data.train)."
     )
@@ -61,11 +211,27 @@ class DataConfig(_Strict):
 
     @field_validator("train", "eval", "representative", mode="before")
     @classmethod
-    def _default_type(cls, v):
-        # npz is the only source type so far: `train: {path: digits.npz, x: x_train, y: y_train}` is enough
+    def _default_type(cls, v, info):
+        # `train: {path: digits.npz, x: x_train, y: y_train}` is an npz source; `eval: {validation_split: 0.2}`
         if isinstance(v, dict) and "type" not in v:
+            if "validation_split" in v:
+                if info.field_name != "eval":
+                    raise ValueError("only data.eval takes validation_split (it holds out part of data.train "
+                                     "for evaluation)")
+                return {"type": "validation_split", **v}
             return {"type": "npz", **v}
         return v
+
+    def code_sources(self) -> list[str]:
+        """Splits whose source runs Python code named by the recipe (type: python)."""
+        return [s for s in ("train", "eval", "representative") if isinstance(getattr(self, s), PythonSource)]
+
+    def require_allow_code(self, allow_code: bool) -> None:
+        """RecipeError (exit 2) unless code from the recipe may run (`run --allow-code`)."""
+        code = self.code_sources()
+        if code and not allow_code:
+            raise RecipeError(f"data.{code[0]}: python data sources run code from the recipe; pass --allow-code "
+                              "to allow it")
 
 
 # ----------------------------------------------------------------------------------------- training
@@ -106,6 +272,18 @@ class EvaluationConfig(_Strict):
     latency_runs: int = Field(50, ge=1, le=100_000, description="Timed single-sample invocations.")
     latency_warmup: int = Field(5, ge=0, le=10_000, description="Untimed invocations before timing.")
     threads: int = Field(1, ge=1, le=256, description="Interpreter threads for accuracy and latency.")
+    output: Optional[Union[Annotated[int, Field(ge=0)], Annotated[str, Field(min_length=1)]]] = Field(
+        None, description="For models with several outputs: the output the metric scores and the labels belong "
+        "to, by name or index (default: the first output).")
+
+    @field_validator("output", mode="before")
+    @classmethod
+    def _output(cls, v):
+        if v is None or (isinstance(v, str) and v):
+            return v
+        if isinstance(v, int) and not isinstance(v, bool) and v >= 0:
+            return v
+        raise ValueError(f"must be an output name or an index >= 0 (got {_show(v)})")
 
 
 # ------------------------------------------------------------------------------------------- export
@@ -417,8 +595,18 @@ def _model_at(raw: Any, parts: list) -> Optional[type[BaseModel]]:
             return STAGES.get(tag)
         except TypeError:  # unhashable tag
             return None
-    if parts[0] == "data" and len(parts) == 2:
-        return NpzSource
+    if parts[0] == "data" and len(parts) >= 2:
+        src = _raw_at(raw, parts[:2])
+        tag = src.get("type", "validation_split" if "validation_split" in src else "npz") if isinstance(src, dict) else "npz"
+        try:
+            model = {**DATA_SOURCES, "validation_split": ValidationSplit}.get(tag)
+        except TypeError:  # unhashable tag
+            return None
+        if len(parts) == 2:
+            return model
+        if model is TfrecordSource and len(parts) == 4 and parts[2] == "features":
+            return FeatureSpec
+        return None
     if len(parts) == 1:
         return _SECTIONS.get(parts[0])
     return None
@@ -443,7 +631,7 @@ def _homes_of(key: str) -> list[str]:
         homes.append("a stage")
     elif in_stages:
         homes.append(" or ".join(f"a {t} stage" for t in in_stages))
-    if key in NpzSource.model_fields:
+    if any(key in m.model_fields for m in DATA_SOURCES.values()):
         homes.append("a data source (data.train, data.eval, data.representative)")
     if key in Recipe.model_fields:
         homes.append("the top level")
@@ -461,7 +649,8 @@ def _clean_loc(loc: tuple) -> list:
             parts.append(loc[i + 1])
             i += 3
             continue
-        if len(parts) == 2 and parts[0] == "data" and i + 1 < len(loc) and loc[i + 1] == "npz":
+        if (len(parts) == 2 and parts[0] == "data" and i + 1 < len(loc)
+                and (loc[i + 1] in DATA_SOURCES or loc[i + 1] == "validation_split")):
             i += 2
             continue
         i += 1
@@ -554,6 +743,18 @@ def _explain(err: dict, raw: Any) -> tuple[list, str, bool]:
     return parts, (msg[0].lower() + msg[1:]) if msg else "invalid", False
 
 
+def _without_hinted(items) -> list:
+    """Drop 'required' for a key that an unknown sibling key's "did you mean" already names
+    (`imagesize: [8, 8]` is one mistake, not a missing image_size as well)."""
+    items = list(items)
+    hinted = set()
+    for parts, msg, _ in items:
+        m = re.match(r"unknown key \(did you mean '([^']+)'\?\)", msg)
+        if m:
+            hinted.add(tuple(parts[:-1]) + (m.group(1),))
+    return [it for it in items if not (it[1] == "required" and tuple(it[0]) in hinted)] or items
+
+
 def _typed_problems(model: BaseModel, raw: Any, parts: list) -> list[tuple[list, str]]:
     """What pydantic's lax mode lets through: `true` for a number, `.nan`/`.inf` for a number."""
     out: list[tuple[list, str]] = []
@@ -569,6 +770,12 @@ def _typed_problems(model: BaseModel, raw: Any, parts: list) -> list[tuple[list,
             for i, (item, ritem) in enumerate(zip(v, rv, strict=False)):
                 if isinstance(item, BaseModel):
                     out += _typed_problems(item, ritem, here + [i])
+                elif isinstance(ritem, bool) and isinstance(item, (int, float)) and not isinstance(item, bool):
+                    out.append((here + [i], f"must be a number, not {_show(ritem)}"))
+        elif isinstance(v, dict) and isinstance(rv, dict):
+            for k, item in v.items():
+                if isinstance(item, BaseModel) and k in rv:
+                    out += _typed_problems(item, rv[k], here + [k])
         elif isinstance(v, tuple) and isinstance(rv, (list, tuple)):
             if any(isinstance(x, bool) for x in rv):
                 out.append((here, f"must be numbers, not true/false (got {_show(rv)})"))
@@ -717,7 +924,7 @@ def load_recipe(
     try:
         recipe = Recipe.model_validate(raw)
     except ValidationError as e:
-        raise problems_of(_explain(err, raw) for err in e.errors(include_url=False)) from None
+        raise problems_of(_without_hinted(_explain(err, raw) for err in e.errors(include_url=False))) from None
     except RecursionError:
         raise RecipeError(f"{file}: recipe nested too deeply") from None
     typed = _typed_problems(recipe, raw, [])
@@ -864,14 +1071,88 @@ def check_rules(recipe: Recipe, base: Path, check_paths: bool = True) -> list[_R
 
     for split in ("train", "eval", "representative"):
         src = getattr(recipe.data, split)
-        if src is None:
-            continue
-        if hasattr(src, "path"):
+        if src is not None:
+            out += _check_source(split, src, base, check_paths)
+    if isinstance(recipe.data.eval, ValidationSplit) and recipe.data.train is None:
+        out.append(_Rule(["data", "eval", "validation_split"], "needs data.train: it holds out part of data.train "
+                         "for evaluation", key_line=True))
+    return out
+
+
+_GLOB_CHARS = re.compile(r"[*?\[]")
+_FUNCTION = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*:[A-Za-z_][A-Za-z0-9_]*")
+
+
+def _is_dir(p: str) -> bool:
+    try:
+        return Path(p).is_dir()
+    except (OSError, ValueError):
+        return False
+
+
+def _glob(pattern: str) -> list[str]:
+    import glob
+
+    try:
+        return sorted(glob.glob(pattern))
+    except (OSError, ValueError, RecursionError):
+        return []
+
+
+def _check_source(split: str, src, base: Path, check_paths: bool) -> list[_Rule]:
+    """Resolve a data source's paths against the recipe folder and check what can be checked without
+    reading the data (the loaders in data.py check the contents, exit 3)."""
+    out: list[_Rule] = []
+    at = ["data", split]
+    if isinstance(src, ValidationSplit):
+        return out
+    if isinstance(src, TfdsSource):
+        src.data_dir = _resolve(base, src.data_dir)
+        if check_paths and not _is_dir(src.data_dir):
+            what = "is not a folder" if _exists(src.data_dir) else "path does not exist"
+            out.append(_Rule(at + ["data_dir"], f"{what}: {_show_path(src.data_dir)}"))
+        return out
+    if isinstance(src, PythonSource):
+        if not _FUNCTION.fullmatch(src.function):
+            out.append(_Rule(at + ["function"], f"must be 'module.path:function', e.g. 'my_data:load' (got "
+                             f"{_show(src.function)})"))
+        if src.path is not None:
             src.path = _resolve(base, src.path)
-            if check_paths and not _exists(src.path):
-                out.append(_Rule(["data", split, "path"], f"path does not exist: {_show_path(src.path)}"))
-        if getattr(src, "start", None) is not None and getattr(src, "stop", None) is not None and src.stop <= src.start:
-            out.append(_Rule(["data", split, "stop"], f"must be after start ({src.start})"))
+            if check_paths and not _is_dir(src.path):
+                what = "is not a folder" if _exists(src.path) else "path does not exist"
+                out.append(_Rule(at + ["path"], f"{what}: {_show_path(src.path)}"))
+        return out
+    src.path = _resolve(base, src.path)
+    if isinstance(src, TfrecordSource):
+        for key in ("x", "y"):
+            name = getattr(src, key)
+            if name is not None and name not in src.features:
+                out.append(_Rule(at + [key], f"'{name}' is not in features (features: {', '.join(src.features)})"))
+        if check_paths:
+            if _GLOB_CHARS.search(src.path):
+                if not _glob(src.path):
+                    out.append(_Rule(at + ["path"], f"no file matches {_show_path(src.path)}"))
+            elif not _exists(src.path):
+                out.append(_Rule(at + ["path"], f"path does not exist: {_show_path(src.path)}"))
+            elif _is_dir(src.path):
+                out.append(_Rule(at + ["path"], f"is a folder: {_show_path(src.path)}; give a file or a glob such "
+                                 "as DIR/*.tfrecord"))
+        return out
+    if check_paths and not _exists(src.path):
+        out.append(_Rule(at + ["path"], f"path does not exist: {_show_path(src.path)}"))
+    elif check_paths and isinstance(src, ImageDirSource) and not _is_dir(src.path):
+        out.append(_Rule(at + ["path"], f"is not a folder: {_show_path(src.path)} (image_dir reads one subfolder "
+                         "per class)"))
+    if isinstance(src, ImageDirSource) and src.class_names:
+        seen: set[str] = set()
+        for i, c in enumerate(src.class_names):
+            if c in seen:
+                out.append(_Rule(at + ["class_names", i], f"'{c}' is listed twice"))
+            elif c in (".", "..") or "/" in c or "\\" in c or "\x00" in c:
+                out.append(_Rule(at + ["class_names", i], f"must be a folder name, not a path (got {_show(c)})"))
+            seen.add(c)
+    if getattr(src, "start", None) is not None and getattr(src, "stop", None) is not None and src.stop <= src.start:
+        out.append(_Rule(at + ["stop"], f"must be after start ({src.start})"))
     return out
 
 
@@ -886,7 +1167,7 @@ def json_schema() -> dict:
     stages = props["stages"]
     stages["items"] = {"anyOf": [{"enum": list(STAGES), "description": "A stage type with its defaults."},
                                  stages["items"]]}
-    for cls in STAGES.values():
+    for cls in [*STAGES.values(), *(m for t, m in DATA_SOURCES.items() if t != "npz")]:
         d = defs.get(cls.__name__)
         if d is not None and "type" not in d.get("required", []):
             d["required"] = ["type"] + d.get("required", [])
