@@ -1,7 +1,7 @@
 """cluster: tfmot weight clustering (apply → fine-tune → strip); sparsity-preserving after prune."""
 from __future__ import annotations
 
-from typing import Literal, Optional
+from typing import ClassVar, Literal, Optional
 
 from pydantic import Field
 
@@ -12,6 +12,9 @@ CENTROID_INITS = ("kmeans++", "linear", "density", "random")
 
 class ClusterStage(StageBase):
     """Weight clustering: each kernel keeps at most `clusters` distinct values."""
+
+    #: default learning rate = training.learning_rate × LR_SCALE (see the learning_rate description)
+    LR_SCALE: ClassVar[float] = 0.1
 
     type: Literal["cluster"] = "cluster"
     clusters: int = Field(
@@ -28,4 +31,139 @@ class ClusterStage(StageBase):
         description="Keep pruned zeros at zero (sparsity-preserving clustering). Default: true after prune; "
         "false after prune is an error.",
     )
-    epochs: int = Field(8, ge=0, le=10_000, description="Fine-tuning epochs while clustering.")
+    learning_rate: Optional[float] = Field(
+        None,
+        gt=0,
+        le=10,
+        description="Learning rate for this stage (default: training.learning_rate × 0.1, i.e. 1e-4). After "
+        "k-means the weights only need small corrections: on the real DS-CNN (8 sparsity-preserving clusters "
+        "after 50% pruning) 1e-4 ended 0.6–1.4 points above 1e-3 in both seeds tried, and on digits_dscnn 0.5.",
+    )
+    epochs: int = Field(
+        8,
+        ge=0,
+        le=10_000,
+        description="Fine-tuning epochs while clustering. 8: at lr 1e-4 accuracy stopped improving after 4–7 "
+        "epochs on the real DS-CNN and after 3 on digits_dscnn.",
+    )
+
+
+# ---------------------------------------------------------------------------------------------- run
+
+
+def _centroid_init(name: str):
+    from ..tf import tfmot
+
+    ci = tfmot.clustering.keras.CentroidInitialization
+    return {
+        "kmeans++": ci.KMEANS_PLUS_PLUS,
+        "linear": ci.LINEAR,
+        "density": ci.DENSITY_BASED,
+        "random": ci.RANDOM,
+    }[name]
+
+
+def _cluster_decider(params: ClusterStage, preserve: bool, notes: list):
+    from ..tf import keras, tfmot
+    import numpy as np
+    from tensorflow_model_optimization.python.core.clustering.keras import (
+        cluster_wrapper,
+        clusterable_layer,
+        clustering_registry,
+    )
+
+    from .common import DEPTHWISE_REASON, has_kernel, registry_weights
+
+    init = _centroid_init(params.centroid_init)
+    registry = clustering_registry.ClusteringRegistry
+
+    def decide(layer):
+        if isinstance(layer, clusterable_layer.ClusterableLayer):
+            if not layer.get_clusterable_weights():
+                return None
+        else:
+            if not layer.trainable and has_kernel(layer):
+                return "frozen in the input model (trainable=False)"
+            if not registry.supports(layer):
+                return f"tfmot cannot cluster {type(layer).__name__} layers" if has_kernel(layer) else None
+            if not registry_weights(registry, layer):
+                if isinstance(layer, keras.layers.DepthwiseConv2D):
+                    return DEPTHWISE_REASON.format(verb="cluster", noun="clusterable")
+                return f"tfmot clusters no weights of {type(layer).__name__} layers" if has_kernel(layer) else None
+        per_channel = bool(params.per_channel) and isinstance(layer, keras.layers.Conv2D)
+        if params.per_channel and not per_channel:
+            notes.append(f"{layer.name}: per_channel applies to Conv2D kernels only; "
+                         f"{type(layer).__name__} kernel clustered as a whole")
+        if isinstance(layer, keras.layers.Conv2D):
+            # tfmot's own "enough weights" check divides by the size of the layer's *last* trainable weight,
+            # which is the kernel itself for Conv2D without bias (the usual Conv2D before BatchNorm), and then
+            # silently skips per-channel clustering; count per output channel here instead.
+            shape = tuple(int(d) for d in layer.kernel.shape)
+            channels = shape[1] if getattr(layer, "data_format", "channels_last") == "channels_first" else shape[-1]
+            n = int(np.prod(shape)) // (channels if per_channel else 1)
+            if n <= params.clusters:
+                return (f"too few weights for {params.clusters} clusters ({n}"
+                        + (" per output channel)" if per_channel else ")"))
+            return cluster_wrapper.ClusterWeights(layer, params.clusters, init, preserve_sparsity=preserve,
+                                                  cluster_per_channel=per_channel)
+        return tfmot.clustering.keras.cluster_weights(
+            layer, number_of_clusters=params.clusters, cluster_centroids_init=init,
+            preserve_sparsity=preserve, cluster_per_channel=False)
+
+    return decide
+
+
+def _describe(params: ClusterStage, preserve: bool) -> str:
+    parts = [f"{params.clusters} clusters", params.centroid_init]
+    if params.per_channel:
+        parts.append("per channel")
+    if preserve:
+        parts.append("sparsity-preserving")
+    return ", ".join(parts)
+
+
+def run(model, params: ClusterStage, ctx):
+    """Cluster every clusterable kernel to at most `clusters` values while fine-tuning; strip the wrappers."""
+    import numpy as np
+
+    from ..context import StageResult
+    from ..errors import StageError
+    from ..tf import tfmot
+    from .common import (
+        check_skip_layers,
+        copy_model,
+        fine_tune,
+        seed,
+        stage_label,
+        stage_learning_rate,
+        wrap_per_layer,
+    )
+
+    label = stage_label(ctx, "cluster")
+    preserve = params.preserve_sparsity if params.preserve_sparsity is not None else ("prune" in ctx.previous)
+    check_skip_layers(model, params.skip_layers, "cluster", ctx)
+    seed(ctx)
+    notes: list[str] = []
+    wrapped_model, wrapped, skipped = wrap_per_layer(
+        copy_model(model), _cluster_decider(params, preserve, notes), params.skip_layers, "clustered")
+    if not wrapped:
+        raise StageError(f"{label}: no layer of the model can be clustered"
+                         + (f" (left alone: {', '.join(s['name'] for s in skipped)})" if skipped else ""))
+    for note in notes:
+        ctx.reporter.log(f"  {label}: {note}")
+    history = fine_tune(wrapped_model, params, ctx, "cluster", params.epochs)
+    stripped = tfmot.clustering.keras.strip_clustering(wrapped_model)
+
+    unique = {}
+    for name in wrapped:
+        k = [w.numpy() for w in stripped.get_layer(name).weights if len(w.shape) >= 2]
+        if k:
+            unique[name] = int(np.unique(k[0]).size)
+    return StageResult(
+        model=stripped,
+        scheme=_describe(params, preserve),
+        skipped_layers=skipped,
+        history=history,
+        details={"clustered_layers": wrapped, "unique_weights": unique, "preserve_sparsity": preserve,
+                 "learning_rate": stage_learning_rate(params, ctx), "epochs": params.epochs, "notes": notes},
+    )

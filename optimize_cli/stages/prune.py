@@ -38,9 +38,19 @@ class PruneStage(StageBase):
         "fixed default of 100 never fires on small data sets).",
     )
     sparsity_m_by_n: Optional[tuple[int, int]] = Field(
-        None, description="Structured m-by-n sparsity, e.g. [2, 4]: at most m non-zeros in every n weights."
+        None,
+        description="Structured m-by-n sparsity as tfmot's sparsity_m_by_n: m zeros in every n consecutive "
+        "weights, e.g. [2, 4]; Conv2D and Dense kernels only (replaces target_sparsity with m/n).",
     )
-    epochs: int = Field(12, ge=1, le=10_000, description="Fine-tuning epochs while pruning.")
+    epochs: int = Field(
+        20,
+        ge=1,
+        le=10_000,
+        description="Fine-tuning epochs while pruning; the schedule ramps over the first 2/3 and recovers at "
+        "full sparsity in the rest. 20: on the real DS-CNN at 50% sparsity (lr 1e-3, frozen BatchNorm) 12 "
+        "epochs ended at 88.8%, 20 at 89.6–91.0% and 30 at 90.6% (baseline 92.2%); the digits models "
+        "recover fully by 12.",
+    )
 
     @field_validator("sparsity_m_by_n")
     @classmethod
@@ -60,3 +70,186 @@ class PruneStage(StageBase):
         if self.begin_step is not None and self.end_step is not None and self.end_step <= self.begin_step:
             raise ValueError(f"end_step ({self.end_step}) must be after begin_step ({self.begin_step})")
         return self
+
+
+# ---------------------------------------------------------------------------------------------- run
+
+
+def plan_schedule(params: PruneStage, total_steps: int) -> dict:
+    """begin/end/frequency such that the last mask update happens at `end_step` (where the schedule reaches
+    the target) within the training steps, with recovery steps after it.
+
+    tfmot counts training steps from 1 (its step variable is incremented before the mask update of each
+    batch) and updates masks when ``begin <= step <= end`` and ``(step - begin) % frequency == 0``; a
+    polynomial schedule reaches the target only at ``end``. Explicit values are honoured, but a
+    combination that can never reach the target within ``epochs × steps_per_epoch`` is a StageError.
+    """
+    from ..errors import StageError
+
+    total = int(total_steps)
+    begin = 0 if params.begin_step is None else int(params.begin_step)
+    where = "prune"
+    if begin >= total:
+        raise StageError(
+            f"{where}: begin_step {begin} is not before the last training step ({params.epochs} epochs × "
+            f"steps per epoch = {total} steps): pruning would never start; lower begin_step or raise epochs"
+        )
+    avail = total - begin
+    ramp = max(1, (2 * avail) // 3)  # ~2/3 of the steps ramp up, the rest recover at full sparsity
+
+    if params.end_step is not None:
+        end = int(params.end_step)
+        if end > total:
+            raise StageError(
+                f"{where}: end_step {end} is after the last training step ({params.epochs} epochs × steps per "
+                f"epoch = {total} steps): the target sparsity would never be reached; lower end_step or raise "
+                "epochs"
+            )
+        span = end - begin
+        if params.frequency is not None:
+            freq = int(params.frequency)
+            if span % freq:
+                raise StageError(
+                    f"{where}: end_step - begin_step ({span}) is not a multiple of frequency ({freq}): tfmot "
+                    f"updates the masks at steps {begin}+k×{freq} only, so the last update (step "
+                    f"{begin + (span // freq) * freq}) comes before end_step and the target sparsity is never "
+                    f"reached; use end_step {begin + max(1, span // freq) * freq}"
+                )
+        else:
+            cap = max(1, span // 10)
+            freq = max(d for d in range(1, cap + 1) if span % d == 0)
+    else:
+        if params.frequency is not None:
+            freq = int(params.frequency)
+            if freq > avail:
+                raise StageError(
+                    f"{where}: frequency {freq} is more than the {avail} training steps after begin_step "
+                    f"{begin} ({params.epochs} epochs × steps per epoch = {total}): the masks would never be "
+                    "updated; lower frequency or raise epochs"
+                )
+            k = ramp // freq
+            if k < 1:
+                k = avail // freq
+        else:
+            freq = max(1, ramp // 10)
+            k = ramp // freq
+        end = begin + freq * k
+    return {"begin_step": begin, "end_step": end, "frequency": freq, "total_steps": total}
+
+
+def _schedule(params: PruneStage, plan: dict):
+    from ..tf import tfmot
+
+    sched = tfmot.sparsity.keras
+    b, e, f = plan["begin_step"], plan["end_step"], plan["frequency"]
+    if params.schedule == "constant" or params.sparsity_m_by_n is not None:
+        target = params.target_sparsity
+        if params.sparsity_m_by_n is not None:
+            m, n = params.sparsity_m_by_n
+            target = m / n
+        return sched.ConstantSparsity(target, begin_step=b, end_step=e, frequency=f)
+    return sched.PolynomialDecay(initial_sparsity=params.initial_sparsity, final_sparsity=params.target_sparsity,
+                                 begin_step=b, end_step=e, power=params.power, frequency=f)
+
+
+def _describe(params: PruneStage, plan: dict) -> str:
+    b, e, f, t = plan["begin_step"], plan["end_step"], plan["frequency"], plan["total_steps"]
+    steps = f"steps {b}–{e} every {f} (of {t})"
+    if params.sparsity_m_by_n is not None:
+        m, n = params.sparsity_m_by_n
+        return f"{m}:{n} structured sparsity ({m} zeros in every {n} weights), {steps}"
+    if params.schedule == "constant":
+        return f"ConstantSparsity {params.target_sparsity:.2f}, {steps}"
+    return f"PolynomialDecay {params.initial_sparsity:.2f}→{params.target_sparsity:.2f}, {steps}"
+
+
+def _prune_decider(params: PruneStage, schedule):
+    from ..tf import keras, tfmot
+    from tensorflow_model_optimization.python.core.sparsity.keras import prune_registry, prunable_layer
+
+    from .common import DEPTHWISE_REASON, has_kernel, registry_weights
+
+    m_by_n = tuple(params.sparsity_m_by_n) if params.sparsity_m_by_n is not None else None
+
+    def decide(layer):
+        if isinstance(layer, prunable_layer.PrunableLayer):
+            if not layer.get_prunable_weights():
+                return None
+        else:
+            if not layer.trainable and has_kernel(layer):
+                return "frozen in the input model (trainable=False)"
+            if not prune_registry.PruneRegistry.supports(layer):
+                if has_kernel(layer):
+                    return f"tfmot cannot prune {type(layer).__name__} layers"
+                return None
+            if not registry_weights(prune_registry.PruneRegistry, layer):
+                if isinstance(layer, keras.layers.DepthwiseConv2D):
+                    return DEPTHWISE_REASON.format(verb="prune", noun="prunable")
+                if has_kernel(layer):
+                    return f"tfmot prunes no weights of {type(layer).__name__} layers"
+                return None
+            if m_by_n is not None and not isinstance(layer, (keras.layers.Conv2D, keras.layers.Dense)):
+                return "m-by-n structured sparsity applies to Conv2D and Dense kernels only"
+        return tfmot.sparsity.keras.prune_low_magnitude(layer, pruning_schedule=schedule, sparsity_m_by_n=m_by_n)
+
+    return decide
+
+
+def _target_of(params: PruneStage) -> float:
+    if params.sparsity_m_by_n is not None:
+        m, n = params.sparsity_m_by_n
+        return m / n
+    return params.target_sparsity
+
+
+def run(model, params: PruneStage, ctx):
+    """Prune every prunable kernel to `target_sparsity` while fine-tuning; return the stripped model."""
+    import numpy as np
+
+    from ..context import StageResult
+    from ..errors import StageError
+    from ..tf import tfmot
+    from .common import (
+        check_skip_layers,
+        copy_model,
+        fine_tune,
+        seed,
+        stage_label,
+        stage_learning_rate,
+        wrap_per_layer,
+    )
+
+    label = stage_label(ctx, "prune")
+    check_skip_layers(model, params.skip_layers, "prune", ctx)
+    total = params.epochs * ctx.steps_per_epoch(params)
+    plan = plan_schedule(params, total)
+    schedule = _schedule(params, plan)
+    seed(ctx)
+    wrapped_model, wrapped, skipped = wrap_per_layer(
+        copy_model(model), _prune_decider(params, schedule), params.skip_layers, "pruned")
+    if not wrapped:
+        raise StageError(f"{label}: no layer of the model can be pruned"
+                         + (f" (left alone: {', '.join(s['name'] for s in skipped)})" if skipped else ""))
+    history = fine_tune(wrapped_model, params, ctx, "prune", params.epochs,
+                        callbacks=[tfmot.sparsity.keras.UpdatePruningStep()])
+    stripped = tfmot.sparsity.keras.strip_pruning(wrapped_model)
+
+    target = _target_of(params)
+    reached = {}
+    for name in wrapped:
+        layer = stripped.get_layer(name)
+        k = [w.numpy() for w in layer.weights if len(w.shape) >= 2]
+        if k:
+            reached[name] = float(np.mean(k[0] == 0))
+    short = {n: s for n, s in reached.items() if s < target - 0.01}
+    if short:
+        ctx.reporter.warn(f"{label}: target sparsity {target:.2f} not reached in "
+                          + ", ".join(f"{n} ({s:.2f})" for n, s in short.items()))
+    return StageResult(
+        model=stripped,
+        scheme=_describe(params, plan),
+        skipped_layers=skipped,
+        history=history,
+        details={**plan, "pruned_layers": wrapped, "layer_sparsity": reached, "target_sparsity": target,
+                 "learning_rate": stage_learning_rate(params, ctx), "epochs": params.epochs},
+    )

@@ -1,0 +1,202 @@
+"""TFLite conversion for every quantization mode of the recipe (none | dynamic | float16 | int8 | int16x8).
+
+A Keras model (plain, stripped, or a QAT model with tfmot's quantize wrappers) is converted with
+`TFLiteConverter.from_keras_model`; a plain TF SavedModel (`models.LoadedModel`, format `tf_savedmodel`)
+with `from_saved_model`. The converter's C++ log noise is kept off the terminal; a failure becomes a
+StageError (exit 4) quoting the converter's own message in one line.
+"""
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+import tempfile
+import warnings
+from pathlib import Path
+from typing import Any, Callable, Iterator, Optional, Union
+
+import numpy as np
+
+from .errors import StageError
+
+QUANTIZATIONS = ("none", "dynamic", "float16", "int8", "int16x8")
+_IO_TYPES = ("float32", "int8", "uint8", "int16")
+
+Representative = Union[Callable[[], Iterator], np.ndarray, None]
+
+
+def representative_from(x: np.ndarray, n: int, seed: int = 0) -> Callable[[], Iterator[list]]:
+    """A representative-dataset generator over `n` samples of `x` drawn deterministically (without
+    replacement, in index order) — the same samples for the same (x, n, seed)."""
+    x = np.asarray(x)
+    count = min(int(n), len(x))
+    rng = np.random.default_rng(seed)
+    idx = np.sort(rng.choice(len(x), size=count, replace=False)) if count < len(x) else np.arange(len(x))
+    picked = np.ascontiguousarray(x[idx], dtype=np.float32)
+
+    def gen():
+        for i in range(len(picked)):
+            yield [picked[i: i + 1]]
+
+    gen.samples = picked  # type: ignore[attr-defined]
+    return gen
+
+
+def _as_generator(rep: Representative) -> Optional[Callable[[], Iterator]]:
+    if rep is None:
+        return None
+    if callable(rep):
+        return rep
+    arr = np.asarray(rep)
+    return representative_from(arr, len(arr), 0)
+
+
+def is_qat_model(model) -> bool:
+    """The model carries tfmot quantize wrappers (it was trained with fake quantization)."""
+    return any(type(layer).__name__ in ("QuantizeWrapperV2", "QuantizeWrapper", "QuantizeLayer")
+               for layer in getattr(model, "layers", []))
+
+
+@contextlib.contextmanager
+def _quiet(log_path: Optional[Path]):
+    """Send the process's stdout/stderr (the converter's C++ logging) to a file while converting."""
+    import sys
+
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(Exception):
+            stream.flush()
+    if log_path is None:
+        fd, name = tempfile.mkstemp(prefix="tflite-convert-", suffix=".log")
+        os.close(fd)
+        log_path = Path(name)
+    saved = []
+    with open(log_path, "wb") as sink:
+        for fd in (1, 2):
+            try:
+                dup = os.dup(fd)
+            except OSError:
+                continue
+            saved.append((fd, dup))
+            os.dup2(sink.fileno(), fd)
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                yield log_path
+        finally:
+            for stream in (sys.stdout, sys.stderr):
+                with contextlib.suppress(Exception):
+                    stream.flush()
+            for fd, dup in saved:
+                os.dup2(dup, fd)
+                os.close(dup)
+
+
+def _first_error_line(e: BaseException, log_text: str) -> str:
+    text = str(e)
+    lines = [ln.strip() for ln in (text + "\n" + log_text).splitlines() if ln.strip()]
+    for ln in lines:
+        if "error:" in ln.lower():
+            ln = re.sub(r"^.*?error:\s*", "", ln, flags=re.I)
+            return ln[:400]
+    first = " ".join(text.split()) or type(e).__name__
+    return first[:400]
+
+
+def _tf_type(name: Optional[str], default: str):
+    from .tf import tf
+
+    name = name or default
+    if name not in _IO_TYPES:
+        raise StageError(f"export: inference type '{name}' is not one of {', '.join(_IO_TYPES)}")
+    return {"float32": tf.float32, "int8": tf.int8, "uint8": tf.uint8, "int16": tf.int16}[name]
+
+
+def convert(
+    model_or_loaded: Any,
+    quantization: str,
+    representative: Representative = None,
+    inference_input_type: Optional[str] = None,
+    inference_output_type: Optional[str] = None,
+    workdir: Union[str, Path, None] = None,
+) -> bytes:
+    """Convert to a .tflite flatbuffer.
+
+    `representative` is a generator function yielding lists of input arrays (see `representative_from`)
+    or an array of samples; int8 and int16x8 need it unless the model is a QAT model (whose ranges were
+    learnt). Inference types default to int8 for int8 and float32 otherwise.
+    """
+    from .tf import tf
+
+    if quantization not in QUANTIZATIONS:
+        raise StageError(f"export: unknown quantization '{quantization}' (valid: {', '.join(QUANTIZATIONS)})")
+    keras_model = getattr(model_or_loaded, "keras_model", model_or_loaded)
+    loaded = model_or_loaded if hasattr(model_or_loaded, "keras_model") else None
+    qat = keras_model is not None and is_qat_model(keras_model)
+    gen = _as_generator(representative)
+    if qat and quantization != "int8":
+        raise StageError(f"export: a quantization-aware-trained model converts to int8 only (not {quantization})")
+
+    if keras_model is not None:
+        converter = tf.lite.TFLiteConverter.from_keras_model(keras_model)
+    elif loaded is not None and loaded.format == "tf_savedmodel":
+        converter = tf.lite.TFLiteConverter.from_saved_model(loaded.path, signature_keys=[loaded.signature_key])
+    else:
+        raise StageError("export: nothing to convert (no Keras model and no SavedModel)")
+
+    if quantization == "dynamic":
+        converter.optimizations = [tf.lite.Optimize.DEFAULT]
+    elif quantization == "float16":
+        converter.optimizations = [tf.lite.Optimize.DEFAULT]
+        converter.target_spec.supported_types = [tf.float16]
+    elif quantization == "int8":
+        converter.optimizations = [tf.lite.Optimize.DEFAULT]
+        if gen is None and not qat:
+            raise StageError("export: int8 needs a representative dataset to calibrate activations "
+                             "(data.representative or data.train)")
+        if gen is not None:
+            converter.representative_dataset = gen
+        if not qat:
+            converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
+        # a QAT model carries its learnt ranges (fake-quant nodes): the converter makes the annotated layers
+        # int8 from them; layers the qat stage left in float (reported as skipped) stay float
+        converter.inference_input_type = _tf_type(inference_input_type, "int8")
+        converter.inference_output_type = _tf_type(inference_output_type or inference_input_type, "int8")
+    elif quantization == "int16x8":
+        if gen is None:
+            raise StageError("export: int16x8 needs a representative dataset to calibrate activations "
+                             "(data.representative or data.train)")
+        converter.optimizations = [tf.lite.Optimize.DEFAULT]
+        converter.representative_dataset = gen
+        converter.target_spec.supported_ops = [
+            tf.lite.OpsSet.EXPERIMENTAL_TFLITE_BUILTINS_ACTIVATIONS_INT16_WEIGHTS_INT8]
+        converter.inference_input_type = _tf_type(inference_input_type, "float32")
+        converter.inference_output_type = _tf_type(inference_output_type or inference_input_type, "float32")
+    if quantization in ("none", "dynamic", "float16"):
+        for k, v in (("inference_input_type", inference_input_type), ("inference_output_type", inference_output_type)):
+            if v not in (None, "float32"):
+                raise StageError(f"export: {k} '{v}' needs int8 or int16x8 quantization (got {quantization})")
+
+    log_path = None
+    if workdir is not None:
+        Path(workdir).mkdir(parents=True, exist_ok=True)
+        log_path = Path(workdir) / f"convert-{quantization}.log"
+    with _quiet(log_path) as lp:
+        try:
+            out = converter.convert()
+            err = None
+        except Exception as e:  # ConverterError, ValueError, RuntimeError, ...
+            out, err = None, e
+    if err is not None:
+        try:
+            log_text = Path(lp).read_text(errors="replace")
+        except OSError:
+            log_text = ""
+        where = f" (full log: {lp})" if workdir is not None else ""
+        raise StageError(f"export: the TFLite converter failed for {quantization}: "
+                         f"{_first_error_line(err, log_text)}{where}") from None
+    if workdir is None:
+        try:
+            os.unlink(lp)
+        except OSError:
+            pass
+    return bytes(out)
