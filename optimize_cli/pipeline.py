@@ -203,14 +203,13 @@ def _metric_for(recipe, cinfo) -> str:
 
 
 def _kernel_of(model, name: str) -> Optional[np.ndarray]:
-    for layer in model.layers:
-        inner = getattr(layer, "layer", layer)
-        if layer.name == name or inner.name == name or layer.name.endswith(name):
-            k = getattr(inner, "kernel", None)
-            if k is None:
-                k = getattr(inner, "depthwise_kernel", None)
-            if k is not None:
-                return np.asarray(k.numpy()).ravel()
+    """The kernel values of layer `name` (also inside tfmot wrappers), flattened."""
+    from .measure import _iter_layers, _keras_kernel
+
+    for outer, inner in _iter_layers(model):
+        if inner.name == name:
+            kernel = _keras_kernel(inner, outer)[0]
+            return None if kernel is None else np.asarray(kernel).ravel()
     return None
 
 
@@ -328,7 +327,9 @@ def _run(recipe, opts: RunOptions, reporter: Reporter, out: Output, t_start: flo
         raise InputError(f"model: {recipe.model} is a SavedModel without a Keras model ({loaded.format}); "
                          "training stages need a Keras model — use a post-training recipe (stages: [])")
     splits = data_mod.load_splits(recipe.data, allow_code=opts.allow_code)
-    cinfo = models.compile_info(kmodel, recipe.training) if kmodel is not None else None
+    label_split = splits.get("train") or splits.get("eval")
+    label_shape = label_split.label_shape if label_split is not None else None
+    cinfo = models.compile_info(kmodel, recipe.training, label_shape=label_shape) if kmodel is not None else None
     out_idx, out_name = 0, None
     if kmodel is not None:
         out_idx = data_mod.resolve_output(recipe.evaluation.output, kmodel.output_names, len(kmodel.outputs))
@@ -392,7 +393,7 @@ def _run(recipe, opts: RunOptions, reporter: Reporter, out: Output, t_start: flo
             done_before = i
         if done_before:
             last = recipe.stages[done_before - 1]
-            model = models.load_stage_model(out.stages / _stage_dirname(done_before, last.type), last.type)
+            model = models.load_stage_model(out.stages / _stage_dirname(done_before, last.type) / "model", last.type)
             for i in range(1, done_before + 1):
                 records.append(json.loads((out.stages / _stage_dirname(i, recipe.stages[i - 1].type) / "record.json").read_text()))
             reporter.log(f"resuming after stage {done_before} ({last.type})")
@@ -427,6 +428,7 @@ def _run(recipe, opts: RunOptions, reporter: Reporter, out: Output, t_start: flo
                 if ev else None)
         rec = {
             "index": i, "type": params.type, "scheme": res.scheme or "", "seconds": round(seconds, 3),
+            "epochs": res.details.get("epochs"), "learning_rate": res.details.get("learning_rate"),
             "keras_accuracy": kacc, "sparsity": float(summ["sparsity"]),
             "max_unique_weights": summ.get("max_unique_weights"),
             "skipped_layers": res.skipped_layers,

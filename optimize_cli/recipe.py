@@ -1076,6 +1076,12 @@ def check_rules(recipe: Recipe, base: Path, check_paths: bool = True) -> list[_R
     if isinstance(recipe.data.eval, ValidationSplit) and recipe.data.train is None:
         out.append(_Rule(["data", "eval", "validation_split"], "needs data.train: it holds out part of data.train "
                          "for evaluation", key_line=True))
+    # every stage's effective learning rate and batch size, so recipe.resolved.yaml shows what ran
+    for st in recipe.stages:
+        if st.learning_rate is None:
+            st.learning_rate = recipe.training.learning_rate * float(getattr(type(st), "LR_SCALE", 1.0))
+        if st.batch_size is None:
+            st.batch_size = recipe.training.batch_size
     return out
 
 

@@ -495,9 +495,9 @@ def results_table(report: dict) -> Table:
             "sparsity": None, "unique": None, "seconds": None,
         })
     for st in stages:
-        head = f"{st['index'] + 1}. {st['type']}"
+        head = f"{st['index']}. {st['type']}"
         if st["type"] == "qat" and st.get("scheme"):
-            head = f"{st['index'] + 1}. qat ({st['scheme']})" if st["scheme"].upper() != "QAT" else head
+            head = f"{st['index']}. qat ({st['scheme']})" if st["scheme"].upper() != "QAT" else head
         m = {"tflite_bytes": st.get("tflite_bytes"), "compressed_bytes": st.get("compressed_bytes")}
         ratio = (base["compressed_bytes"] / m["compressed_bytes"]) if m["compressed_bytes"] else None
         cols.append({"head": head, "scheme": st.get("scheme") or "—", "m": m, "acc": st.get("keras_accuracy"),
@@ -548,7 +548,7 @@ def results_footnotes(report: dict) -> list[str]:
         "‡ stages: most distinct values in one Keras kernel; result: most distinct values in one output channel of "
         "a .tflite weight tensor (int8 kernels are quantized per channel), ignoring layers a stage skipped.",
     ]
-    schemes = [f"{st['index'] + 1}. {st['type']}: {st['scheme']}" for st in report.get("stages", []) if st.get("scheme")]
+    schemes = [f"{st['index']}. {st['type']}: {st['scheme']}" for st in report.get("stages", []) if st.get("scheme")]
     if schemes:
         notes.insert(0, "Stages: " + " · ".join(schemes) + ".")
     if not m["higher_is_better"]:
@@ -581,7 +581,7 @@ def skipped_table(report: dict) -> Optional[Table]:
     rows = []
     for st in report.get("stages", []):
         for s in st.get("skipped_layers", []):
-            rows.append([f"{st['index'] + 1}. {st['type']}", s.get("name", ""), s.get("class", ""), s.get("reason", "")])
+            rows.append([f"{st['index']}. {st['type']}", s.get("name", ""), s.get("class", ""), s.get("reason", "")])
     return Table(["stage", "layer", "class", "reason"], rows) if rows else None
 
 
@@ -601,7 +601,7 @@ def provenance_table(report: dict) -> Table:
                                                     if report["metric"].get("eval_samples") else ", not measured")],
         ["result", report["result"]["path"]],
     ]
-    rows += [[f"stage {st['index'] + 1}. {st['type']}", fmt_seconds(st["seconds"])] for st in report.get("stages", [])]
+    rows += [[f"stage {st['index']}. {st['type']}", fmt_seconds(st["seconds"])] for st in report.get("stages", [])]
     rows.append(["total time", fmt_seconds(report["seconds_total"])])
     return Table(["item", "value"], rows)
 
@@ -766,7 +766,7 @@ def size_accuracy_points(report: dict) -> list[dict]:
         pts.append({"label": "PTQ int8", "bytes": ptq["compressed_bytes"], "acc": ptq["accuracy"], "kind": "ptq"})
     for st in report.get("stages", []):
         if st.get("compressed_bytes"):
-            pts.append({"label": f"{st['index'] + 1}. {st['type']} (Keras acc.)", "bytes": st["compressed_bytes"],
+            pts.append({"label": f"{st['index']}. {st['type']} (Keras acc.)", "bytes": st["compressed_bytes"],
                         "acc": st.get("keras_accuracy"), "kind": "stage"})
     pts.append({"label": f"result ({_quant_label(res['quantization'])})", "bytes": res["compressed_bytes"],
                 "acc": res["accuracy"], "kind": "result"})

@@ -79,12 +79,14 @@ def test_recipe_shortest_recipe_loads_with_defaults(work):
     assert isinstance(r, Recipe)
     assert r.stage_types == ["prune", "cluster", "qat"]
     prune, cluster, qat = r.stages
-    assert (prune.target_sparsity, prune.initial_sparsity, prune.schedule, prune.epochs) == (0.5, 0.0, "polynomial", 12)
+    assert (prune.target_sparsity, prune.initial_sparsity, prune.schedule, prune.epochs) == (0.5, 0.0, "polynomial", 20)
     assert prune.begin_step is None and prune.end_step is None and prune.frequency is None
     assert (cluster.clusters, cluster.centroid_init, cluster.epochs) == (16, "kmeans++", 8)
     assert cluster.preserve_sparsity is True
     assert qat.epochs == 4
-    assert all(s.learning_rate is None and s.batch_size is None and s.skip_layers == [] for s in r.stages)
+    # resolved: prune fine-tunes at training.learning_rate, cluster and qat at a tenth of it
+    assert [s.learning_rate for s in r.stages] == pytest.approx([1e-3, 1e-4, 1e-4])
+    assert all(s.batch_size == 64 and s.skip_layers == [] for s in r.stages)
     t = r.training
     assert (t.batch_size, t.optimizer, t.learning_rate, t.freeze_batchnorm, t.loss, t.seed) == (64, "adam", 1e-3, True, None, 0)
     assert r.data.train.type == "npz" and (r.data.train.x, r.data.train.y) == ("x", "y")
@@ -247,7 +249,7 @@ def test_set_overrides_dotted_keys_list_indexes_and_types(work):
         "gates.max_latency_ms=5",         # a section that is not in the file
         "description=tuned",
     ])
-    assert r.stages[0].target_sparsity == 0.6 and r.stages[0].epochs == 12
+    assert r.stages[0].target_sparsity == 0.6 and r.stages[0].epochs == 20
     assert r.stages[1].clusters == 8 and r.stages[2].epochs == 2
     assert (r.training.batch_size, r.training.optimizer, r.training.freeze_batchnorm) == (32, "sgd", False)
     assert r.gates.max_latency_ms == 5.0

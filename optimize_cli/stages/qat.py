@@ -217,9 +217,9 @@ def run(model, params: QatStage, ctx):
     history = fine_tune(qmodel, params, ctx, "qat", params.epochs)
     return StageResult(
         model=qmodel,
-        scheme=SCHEME_NOTES[name],
+        scheme=name,
         skipped_layers=skipped,
         history=history,
-        details={"scheme": name, "quantized_layers": wrapped, "calibration_samples": calibrated,
+        details={"scheme": name, "tfmot_scheme": SCHEME_NOTES[name], "quantized_layers": wrapped, "calibration_samples": calibrated,
                  "learning_rate": stage_learning_rate(params, ctx), "epochs": params.epochs},
     )
