@@ -20,7 +20,7 @@ demo: install
 	$(CLI) run recipes/prune-cluster-pcqat.yaml --output runs/prune-cluster-pcqat --force
 
 test: install
-	$(PY) -m pytest -n 2 --dist loadfile -q
+	$(PY) -m pytest -n 2 --dist worksteal -q
 
 lint: install
 	$(VENV)/bin/ruff check optimize_cli tests sample_models benchmarks

@@ -1,0 +1,162 @@
+"""Every built-in recipe runs end to end on the sample models, and the report agrees with independent
+measurements of the `.tflite` it wrote (zip size, interpreter accuracy, sparsity, clusters, dtypes)."""
+from __future__ import annotations
+
+import json
+import os
+import zipfile
+from pathlib import Path
+
+import numpy as np
+import pytest
+import yaml
+from click.testing import CliRunner
+
+from optimize_cli.cli import main
+
+ROOT = Path(__file__).resolve().parent.parent
+RECIPES = sorted(p.stem for p in (ROOT / "recipes").glob("*.yaml"))
+DATA = ROOT / "sample_models" / "digits.npz"
+ACCURACY_FLOOR = 0.90  # the float model has 0.98 on the 540 test digits; short fine-tunes stay above 0.90
+# tiny epoch counts: the suite checks what each path does, not how good its defaults are
+SHORT = {"prune": 2, "cluster": 1, "qat": 1}
+
+pytestmark = pytest.mark.slow
+
+
+def run_cli(*args):
+    return CliRunner().invoke(main, list(args), catch_exceptions=False)
+
+
+def short_sets(recipe: Path) -> list[str]:
+    doc = yaml.safe_load(recipe.read_text())
+    sets = []
+    for i, st in enumerate(doc.get("stages") or []):
+        t = st if isinstance(st, str) else st["type"]
+        sets += ["--set", f"stages.{i}.epochs={SHORT[t]}"]
+    return sets
+
+
+def interpreter(path: Path):
+    from ai_edge_litert.interpreter import Interpreter
+
+    it = Interpreter(model_path=str(path))
+    it.allocate_tensors()
+    return it
+
+
+def loop_accuracy(path: Path, x: np.ndarray, y: np.ndarray) -> float:
+    """The tfmot tutorials' one-sample-at-a-time loop, written independently of optimize_cli.measure."""
+    it = interpreter(path)
+    inp, out = it.get_input_details()[0], it.get_output_details()[0]
+    correct = 0
+    for xi, yi in zip(x, y):
+        xi = xi[None].astype(np.float32)
+        if inp["dtype"] != np.float32:
+            scale, zp = inp["quantization"]
+            info = np.iinfo(inp["dtype"])
+            xi = np.clip(np.round(xi / scale + zp), info.min, info.max).astype(inp["dtype"])
+        it.set_tensor(inp["index"], xi)
+        it.invoke()
+        correct += int(np.argmax(it.get_tensor(out["index"])[0]) == yi)
+    return correct / len(y)
+
+
+def weight_tensors(path: Path, layer: str):
+    """(values, zero points, quantized_dimension) of the constant weight tensors whose name mentions `layer`."""
+    it = interpreter(path)
+    out = []
+    for d in it.get_tensor_details():
+        if layer not in d["name"] or len(d["shape"]) < 2 or "bias" in d["name"].lower():
+            continue
+        try:
+            v = it.get_tensor(d["index"])
+        except ValueError:
+            continue
+        if v.size < 64 or not np.issubdtype(v.dtype, np.number):
+            continue
+        q = d["quantization_parameters"]
+        out.append((v, q["zero_points"], q["quantized_dimension"], d["dtype"]))
+    return out
+
+
+@pytest.fixture(scope="module")
+def digits():
+    with np.load(DATA) as f:
+        return f["x_test"], f["y_test"]
+
+
+@pytest.mark.parametrize("name", RECIPES)
+def test_run_builtin_recipe_produces_measured_tflite(name, tmp_path, digits):
+    recipe = ROOT / "recipes" / f"{name}.yaml"
+    out = tmp_path / "out"
+    res = run_cli("run", str(recipe), "--output", str(out), "--quiet", "--json", *short_sets(recipe),
+                  "--set", "gates={}")
+    assert res.exit_code == 0, res.output
+    summary = json.loads(res.stdout)
+    assert summary["passed"] is True
+    for f in ("model.tflite", "report.json", "report.md", "report.html", "recipe.resolved.yaml"):
+        assert (out / f).is_file(), f
+    assert not (tmp_path / ".out.partial").exists()
+    rep = json.loads((out / "report.json").read_text())
+    from optimize_cli.report import validate_report
+
+    validate_report(rep)
+    doc = yaml.safe_load(recipe.read_text())
+    stages = [s if isinstance(s, str) else s["type"] for s in doc.get("stages") or []]
+    assert [s["type"] for s in rep["stages"]] == stages
+    assert sorted(p.name for p in (out / "stages").iterdir() if p.is_dir()) == [
+        f"{i:02d}_{t}" for i, t in enumerate(stages, start=1)]
+
+    # sizes: recomputed from the file, ZIP_DEFLATED like the tfmot tutorials
+    tfl = out / "model.tflite"
+    assert rep["result"]["tflite_bytes"] == tfl.stat().st_size
+    zpath = tmp_path / "m.zip"
+    with zipfile.ZipFile(zpath, "w", compression=zipfile.ZIP_DEFLATED) as z:
+        z.write(tfl, arcname="model.tflite")
+    assert rep["result"]["compressed_bytes"] == zpath.stat().st_size
+    assert rep["result"]["compression_ratio"] == pytest.approx(
+        rep["baseline"]["compressed_bytes"] / rep["result"]["compressed_bytes"])
+
+    # accuracy: recomputed with an independent per-sample interpreter loop over the whole eval set
+    x, y = digits
+    acc = loop_accuracy(tfl, x, y)
+    assert rep["result"]["accuracy"] == pytest.approx(acc, abs=1e-9)
+    assert acc >= ACCURACY_FLOOR
+    assert rep["metric"] == {"name": "accuracy", "higher_is_better": True, "eval_samples": len(y)}
+
+    # the path's facts, read from the .tflite weight tensors
+    q = doc["export"]["quantization"]
+    it = interpreter(tfl)
+    in_dtype = it.get_input_details()[0]["dtype"]
+    assert in_dtype == {"int8": np.int8, "int16x8": np.int16}.get(q, np.float32)
+    dense = weight_tensors(tfl, "dense1")
+    assert dense, "dense1 kernel not found in the .tflite"
+    want_dtype = {"none": np.float32, "float16": np.float16, "dynamic": np.int8, "int8": np.int8,
+                  "int16x8": np.int8}[q]
+    assert any(d == want_dtype for *_, d in dense), [d for *_, d in dense]
+    for v, zp, qdim, _ in dense:
+        assert not np.any(zp), "weights are quantized symmetrically: zero is 0"
+        if "prune" in stages:
+            target = next(s for s in doc["stages"] if s["type"] == "prune")["target_sparsity"]
+            sparsity = float(np.mean(v == 0))
+            assert sparsity >= target - 0.02, f"{name}: dense1 sparsity {sparsity:.3f} < {target}"
+        if "cluster" in stages:
+            k = next(s for s in doc["stages"] if s["type"] == "cluster")["clusters"]
+            per_channel = [len(np.unique(v[c])) for c in range(v.shape[0])]  # TFLite FC weights: (out, in)
+            assert max(per_channel) <= k, f"{name}: {max(per_channel)} values in a channel > {k} clusters"
+
+    rep_layers = {lay["name"]: lay for lay in rep["result"]["layers"]}
+    assert "dense1" in rep_layers
+    assert all(c["passed"] for c in rep["checks"]), rep["checks"]
+
+
+def test_run_refuses_existing_output_without_force(tmp_path):
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "keep.txt").write_text("mine")
+    res = CliRunner().invoke(main, ["run", str(ROOT / "recipes" / "ptq-dynamic.yaml"), "--output", str(out)])
+    assert res.exit_code == 2
+    assert "already exists" in res.stderr and "--force" in res.stderr
+    assert (out / "keep.txt").read_text() == "mine"
+    assert not os.path.exists(tmp_path / ".out.partial")
