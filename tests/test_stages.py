@@ -323,9 +323,10 @@ def test_qat_pqat_keeps_sparsity(pruned, make_ctx, digits_data):
 def test_qat_scheme_follows_previous_stages(tiny_model, make_ctx):
     from optimize_cli.stages import qat
 
-    assert qat.run(tiny_model, QatStage(epochs=0), make_ctx(index=1)).scheme.startswith("QAT (Default8BitQuantize")
+    res = qat.run(tiny_model, QatStage(epochs=0), make_ctx(index=1))
+    assert res.scheme == "QAT" and res.details["tfmot_scheme"].startswith("QAT (Default8BitQuantize")
     res = qat.run(tiny_model, QatStage(epochs=0), make_ctx(previous=["cluster"], index=2))
-    assert res.scheme.startswith("CQAT") and "preserve_sparsity=False" in res.scheme
+    assert res.scheme == "CQAT" and "preserve_sparsity=False" in res.details["tfmot_scheme"]
 
 
 def test_qat_leaves_unsupported_layers_in_float(make_ctx):
