@@ -160,3 +160,53 @@ def test_run_refuses_existing_output_without_force(tmp_path):
     assert "already exists" in res.stderr and "--force" in res.stderr
     assert (out / "keep.txt").read_text() == "mine"
     assert not os.path.exists(tmp_path / ".out.partial")
+
+
+EXAMPLES = sorted((ROOT / "recipes" / "examples").glob("*.yaml"))
+
+
+@pytest.mark.parametrize("recipe", EXAMPLES, ids=lambda p: p.stem)
+def test_run_example_recipe_end_to_end(recipe, tmp_path):
+    """image_dir + binary, tfrecord + regression, multi-output npz: each runs and reports its metric."""
+    out = tmp_path / "out"
+    res = run_cli("run", str(recipe), "--output", str(out), "--quiet", "--json", *short_sets(recipe))
+    assert res.exit_code == 0, res.output
+    rep = json.loads((out / "report.json").read_text())
+    doc = yaml.safe_load(recipe.read_text())
+    assert rep["metric"]["name"] == doc["evaluation"]["metric"]
+    assert rep["result"]["accuracy"] is not None and rep["baseline"]["accuracy"] is not None
+    if rep["metric"]["name"] == "mae":
+        assert rep["metric"]["higher_is_better"] is False
+        assert rep["result"]["accuracy_drop"] == pytest.approx(rep["result"]["accuracy"] - rep["baseline"]["accuracy"])
+    else:
+        assert rep["result"]["accuracy"] >= 0.85
+
+
+def test_run_python_data_source_needs_allow_code_then_runs(tmp_path, digits):
+    """A `python` source (module:function returning a tf.data.Dataset) runs only with --allow-code."""
+    (tmp_path / "mydata.py").write_text(
+        "import numpy as np\n"
+        "def load(split):\n"
+        "    import tensorflow as tf\n"
+        f"    f = np.load({str(DATA)!r})\n"
+        "    return tf.data.Dataset.from_tensor_slices((f['x_' + split], f['y_' + split]))\n"
+    )
+    recipe = tmp_path / "py.yaml"
+    recipe.write_text(
+        "version: 1\n"
+        f"model: {ROOT / 'sample_models' / 'digits_cnn'}\n"
+        "data:\n"
+        "  train: {type: python, function: 'mydata:load', path: ., kwargs: {split: train}}\n"
+        "  eval: {type: python, function: 'mydata:load', path: ., kwargs: {split: test}}\n"
+        "stages: []\n"
+        "export: {quantization: int8}\n"
+    )
+    res = CliRunner().invoke(main, ["run", str(recipe), "--output", str(tmp_path / "a"), "--quiet"])
+    assert res.exit_code == 2 and "--allow-code" in res.stderr
+    assert not (tmp_path / "a").exists()
+    res = run_cli("run", str(recipe), "--output", str(tmp_path / "b"), "--quiet", "--json", "--allow-code")
+    assert res.exit_code == 0, res.output
+    rep = json.loads((tmp_path / "b" / "report.json").read_text())
+    x, y = digits
+    assert rep["metric"]["eval_samples"] == len(y)
+    assert rep["result"]["accuracy"] == pytest.approx(loop_accuracy(tmp_path / "b" / "model.tflite", x, y), abs=1e-9)
