@@ -466,22 +466,36 @@ def compile_info(model, training_cfg, label_shape: Optional[tuple] = None) -> Co
 _STAGE_META = "optimize_cli_stage.json"
 
 
-def save_stage_model(model, directory) -> None:
-    """Save a stage's model (stripped, or a QAT model with its quantize wrappers) as a Keras SavedModel.
+_STAGE_KERAS = "model.keras"
 
-    SavedModel rather than .h5: tfmot's cluster-preserving QAT wrappers do not round-trip through .h5
-    (their weight count differs on reload)."""
+
+def _is_qat(model) -> bool:
+    return any(type(layer).__name__ in ("QuantizeWrapperV2", "QuantizeWrapper", "QuantizeLayer")
+               for layer in model.layers)
+
+
+def save_stage_model(model, directory) -> None:
+    """Save a stage's model into `directory`: a stripped model as one tf_keras `.keras` file (fast:
+    ~0.05 s against ~0.9 s for a SavedModel), a QAT model with its quantize wrappers as a SavedModel
+    (tfmot's cluster-preserving QAT wrappers do not round-trip through .h5 or .keras: their variable
+    count differs on reload)."""
     from .tf import tf
 
     d = Path(directory)
-    d.parent.mkdir(parents=True, exist_ok=True)
+    d.mkdir(parents=True, exist_ok=True)
+    qat = _is_qat(model)
     try:
-        model.save(str(d), save_format="tf", include_optimizer=False)
+        if qat:
+            model.save(str(d), save_format="tf", include_optimizer=False)
+        else:
+            model.save(str(d / _STAGE_KERAS))
     except Exception as e:
         raise StageError(f"cannot save the stage model to {d} ({_one_line(e)})") from None
-    qat = any(type(layer).__name__ in ("QuantizeWrapperV2", "QuantizeWrapper", "QuantizeLayer")
-              for layer in model.layers)
     (d / _STAGE_META).write_text(json.dumps({"qat": qat, "tensorflow": tf.__version__}))
+
+
+def _stage_saved(d: Path) -> bool:
+    return (d / "saved_model.pb").is_file() or (d / _STAGE_KERAS).is_file()
 
 
 def load_stage_model(directory, stage_type: Optional[str] = None):
@@ -489,10 +503,11 @@ def load_stage_model(directory, stage_type: Optional[str] = None):
     from .tf import keras, tfmot
 
     d = Path(directory)
-    if not (d / "saved_model.pb").exists() and (d / "model" / "saved_model.pb").exists():
+    if not _stage_saved(d) and _stage_saved(d / "model"):
         d = d / "model"  # the stage folder was given instead of its model folder
-    if not (d / "saved_model.pb").exists():
+    if not _stage_saved(d):
         raise InputError(f"{d}: no saved stage model here (run again without --resume)")
+    target = str(d / _STAGE_KERAS) if (d / _STAGE_KERAS).is_file() else str(d)
     qat = stage_type == "qat"
     try:
         qat = qat or json.loads((d / _STAGE_META).read_text()).get("qat", False)
@@ -501,7 +516,7 @@ def load_stage_model(directory, stage_type: Optional[str] = None):
     try:
         if qat:
             with tfmot.quantization.keras.quantize_scope():
-                return keras.models.load_model(str(d), compile=False)
-        return keras.models.load_model(str(d), compile=False)
+                return keras.models.load_model(target, compile=False)
+        return keras.models.load_model(target, compile=False)
     except Exception as e:
         raise InputError(f"{d}: cannot load the stage model ({_one_line(e)})") from None
