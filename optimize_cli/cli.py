@@ -11,7 +11,7 @@ from pathlib import Path
 import click
 
 from . import __version__
-from .errors import EXIT_INTERNAL, EXIT_INTERRUPTED, EXIT_USAGE, OptimizeError
+from .errors import EXIT_INTERNAL, EXIT_INTERRUPTED, EXIT_USAGE, Interrupted, OptimizeError
 
 RECIPES_DIR = Path(__file__).resolve().parent.parent / "recipes"
 
@@ -21,6 +21,7 @@ def _fail(message: str, code: int) -> None:
 
     from .progress import stderr_console
 
+    message = " ".join(str(message).splitlines())  # one line, always
     stderr_console().print(f"[bold red]error:[/bold red] {escape(message)}", markup=True, highlight=False)
     sys.exit(code)
 
@@ -29,18 +30,28 @@ class _Group(click.Group):
     """Maps OptimizeError to its exit code and one line; tracebacks only with --debug."""
 
     def invoke(self, ctx):
-        debug = "--debug" in sys.argv[1:]
+        debug = bool(ctx.params.get("debug")) or "--debug" in sys.argv[1:]
         try:
             return super().invoke(ctx)
         except OptimizeError as e:
             if debug:
                 raise
             _fail(str(e), e.exit_code)
-        except KeyboardInterrupt:
+        except KeyboardInterrupt as e:
+            # Ctrl-C or SIGTERM: one line on stderr; after a run it names the kept stages and the exact
+            # command that resumes it (errors.Interrupted)
+            from rich.markup import escape
+
             from .progress import stderr_console
 
-            stderr_console().print("interrupted", style="bold red")
+            message = str(e) if isinstance(e, Interrupted) else "interrupted"
+            stderr_console().print(f"[bold red]{escape(message)}[/bold red]", markup=True, highlight=False)
             sys.exit(EXIT_INTERRUPTED)
+        except click.UsageError as e:  # a bad option or argument: one line too, not click's usage block
+            if debug:
+                raise
+            where = " ".join(["optimize-cli", *(e.ctx.command_path.split()[1:] if e.ctx is not None else [])])
+            _fail(f"{e.format_message()} (see '{where} --help')", e.exit_code)
         except (click.exceptions.Exit, click.ClickException, click.Abort, SystemExit):
             raise
         except Exception as e:  # noqa: BLE001 - the one place that catches everything
@@ -63,7 +74,7 @@ def main(debug: bool) -> None:
 
 
 @main.command()
-@click.argument("recipe", type=click.Path(dir_okay=False, path_type=Path))
+@click.argument("recipe", type=click.Path(path_type=Path))  # load_recipe says what is wrong with it, in one line
 @click.option("--model", "model", type=str, help="Model path; overrides the recipe's `model`.")
 @click.option("--output", "-o", type=click.Path(path_type=Path), help="Output directory (default runs/<recipe name>).")
 @click.option("--set", "sets", multiple=True, metavar="KEY=VALUE", help="Override a recipe value, e.g. stages.0.epochs=2.")
@@ -83,8 +94,19 @@ def run(recipe: Path, model, output, sets, seed, resume, force, as_json, quiet, 
     r.data.require_allow_code(allow_code)  # exit 2 before TensorFlow is imported
     from .pipeline import RunOptions, run_recipe  # imports TensorFlow lazily inside
 
+    # the command again, from what was parsed (not sys.argv): the interruption message completes it with
+    # --output DIR --resume into the exact command that continues the run
+    again = ["optimize-cli", "run", str(recipe)]
+    if model is not None:
+        again += ["--model", str(model)]
+    for s in sets:
+        again += ["--set", s]
+    if seed is not None:
+        again += ["--seed", str(seed)]
+    again += [flag for flag, on in (("--json", as_json), ("--quiet", quiet), ("--trust-model", trust_model),
+                                    ("--allow-code", allow_code)) if on]
     opts = RunOptions(output=output, resume=resume, force=force, quiet=quiet, as_json=as_json,
-                      trust_model=trust_model, allow_code=allow_code, argv=["optimize-cli"] + sys.argv[1:])
+                      trust_model=trust_model, allow_code=allow_code, argv=again)
     code = run_recipe(r, opts)
     sys.exit(code)
 

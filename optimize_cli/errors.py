@@ -45,3 +45,17 @@ class GateError(OptimizeError):
     """A gate was missed; everything was still written (exit 5)."""
 
     exit_code = EXIT_GATE
+
+
+class Interrupted(KeyboardInterrupt):
+    """Ctrl-C or SIGTERM stopped a run (exit 130). The message says which stages were kept and the exact
+    command that resumes the run; the CLI prints it as one line on stderr."""
+
+    exit_code = EXIT_INTERRUPTED
+
+    def __init__(self, message: str = "interrupted"):
+        super().__init__(message)
+        self.message = message
+
+    def __str__(self) -> str:  # one line, always
+        return " ".join(self.message.split("\n")).strip()

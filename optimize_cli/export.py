@@ -91,12 +91,25 @@ def _quiet(log_path: Optional[Path]):
                 os.close(dup)
 
 
+def _strip_location(line: str) -> str:
+    """MLIR prefixes its diagnostics with the op's location, `loc(callsite(...)): `: drop it."""
+    if not line.startswith("loc("):
+        return line
+    depth = 0
+    for i, ch in enumerate(line):
+        depth += ch == "("
+        depth -= ch == ")"
+        if depth == 0 and ch == ")":
+            return line[i + 1:].lstrip(": ").strip() or line
+    return line
+
+
 def _first_error_line(e: BaseException, log_text: str) -> str:
     text = str(e)
     lines = [ln.strip() for ln in (text + "\n" + log_text).splitlines() if ln.strip()]
     for ln in lines:
         if "error:" in ln.lower():
-            ln = re.sub(r"^.*?error:\s*", "", ln, flags=re.I)
+            ln = _strip_location(re.sub(r"^.*?error:\s*", "", ln, flags=re.I))
             return ln[:400]
     first = " ".join(text.split()) or type(e).__name__
     return first[:400]

@@ -50,7 +50,7 @@ def loop_accuracy(path: Path, x: np.ndarray, y: np.ndarray) -> float:
     it = interpreter(path)
     inp, out = it.get_input_details()[0], it.get_output_details()[0]
     correct = 0
-    for xi, yi in zip(x, y):
+    for xi, yi in zip(x, y, strict=True):
         xi = xi[None].astype(np.float32)
         if inp["dtype"] != np.float32:
             scale, zp = inp["quantization"]
@@ -135,7 +135,7 @@ def test_run_builtin_recipe_produces_measured_tflite(name, tmp_path, digits):
     want_dtype = {"none": np.float32, "float16": np.float16, "dynamic": np.int8, "int8": np.int8,
                   "int16x8": np.int8}[q]
     assert any(d == want_dtype for *_, d in dense), [d for *_, d in dense]
-    for v, zp, qdim, _ in dense:
+    for v, zp, _qdim, _ in dense:
         assert not np.any(zp), "weights are quantized symmetrically: zero is 0"
         if "prune" in stages:
             target = next(s for s in doc["stages"] if s["type"] == "prune")["target_sparsity"]
