@@ -210,3 +210,38 @@ def test_run_python_data_source_needs_allow_code_then_runs(tmp_path, digits):
     x, y = digits
     assert rep["metric"]["eval_samples"] == len(y)
     assert rep["result"]["accuracy"] == pytest.approx(loop_accuracy(tmp_path / "b" / "model.tflite", x, y), abs=1e-9)
+
+
+def test_run_impossible_gate_exits_5_with_everything_written(tmp_path, monkeypatch):
+    """A missed gate is exit 5, yet the result, the full report and the CI summary are all written."""
+    summary = tmp_path / "step_summary.md"
+    summary.write_text("# earlier step\n")
+    monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(summary))
+    out = tmp_path / "out"
+    res = CliRunner().invoke(main, [
+        "run", str(ROOT / "recipes" / "ptq-dynamic.yaml"), "--output", str(out), "--quiet",
+        "--set", "gates.max_compressed_bytes=1000", "--set", "gates.min_compression_ratio=1.5",
+    ])
+    assert res.exit_code == 5, res.output
+    assert "gate missed: max_compressed_bytes" in res.stderr
+    rep = json.loads((out / "report.json").read_text())
+    from optimize_cli.report import validate_report
+
+    validate_report(rep)
+    assert rep["passed"] is False
+    gates = {g["name"]: g for g in rep["gates"]}
+    size = (out / "model.tflite").stat().st_size
+    assert gates["max_compressed_bytes"]["limit"] == 1000
+    assert gates["max_compressed_bytes"]["value"] == rep["result"]["compressed_bytes"] > 1000
+    assert gates["max_compressed_bytes"]["passed"] is False
+    # dynamic-range int8 weights: the zip is well over 1.5x smaller than the float32 baseline's
+    assert gates["min_compression_ratio"]["value"] == pytest.approx(rep["result"]["compression_ratio"])
+    assert gates["min_compression_ratio"]["passed"] is True
+    assert rep["result"]["tflite_bytes"] == size
+    md = (out / "report.md").read_text()
+    row = next(line for line in md.splitlines() if line.startswith("| max_compressed_bytes"))
+    assert "FAIL" in row and f"{rep['result']['compressed_bytes']:,}" in row
+    for f in ("report.html", "recipe.resolved.yaml"):
+        assert (out / f).is_file()
+    text = summary.read_text()
+    assert text.startswith("# earlier step\n") and "max_compressed_bytes" in text
