@@ -51,10 +51,19 @@ class Reporter:
         """A stage or step; `advance(logs)` once per epoch."""
         start = time.monotonic()
         if self.rich:
-            from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+            from rich.progress import (
+                BarColumn,
+                MofNCompleteColumn,
+                Progress,
+                SpinnerColumn,
+                TextColumn,
+                TimeElapsedColumn,
+            )
 
+            # a bar with "epoch n/N" for a stage; a spinner for a step of unknown length (a conversion)
+            middle = (BarColumn(), MofNCompleteColumn()) if total else (SpinnerColumn(),)
             with Progress(
-                TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.fields[info]}"),
+                TextColumn("{task.description}"), *middle, TextColumn("{task.fields[info]}"),
                 TimeElapsedColumn(), console=self.console, transient=False,
             ) as prog:
                 tid = prog.add_task(description, total=total, info="")
