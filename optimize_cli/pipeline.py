@@ -853,13 +853,17 @@ def _run(recipe, opts: RunOptions, reporter: Reporter, out: Output, t_start: flo
         model = res.model
         stats = measure.keras_weight_stats(model)
         summ = measure.summary(stats)
+        # distinct values per output channel (what survives per-channel int8 export), ignoring the layers
+        # this or an earlier stage left alone, like the result's figure
+        skipped = {sk["name"] for r in [*records, {"skipped_layers": res.skipped_layers}] for sk in r["skipped_layers"]}
+        touched = measure.summary(stats, names=[s["name"] for s in stats if s["name"] not in skipped])
         kacc = (float(_evaluate_keras(model, ev, metric, recipe.evaluation.top_k, out_idx, recipe.training.batch_size))
                 if ev else None)
         rec = {
             "index": i, "type": params.type, "scheme": res.scheme or "", "seconds": round(seconds, 3),
             "epochs": res.details.get("epochs"), "learning_rate": res.details.get("learning_rate"),
             "keras_accuracy": kacc, "sparsity": float(summ["sparsity"]),
-            "max_unique_weights": summ.get("max_unique_weights"),
+            "max_unique_weights": touched.get("max_unique_per_channel"),
             "skipped_layers": res.skipped_layers,
             "layers": [{"name": s["name"], "sparsity": float(s["sparsity"]), "unique_weights": int(s["unique_weights"]),
                         "max_unique_per_channel": int(s.get("max_unique_per_channel", s["unique_weights"]))}
@@ -873,7 +877,7 @@ def _run(recipe, opts: RunOptions, reporter: Reporter, out: Output, t_start: flo
             reporter.log(f"  {params.type}: skipped {sk['name']} ({sk.get('class', '')}): {sk.get('reason', '')}")
         reporter.log(f"stage {i} {params.type}: {res.scheme}; keras {metric} "
                      f"{'n/a' if kacc is None else f'{kacc:.4f}'}, sparsity {summ['sparsity']:.1%}, "
-                     f"max unique {summ.get('max_unique_weights')}, {seconds:.1f}s")
+                     f"≤ {rec['max_unique_weights']} distinct values per channel, {seconds:.1f}s")
     if density is not None and model is not kmodel:
         # series for every stage (from the checkpoints, so resumed runs plot the same)
         for i, params in enumerate(recipe.stages, start=1):

@@ -545,8 +545,8 @@ def results_footnotes(report: dict) -> list[str]:
         "step. Sizes are bytes: raw .tflite → ZIP_DEFLATED (saved %); compression ratio = baseline zip / zip.",
         f"Latency: median / p90 of single inferences, {report['result']['threads']} thread(s); speedup = baseline "
         "median / median.",
-        "‡ stages: most distinct values in one Keras kernel; result: most distinct values in one output channel of "
-        "a .tflite weight tensor (int8 kernels are quantized per channel), ignoring layers a stage skipped.",
+        "‡ most distinct values in one output channel of a kernel (int8 kernels are quantized per channel), "
+        "ignoring layers a stage skipped: in the Keras model for stages, in the .tflite weight buffers for the result.",
     ]
     schemes = [f"{st['index']}. {st['type']}: {st['scheme']}" for st in report.get("stages", []) if st.get("scheme")]
     if schemes:

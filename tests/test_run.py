@@ -146,6 +146,9 @@ def test_run_builtin_recipe_produces_measured_tflite(name, tmp_path, digits):
             per_channel = [len(np.unique(v[c])) for c in range(v.shape[0])]  # TFLite FC weights: (out, in)
             assert max(per_channel) <= k, f"{name}: {max(per_channel)} values in a channel > {k} clusters"
 
+    if "cluster" in stages:  # every stage from cluster on keeps at most `clusters` values per channel
+        k = next(s for s in doc["stages"] if s["type"] == "cluster")["clusters"]
+        assert all(st["max_unique_weights"] <= k for st in rep["stages"][stages.index("cluster"):]), rep["stages"]
     rep_layers = {lay["name"]: lay for lay in rep["result"]["layers"]}
     assert "dense1" in rep_layers
     assert all(c["passed"] for c in rep["checks"]), rep["checks"]
