@@ -40,9 +40,6 @@ class StageContext:
     def batch_size(self, params) -> int:
         return params.batch_size or self.training.batch_size
 
-    def learning_rate(self, params) -> float:
-        return params.learning_rate or self.training.learning_rate
-
     def steps_per_epoch(self, params) -> int:
         bs = self.batch_size(params)
         return max(1, -(-self.train_samples // bs))
