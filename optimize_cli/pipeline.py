@@ -36,6 +36,7 @@ from .errors import EXIT_GATE, EXIT_OK, InputError, Interrupted, RecipeError, St
 from .progress import Reporter
 
 STAGES_DIR = "stages"
+EVAL_BATCH = 256  # samples per interpreter / Keras call when measuring accuracy
 MANIFEST = "manifest.json"
 RECORD = "record.json"
 WORK = ".work"
@@ -422,54 +423,14 @@ class Output:
 # ------------------------------------------------------------------------------------ measuring
 
 
-def _tflite_output_index(runner, output_name) -> int:
-    """Index in the interpreter's output details of the Keras output `output_name` (by signature name)."""
-    if output_name is None or len(runner.outputs) == 1:
-        return 0
-    try:
-        sig = runner.interp._get_full_signature_list()
-        tensor = next(iter(sig.values()))["outputs"][output_name]
-        return [d["index"] for d in runner.outputs].index(tensor)
-    except Exception:  # noqa: BLE001 - no signature: fall back to the Keras order
-        return 0
-
-
-def _evaluate_tflite(tfl: bytes, ev, metric: str, ecfg, output_name=None, batch_size: int = 256) -> float:
-    """The metric over the whole eval split, streamed in batches (one interpreter for all of them)."""
-    from . import measure
-
-    runner = measure._Runner(tfl, ecfg.threads)
-    k = _tflite_output_index(runner, output_name)
-    preds, labels = [], []
-    for x, y in ev.batches(batch_size):
-        preds.append(runner.predict(x, batch_size)[k])
-        labels.append(y)
-    return measure.compute_metric(np.concatenate(preds), np.concatenate(labels), metric, ecfg.top_k)
-
-
-def _evaluate_keras(model, ev, metric: str, top_k: int, output_index: int = 0, batch_size: int = 256) -> float:
-    """The stage's Keras metric over the eval split, scored by the same numpy code as the .tflite.
-
-    Calls the model eagerly per batch: `model.predict` traces a new function for every stage model
-    (≈0.5 s each), which is most of the time on small models."""
-    from . import measure
-
-    preds, labels = [], []
-    for x, y in ev.batches(batch_size):
-        p = model(x, training=False)
-        p = p[output_index] if isinstance(p, (list, tuple)) else p
-        preds.append(np.asarray(p))
-        labels.append(y)
-    return measure.compute_metric(np.concatenate(preds), np.concatenate(labels), metric, top_k)
-
-
 def _measure_tflite(tfl: bytes, ev, metric: str, ecfg, quantization: str, sample, output_name=None) -> dict:
     from . import measure
 
     sizes = measure.file_sizes(tfl)
     acc = None
     if ev is not None:
-        acc = _evaluate_tflite(tfl, ev, metric, ecfg, output_name)
+        acc = measure.evaluate_tflite_batches(tfl, ev.batches(EVAL_BATCH), metric, ecfg.top_k, ecfg.threads,
+                                              output_name)
     lat = measure.latency_ms(tfl, sample, runs=ecfg.latency_runs, warmup=ecfg.latency_warmup, threads=ecfg.threads)
     return {
         "quantization": quantization,
@@ -810,8 +771,8 @@ def _run(recipe, opts: RunOptions, reporter: Reporter, out: Output, t_start: flo
             if manifest["stages"][str(i)].get("evaluated_with") != evaluated_with and ev is not None:
                 # the evaluation changed (not what the stage was made from): measure the kept model again
                 m = model if i == done_before else models.load_stage_model(sdir / "model", st.type)
-                rec["keras_accuracy"] = float(_evaluate_keras(m, ev, metric, recipe.evaluation.top_k, out_idx,
-                                                              recipe.training.batch_size))
+                rec["keras_accuracy"] = float(measure.evaluate_keras_batches(
+                    m, ev.batches(EVAL_BATCH), metric, recipe.evaluation.top_k, out_idx))
                 manifest["stages"][str(i)]["evaluated_with"] = evaluated_with
                 _write_result(out, lambda _p=sdir / RECORD, _r=rec: _write_atomic(_p, json.dumps(_r, indent=2)))
             records.append(rec)
@@ -832,6 +793,7 @@ def _run(recipe, opts: RunOptions, reporter: Reporter, out: Output, t_start: flo
     _write_result(out, drop_stale)
 
     train = splits.get("train")
+    stage_kernels: dict[int, Optional[np.ndarray]] = {}
     for i, params in enumerate(recipe.stages, start=1):
         if i <= done_before:
             continue
@@ -851,14 +813,16 @@ def _run(recipe, opts: RunOptions, reporter: Reporter, out: Output, t_start: flo
         res = stage_mod.run(model, params, ctx)
         seconds = time.monotonic() - t0
         model = res.model
+        if density is not None:  # the plotted kernel after this stage, taken now rather than reloaded later
+            stage_kernels[i] = _kernel_of(model, density["layer"])
         stats = measure.keras_weight_stats(model)
         summ = measure.summary(stats)
         # distinct values per output channel (what survives per-channel int8 export), ignoring the layers
         # this or an earlier stage left alone, like the result's figure
         skipped = {sk["name"] for r in [*records, {"skipped_layers": res.skipped_layers}] for sk in r["skipped_layers"]}
         touched = measure.summary(stats, names=[s["name"] for s in stats if s["name"] not in skipped])
-        kacc = (float(_evaluate_keras(model, ev, metric, recipe.evaluation.top_k, out_idx, recipe.training.batch_size))
-                if ev else None)
+        kacc = (float(measure.evaluate_keras_batches(model, ev.batches(EVAL_BATCH), metric, recipe.evaluation.top_k,
+                                                     out_idx)) if ev else None)
         rec = {
             "index": i, "type": params.type, "scheme": res.scheme or "", "seconds": round(seconds, 3),
             "epochs": res.details.get("epochs"), "learning_rate": res.details.get("learning_rate"),
@@ -878,12 +842,12 @@ def _run(recipe, opts: RunOptions, reporter: Reporter, out: Output, t_start: flo
         reporter.log(f"stage {i} {params.type}: {res.scheme}; keras {metric} "
                      f"{'n/a' if kacc is None else f'{kacc:.4f}'}, sparsity {summ['sparsity']:.1%}, "
                      f"≤ {rec['max_unique_weights']} distinct values per channel, {seconds:.1f}s")
-    if density is not None and model is not kmodel:
-        # series for every stage (from the checkpoints, so resumed runs plot the same)
+    if density is not None:
         for i, params in enumerate(recipe.stages, start=1):
-            m = model if i == len(recipe.stages) else models.load_stage_model(
-                out.stages / _stage_dirname(i, params.type) / "model", params.type)
-            vals = _kernel_of(m, density["layer"])
+            vals = stage_kernels.get(i)
+            if vals is None and i <= done_before:  # a resumed stage: read its checkpoint once
+                vals = _kernel_of(models.load_stage_model(out.stages / _stage_dirname(i, params.type) / "model",
+                                                          params.type), density["layer"])
             if vals is not None:
                 density["series"].append({"label": params.type, "values": vals})
 
