@@ -19,25 +19,20 @@ from typing import Annotated, Any, Literal, Optional, Union
 import yaml
 from pydantic import (
     BaseModel,
-    BeforeValidator,
-    ConfigDict,
     Field,
     PrivateAttr,
     ValidationError,
-    WithJsonSchema,
     field_validator,
     model_validator,
 )
 
 from .errors import RecipeError
+from .strict import Scale
+from .strict import Strict as _Strict
 from .stages import STAGE_ORDER, STAGES, ClusterStage, PruneStage, QatStage
 from .stages.qat import scheme_for
 
 QUANTIZATIONS = ("none", "dynamic", "float16", "int8", "int16x8")
-
-
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
 
 
 # --------------------------------------------------------------------------------------------- data
@@ -45,21 +40,6 @@ class _Strict(BaseModel):
 # Every source yields (x, y) samples: x as float32 (scaled where the source says so), y as stored. The
 # loaders (optimize_cli/data.py) stream them into batched tf.data pipelines; nothing here imports TF.
 
-
-def _fraction(v):
-    """`scale: 1/255` in YAML is the text '1/255': read 'a/b' as a number."""
-    if isinstance(v, str):
-        m = re.fullmatch(r"\s*([-+]?[0-9]*\.?[0-9]+(?:[eE][-+]?[0-9]+)?)\s*/\s*([0-9]*\.?[0-9]+(?:[eE][-+]?[0-9]+)?)\s*", v)
-        if m:
-            num, den = float(m.group(1)), float(m.group(2))
-            if den == 0:
-                raise ValueError(f"division by zero in {v!r}")
-            return num / den
-    return v
-
-
-_NUMBER_OR_FRACTION = {"anyOf": [{"type": "number"}, {"type": "string", "pattern": r"^\s*[-+]?[0-9.eE+-]+\s*/\s*[0-9.eE+-]+\s*$"}]}
-Scale = Annotated[float, BeforeValidator(_fraction), WithJsonSchema(_NUMBER_OR_FRACTION)]
 
 
 class NpzSource(_Strict):
