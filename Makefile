@@ -5,15 +5,28 @@ PY     := $(VENV)/bin/python
 CLI    := $(VENV)/bin/optimize-cli
 STAMP  := $(VENV)/.installed
 
-.PHONY: install demo test lint sample-models bench clean
+LOCK   := constraints.txt
+
+.PHONY: install lock demo test lint sample-models bench clean
 
 install: $(STAMP)
 
-$(STAMP): setup.cfg pyproject.toml
+# the versions the tests ran with: constraints.txt (pip-compile's output, kept in the repo); setup.cfg keeps
+# the compatible ranges a user's own environment may resolve within
+$(STAMP): setup.cfg pyproject.toml $(LOCK)
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e '.[test]'
+	$(PY) -m pip install --quiet --upgrade 'pip>=24,<27'
+	$(PY) -m pip install --quiet -c $(LOCK) -e '.[test]'
 	touch $(STAMP)
+
+# refresh constraints.txt from setup.cfg's ranges (newest versions inside them), with pip-tools in a
+# throw-away venv; then `make test` and commit the new file
+lock:
+	rm -rf .venv-lock && $(PYTHON) -m venv .venv-lock
+	.venv-lock/bin/pip install --quiet 'pip-tools>=7.4,<8'
+	CUSTOM_COMPILE_COMMAND="make lock" .venv-lock/bin/pip-compile --quiet --upgrade --extra test --strip-extras --no-emit-index-url \
+	  --no-emit-find-links --output-file $(LOCK) setup.cfg
+	rm -rf .venv-lock
 
 demo: install
 	$(CLI) validate recipes/prune-cluster-pcqat.yaml
