@@ -135,8 +135,7 @@ def load_recipe(
     if typed:
         raise problems_of((parts, msg, False) for parts, msg in typed)
 
-    recipe._source = path.resolve()
-    recipe._sha256 = hashlib.sha256(text_bytes).hexdigest()
+    recipe.set_source(path.resolve(), hashlib.sha256(text_bytes).hexdigest())
     if recipe.name is None:
         stem = re.sub(r"[^A-Za-z0-9._-]", "-", path.stem).lstrip(".-_") or "recipe"
         recipe.name = stem

@@ -155,6 +155,10 @@ class Recipe(_Strict):
         return v
 
     # ---- derived facts (filled in by `resolve`)
+    def set_source(self, source: Path, sha256: str) -> None:
+        """Record the file the recipe was read from and the SHA-256 of its bytes (the loader does)."""
+        self._source, self._sha256 = source, sha256
+
     @property
     def source(self) -> Optional[Path]:
         return self._source

@@ -71,7 +71,7 @@ def _cluster_decider(params: ClusterStage, preserve: bool, notes: list):
         clustering_registry,
     )
 
-    from .layers import DEPTHWISE_REASON, has_kernel, registry_weights
+    from .layers import tfmot_refusal
 
     init = _centroid_init(params.centroid_init)
     registry = clustering_registry.ClusteringRegistry
@@ -81,14 +81,9 @@ def _cluster_decider(params: ClusterStage, preserve: bool, notes: list):
             if not layer.get_clusterable_weights():
                 return None
         else:
-            if not layer.trainable and has_kernel(layer):
-                return "frozen in the input model (trainable=False)"
-            if not registry.supports(layer):
-                return f"tfmot cannot cluster {type(layer).__name__} layers" if has_kernel(layer) else None
-            if not registry_weights(registry, layer):
-                if isinstance(layer, keras.layers.DepthwiseConv2D):
-                    return DEPTHWISE_REASON.format(verb="cluster", noun="clusterable")
-                return f"tfmot clusters no weights of {type(layer).__name__} layers" if has_kernel(layer) else None
+            leave, reason = tfmot_refusal(layer, registry, "cluster", "clusterable")
+            if leave:
+                return reason
         per_channel = bool(params.per_channel) and isinstance(layer, keras.layers.Conv2D)
         if params.per_channel and not per_channel:
             notes.append(f"{layer.name}: per_channel applies to Conv2D kernels only; "

@@ -166,3 +166,20 @@ def wrap_stage_layers(model, params, ctx, stage: str, decide: Callable[[Any], De
         raise StageError(f"{stage_label(ctx, stage)}: no layer of the model can be {verb}"
                          + (f" (left alone: {', '.join(s['name'] for s in skipped)})" if skipped else ""))
     return new, wrapped, skipped
+
+
+def tfmot_refusal(layer, registry, verb: str, noun: str) -> tuple[bool, Optional[str]]:
+    """Whether tfmot's `registry` (prune or cluster) leaves `layer` alone, and the reason to record
+    (None: nothing to do there, left alone silently). `verb`: "prune" / "cluster"; `noun`: "prunable" /
+    "clusterable"."""
+    from ..tf import keras
+
+    if not layer.trainable and has_kernel(layer):
+        return True, "frozen in the input model (trainable=False)"
+    if not registry.supports(layer):
+        return True, (f"tfmot cannot {verb} {type(layer).__name__} layers" if has_kernel(layer) else None)
+    if not registry_weights(registry, layer):
+        if isinstance(layer, keras.layers.DepthwiseConv2D):
+            return True, DEPTHWISE_REASON.format(verb=verb, noun=noun)
+        return True, (f"tfmot {verb}s no weights of {type(layer).__name__} layers" if has_kernel(layer) else None)
+    return False, None

@@ -163,7 +163,7 @@ def _prune_decider(params: PruneStage, schedule):
     from ..tf import keras, tfmot
     from tensorflow_model_optimization.python.core.sparsity.keras import prune_registry, prunable_layer
 
-    from .layers import DEPTHWISE_REASON, has_kernel, registry_weights
+    from .layers import tfmot_refusal
 
     m_by_n = tuple(params.sparsity_m_by_n) if params.sparsity_m_by_n is not None else None
 
@@ -172,18 +172,9 @@ def _prune_decider(params: PruneStage, schedule):
             if not layer.get_prunable_weights():
                 return None
         else:
-            if not layer.trainable and has_kernel(layer):
-                return "frozen in the input model (trainable=False)"
-            if not prune_registry.PruneRegistry.supports(layer):
-                if has_kernel(layer):
-                    return f"tfmot cannot prune {type(layer).__name__} layers"
-                return None
-            if not registry_weights(prune_registry.PruneRegistry, layer):
-                if isinstance(layer, keras.layers.DepthwiseConv2D):
-                    return DEPTHWISE_REASON.format(verb="prune", noun="prunable")
-                if has_kernel(layer):
-                    return f"tfmot prunes no weights of {type(layer).__name__} layers"
-                return None
+            leave, reason = tfmot_refusal(layer, prune_registry.PruneRegistry, "prune", "prunable")
+            if leave:
+                return reason
             if m_by_n is not None and not isinstance(layer, (keras.layers.Conv2D, keras.layers.Dense)):
                 return "m-by-n structured sparsity applies to Conv2D and Dense kernels only"
         return tfmot.sparsity.keras.prune_low_magnitude(layer, pruning_schedule=schedule, sparsity_m_by_n=m_by_n)
