@@ -5,16 +5,15 @@ from typing import ClassVar, Literal, Optional
 
 from pydantic import Field
 
-from .base import StageBase
+from .base import StageParams, StageProblem, resolve_common
 
 CENTROID_INITS = ("kmeans++", "linear", "density", "random")
 
 
-class ClusterStage(StageBase):
+class ClusterStage(StageParams):
     """Weight clustering: each kernel keeps at most `clusters` distinct values."""
 
-    #: default learning rate = training.learning_rate × LR_SCALE (see the learning_rate description)
-    LR_SCALE: ClassVar[float] = 0.1
+    LR_SCALE: ClassVar[float] = 0.1  # see the learning_rate description
 
     type: Literal["cluster"] = "cluster"
     clusters: int = Field(
@@ -72,7 +71,7 @@ def _cluster_decider(params: ClusterStage, preserve: bool, notes: list):
         clustering_registry,
     )
 
-    from .common import DEPTHWISE_REASON, has_kernel, registry_weights
+    from .layers import tfmot_refusal
 
     init = _centroid_init(params.centroid_init)
     registry = clustering_registry.ClusteringRegistry
@@ -82,14 +81,9 @@ def _cluster_decider(params: ClusterStage, preserve: bool, notes: list):
             if not layer.get_clusterable_weights():
                 return None
         else:
-            if not layer.trainable and has_kernel(layer):
-                return "frozen in the input model (trainable=False)"
-            if not registry.supports(layer):
-                return f"tfmot cannot cluster {type(layer).__name__} layers" if has_kernel(layer) else None
-            if not registry_weights(registry, layer):
-                if isinstance(layer, keras.layers.DepthwiseConv2D):
-                    return DEPTHWISE_REASON.format(verb="cluster", noun="clusterable")
-                return f"tfmot clusters no weights of {type(layer).__name__} layers" if has_kernel(layer) else None
+            leave, reason = tfmot_refusal(layer, registry, "cluster", "clusterable")
+            if leave:
+                return reason
         per_channel = bool(params.per_channel) and isinstance(layer, keras.layers.Conv2D)
         if params.per_channel and not per_channel:
             notes.append(f"{layer.name}: per_channel applies to Conv2D kernels only; "
@@ -124,34 +118,26 @@ def _describe(params: ClusterStage, preserve: bool) -> str:
 
 def run(model, params: ClusterStage, ctx):
     """Cluster every clusterable kernel to at most `clusters` values while fine-tuning; strip the wrappers."""
+    import sys
+
     import numpy as np
 
-    from ..context import StageResult
-    from ..errors import StageError
     from ..tf import tfmot
-    from .common import (
-        check_skip_layers,
-        copy_model,
-        fine_tune,
-        seed,
-        stage_label,
-        stage_learning_rate,
-        wrap_per_layer,
-    )
+    from ..training.fit import fit
+    from .base import StageResult, resolved_for_run, stage_label
+    from .layers import check_skip_layers, wrap_stage_layers
 
+    params = resolved_for_run(sys.modules[__name__], params, ctx)
     label = stage_label(ctx, "cluster")
-    preserve = params.preserve_sparsity if params.preserve_sparsity is not None else ("prune" in ctx.previous)
+    preserve = bool(params.preserve_sparsity)
     check_skip_layers(model, params.skip_layers, "cluster", ctx)
-    seed(ctx)
     notes: list[str] = []
-    wrapped_model, wrapped, skipped = wrap_per_layer(
-        copy_model(model), _cluster_decider(params, preserve, notes), params.skip_layers, "clustered")
-    if not wrapped:
-        raise StageError(f"{label}: no layer of the model can be clustered"
-                         + (f" (left alone: {', '.join(s['name'] for s in skipped)})" if skipped else ""))
+    wrapped_model, wrapped, skipped = wrap_stage_layers(
+        model, params, ctx, "cluster", _cluster_decider(params, preserve, notes), "clustered")
     for note in notes:
         ctx.reporter.log(f"  {label}: {note}")
-    history = fine_tune(wrapped_model, params, ctx, "cluster", params.epochs)
+    history = fit(wrapped_model, ctx, "cluster", epochs=params.epochs, learning_rate=params.learning_rate,
+                  batch_size=params.batch_size)
     stripped = tfmot.clustering.keras.strip_clustering(wrapped_model)
 
     unique = {}
@@ -165,5 +151,50 @@ def run(model, params: ClusterStage, ctx):
         skipped_layers=skipped,
         history=history,
         details={"clustered_layers": wrapped, "unique_weights": unique, "preserve_sparsity": preserve,
-                 "learning_rate": stage_learning_rate(params, ctx), "epochs": params.epochs, "notes": notes},
+                 "learning_rate": params.learning_rate, "epochs": params.epochs, "notes": notes},
     )
+
+
+# ------------------------------------------------------------------------------------ tree, export
+
+
+def resolve(params: ClusterStage, previous: list[str], training) -> list[StageProblem]:
+    """Derived defaults (preserve_sparsity: true after prune; learning rate, batch size) and the tree
+    rules that concern a cluster stage."""
+    out: list[StageProblem] = []
+    pruned_before = "prune" in previous
+    if params.preserve_sparsity is None:
+        params.preserve_sparsity = pruned_before
+    elif pruned_before and params.preserve_sparsity is False:
+        out.append((["preserve_sparsity"], "must be true after prune: clustering without it moves the pruned "
+                    "zeros into clusters and loses the sparsity; remove the key or set it to true", True))
+    if params.preserve_sparsity and params.clusters <= 2:
+        out.append((["clusters"], f"must be > 2 when preserving sparsity (got {params.clusters}): one cluster "
+                    "is reserved for the zeros", False))
+    return out + resolve_common(params, training)
+
+
+def tree_label(previous: list[str]) -> str:
+    """How `optimize-cli tree` names this stage after `previous`."""
+    return "cluster (sparsity-preserving)" if "prune" in previous else "cluster"
+
+
+def export_check(params: ClusterStage, record: dict, tflite_layers: dict) -> dict:
+    """Did the clusters survive into the .tflite (at most `clusters` values per output channel)?"""
+    clustered = [lay for lay in record["layers"] if lay.get("unique_weights") and lay["unique_weights"] <= params.clusters]
+    lost, matched = [], 0
+    for lay in clustered:
+        t = tflite_layers.get(lay["name"])
+        if t is None:
+            continue
+        matched += 1
+        if t.get("max_unique_per_channel", 0) > params.clusters:
+            lost.append(f"{lay['name']} ({t['max_unique_per_channel']} values per channel > {params.clusters})")
+    return {"name": "clusters survived export", "passed": not lost and (matched > 0 or not clustered),
+            "message": ("CLUSTERS LOST in export: " + ", ".join(lost)) if lost else
+            (f"{matched} clustered layer(s) keep ≤ {params.clusters} values per channel in the .tflite"
+             if matched else "no clustered layer could be matched in the .tflite")}
+
+
+#: the parameter model the registry reads
+Params = ClusterStage

@@ -5,10 +5,10 @@ from typing import Literal, Optional
 
 from pydantic import Field, field_validator, model_validator
 
-from .base import StageBase
+from .base import StageParams, StageProblem, resolve_common
 
 
-class PruneStage(StageBase):
+class PruneStage(StageParams):
     """Magnitude pruning with a polynomial or constant schedule."""
 
     type: Literal["prune"] = "prune"
@@ -143,11 +143,7 @@ def _schedule(params: PruneStage, plan: dict):
     sched = tfmot.sparsity.keras
     b, e, f = plan["begin_step"], plan["end_step"], plan["frequency"]
     if params.schedule == "constant" or params.sparsity_m_by_n is not None:
-        target = params.target_sparsity
-        if params.sparsity_m_by_n is not None:
-            m, n = params.sparsity_m_by_n
-            target = m / n
-        return sched.ConstantSparsity(target, begin_step=b, end_step=e, frequency=f)
+        return sched.ConstantSparsity(target_of(params), begin_step=b, end_step=e, frequency=f)
     return sched.PolynomialDecay(initial_sparsity=params.initial_sparsity, final_sparsity=params.target_sparsity,
                                  begin_step=b, end_step=e, power=params.power, frequency=f)
 
@@ -167,7 +163,7 @@ def _prune_decider(params: PruneStage, schedule):
     from ..tf import keras, tfmot
     from tensorflow_model_optimization.python.core.sparsity.keras import prune_registry, prunable_layer
 
-    from .common import DEPTHWISE_REASON, has_kernel, registry_weights
+    from .layers import tfmot_refusal
 
     m_by_n = tuple(params.sparsity_m_by_n) if params.sparsity_m_by_n is not None else None
 
@@ -176,18 +172,9 @@ def _prune_decider(params: PruneStage, schedule):
             if not layer.get_prunable_weights():
                 return None
         else:
-            if not layer.trainable and has_kernel(layer):
-                return "frozen in the input model (trainable=False)"
-            if not prune_registry.PruneRegistry.supports(layer):
-                if has_kernel(layer):
-                    return f"tfmot cannot prune {type(layer).__name__} layers"
-                return None
-            if not registry_weights(prune_registry.PruneRegistry, layer):
-                if isinstance(layer, keras.layers.DepthwiseConv2D):
-                    return DEPTHWISE_REASON.format(verb="prune", noun="prunable")
-                if has_kernel(layer):
-                    return f"tfmot prunes no weights of {type(layer).__name__} layers"
-                return None
+            leave, reason = tfmot_refusal(layer, prune_registry.PruneRegistry, "prune", "prunable")
+            if leave:
+                return reason
             if m_by_n is not None and not isinstance(layer, (keras.layers.Conv2D, keras.layers.Dense)):
                 return "m-by-n structured sparsity applies to Conv2D and Dense kernels only"
         return tfmot.sparsity.keras.prune_low_magnitude(layer, pruning_schedule=schedule, sparsity_m_by_n=m_by_n)
@@ -195,7 +182,8 @@ def _prune_decider(params: PruneStage, schedule):
     return decide
 
 
-def _target_of(params: PruneStage) -> float:
+def target_of(params: PruneStage) -> float:
+    """The sparsity the stage aims at (m/n for structured sparsity)."""
     if params.sparsity_m_by_n is not None:
         m, n = params.sparsity_m_by_n
         return m / n
@@ -204,37 +192,28 @@ def _target_of(params: PruneStage) -> float:
 
 def run(model, params: PruneStage, ctx):
     """Prune every prunable kernel to `target_sparsity` while fine-tuning; return the stripped model."""
+    import sys
+
     import numpy as np
 
-    from ..context import StageResult
-    from ..errors import StageError
     from ..tf import tfmot
-    from .common import (
-        check_skip_layers,
-        copy_model,
-        fine_tune,
-        seed,
-        stage_label,
-        stage_learning_rate,
-        wrap_per_layer,
-    )
+    from ..training.fit import fit
+    from .base import StageResult, resolved_for_run, stage_label
+    from .layers import check_skip_layers, wrap_stage_layers
 
+    params = resolved_for_run(sys.modules[__name__], params, ctx)
     label = stage_label(ctx, "prune")
     check_skip_layers(model, params.skip_layers, "prune", ctx)
     total = params.epochs * ctx.steps_per_epoch(params)
     plan = plan_schedule(params, total)
     schedule = _schedule(params, plan)
-    seed(ctx)
-    wrapped_model, wrapped, skipped = wrap_per_layer(
-        copy_model(model), _prune_decider(params, schedule), params.skip_layers, "pruned")
-    if not wrapped:
-        raise StageError(f"{label}: no layer of the model can be pruned"
-                         + (f" (left alone: {', '.join(s['name'] for s in skipped)})" if skipped else ""))
-    history = fine_tune(wrapped_model, params, ctx, "prune", params.epochs,
-                        callbacks=[tfmot.sparsity.keras.UpdatePruningStep()])
+    wrapped_model, wrapped, skipped = wrap_stage_layers(
+        model, params, ctx, "prune", _prune_decider(params, schedule), "pruned")
+    history = fit(wrapped_model, ctx, "prune", epochs=params.epochs, learning_rate=params.learning_rate,
+                  batch_size=params.batch_size, callbacks=[tfmot.sparsity.keras.UpdatePruningStep()])
     stripped = tfmot.sparsity.keras.strip_pruning(wrapped_model)
 
-    target = _target_of(params)
+    target = target_of(params)
     reached = {}
     for name in wrapped:
         layer = stripped.get_layer(name)
@@ -251,5 +230,43 @@ def run(model, params: PruneStage, ctx):
         skipped_layers=skipped,
         history=history,
         details={**plan, "pruned_layers": wrapped, "layer_sparsity": reached, "target_sparsity": target,
-                 "learning_rate": stage_learning_rate(params, ctx), "epochs": params.epochs},
+                 "learning_rate": params.learning_rate, "epochs": params.epochs},
     )
+
+
+# ------------------------------------------------------------------------------------ tree, export
+
+
+def resolve(params: PruneStage, previous: list[str], training) -> list[StageProblem]:
+    """Derived defaults (learning rate, batch size) and the rules that concern a prune stage."""
+    return resolve_common(params, training)
+
+
+def tree_label(previous: list[str]) -> str:
+    """How `optimize-cli tree` names this stage after `previous`."""
+    return "prune"
+
+
+def export_check(params: PruneStage, record: dict, tflite_layers: dict) -> dict:
+    """Did the pruned zeros survive into the .tflite? `record` is the stage's record (its `layers`),
+    `tflite_layers` the .tflite's weight layers by Keras layer name."""
+    target = params.target_sparsity
+    pruned = [lay for lay in record["layers"] if lay["sparsity"] >= 0.9 * target]
+    lost = []
+    matched = 0
+    for lay in pruned:
+        t = tflite_layers.get(lay["name"])
+        if t is None:
+            continue
+        matched += 1
+        if t["sparsity"] < 0.9 * target:
+            lost.append(f"{lay['name']} {lay['sparsity']:.0%}→{t['sparsity']:.0%}")
+    msg = (f"{matched} pruned layer(s) keep ≥ {0.9 * target:.0%} zeros in the .tflite" if not lost else
+           "SPARSITY LOST in export: " + ", ".join(lost))
+    return {"name": "sparsity survived export", "passed": not lost and matched > 0 if pruned else True,
+            "message": msg if pruned and matched else (msg if lost else
+                       "no pruned layer could be matched in the .tflite" if pruned else "nothing was pruned")}
+
+
+#: the parameter model the registry reads
+Params = PruneStage

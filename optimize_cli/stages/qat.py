@@ -5,34 +5,14 @@ from typing import ClassVar, Literal, Optional
 
 from pydantic import Field
 
-from .base import StageBase
-
-#: scheme name → tfmot scheme class, chosen from what came before (DESIGN.md)
-SCHEMES = {
-    "QAT": "Default8BitQuantizeScheme",
-    "PQAT": "Default8BitPrunePreserveQuantizeScheme",
-    "CQAT": "Default8BitClusterPreserveQuantizeScheme(preserve_sparsity=False)",
-    "PCQAT": "Default8BitClusterPreserveQuantizeScheme(preserve_sparsity=True)",
-}
+from ..tree import SCHEMES, SCHEME_TITLES, scheme_for, scheme_note
+from .base import StageParams, StageProblem, resolve_common
 
 
-def scheme_for(previous: list[str]) -> str:
-    """The QAT scheme that preserves what the earlier stages made."""
-    pruned, clustered = "prune" in previous, "cluster" in previous
-    if pruned and clustered:
-        return "PCQAT"
-    if clustered:
-        return "CQAT"
-    if pruned:
-        return "PQAT"
-    return "QAT"
-
-
-class QatStage(StageBase):
+class QatStage(StageParams):
     """Quantization-aware training with 8-bit weights and activations; must be the last stage."""
 
-    #: default learning rate = training.learning_rate × LR_SCALE (see the learning_rate description)
-    LR_SCALE: ClassVar[float] = 0.1
+    LR_SCALE: ClassVar[float] = 0.1  # see the learning_rate description
 
     type: Literal["qat"] = "qat"
     learning_rate: Optional[float] = Field(
@@ -60,12 +40,11 @@ class QatStage(StageBase):
 
 # ---------------------------------------------------------------------------------------------- run
 
-SCHEME_NOTES = {
-    "QAT": "QAT (Default8BitQuantizeScheme)",
-    "PQAT": "PQAT (Default8BitPrunePreserveQuantizeScheme)",
-    "CQAT": "CQAT (Default8BitClusterPreserveQuantizeScheme, preserve_sparsity=False)",
-    "PCQAT": "PCQAT (Default8BitClusterPreserveQuantizeScheme, preserve_sparsity=True)",
-}
+#: the export a path through qat ends in, and why (the tree rules and `optimize-cli tree` read them)
+EXPORT = "int8"
+EXPORT_REASON = "quantization-aware training produces an int8 model"
+#: scheme name → "QAT (Default8BitQuantizeScheme)", as the stage record's tfmot_scheme shows it
+SCHEME_NOTES = {name: scheme_note(name) for name in SCHEMES}
 
 
 def make_scheme(name: str):
@@ -146,7 +125,7 @@ def calibrate_ranges(qmodel, ctx) -> int:
     from tensorflow_model_optimization.python.core.quantization.keras import quant_ops
 
     from ..tf import keras
-    from .common import batchnorm_layers
+    from ..training.fit import batchnorm_layers
 
     x = _calibration_batch(ctx)
     original = getattr(quant_ops, "MovingAvgQuantize", None)
@@ -184,29 +163,21 @@ def run(model, params: QatStage, ctx):
 
     Returns the QAT model (with tfmot's quantize wrappers): the converter exports it to int8 with its
     learnt ranges."""
-    from ..context import StageResult
+    import sys
+
     from ..errors import StageError
     from ..tf import tfmot
-    from .common import (
-        check_skip_layers,
-        copy_model,
-        fine_tune,
-        seed,
-        stage_label,
-        stage_learning_rate,
-        wrap_per_layer,
-    )
+    from ..training.fit import fit
+    from .base import StageResult, resolved_for_run, stage_label
+    from .layers import check_skip_layers, wrap_stage_layers
 
+    params = resolved_for_run(sys.modules[__name__], params, ctx)
     label = stage_label(ctx, "qat")
     name = scheme_for(list(ctx.previous))
     scheme = make_scheme(name)
     check_skip_layers(model, params.skip_layers, "qat", ctx)
-    seed(ctx)
-    annotated, wrapped, skipped = wrap_per_layer(
-        copy_model(model), _qat_decider(scheme.get_quantize_registry()), params.skip_layers, "quantized")
-    if not wrapped:
-        raise StageError(f"{label}: no layer of the model can be quantized"
-                         + (f" (left alone: {', '.join(s['name'] for s in skipped)})" if skipped else ""))
+    annotated, wrapped, skipped = wrap_stage_layers(
+        model, params, ctx, "qat", _qat_decider(scheme.get_quantize_registry()), "quantized")
     try:
         with tfmot.quantization.keras.quantize_scope():
             qmodel = tfmot.quantization.keras.quantize_apply(annotated, scheme)
@@ -214,12 +185,31 @@ def run(model, params: QatStage, ctx):
         raise StageError(f"{label}: tfmot could not apply {name} ({' '.join(str(e).split())[:300]}); "
                          "list the layer in skip_layers to leave it in float") from None
     calibrated = calibrate_ranges(qmodel, ctx) if params.calibrate_ranges else 0
-    history = fine_tune(qmodel, params, ctx, "qat", params.epochs)
+    history = fit(qmodel, ctx, "qat", epochs=params.epochs, learning_rate=params.learning_rate,
+                  batch_size=params.batch_size)
     return StageResult(
         model=qmodel,
         scheme=name,
         skipped_layers=skipped,
         history=history,
         details={"scheme": name, "tfmot_scheme": SCHEME_NOTES[name], "quantized_layers": wrapped, "calibration_samples": calibrated,
-                 "learning_rate": stage_learning_rate(params, ctx), "epochs": params.epochs},
+                 "learning_rate": params.learning_rate, "epochs": params.epochs},
     )
+
+
+# ------------------------------------------------------------------------------------------- tree
+
+
+def resolve(params: QatStage, previous: list[str], training) -> list[StageProblem]:
+    """Derived defaults (learning rate, batch size) and the rules that concern a qat stage (its export
+    follows from EXPORT: the recipe's resolve checks export.quantization against it)."""
+    return resolve_common(params, training)
+
+
+def tree_label(previous: list[str]) -> str:
+    """How `optimize-cli tree` names this stage after `previous`: 'PQAT (prune-preserving QAT) → int8'."""
+    return f"{SCHEME_TITLES[scheme_for(previous)]} → {EXPORT}"
+
+
+#: the parameter model the registry reads
+Params = QatStage

@@ -21,7 +21,7 @@ from optimize_cli.cli import main
 from optimize_cli.errors import RecipeError
 from optimize_cli.recipe import RecipeProblems, load_recipe
 
-BAD = Path(__file__).resolve().parent / "bad_recipes"
+BAD = Path(__file__).resolve().parent.parent / "bad_recipes"
 FILES = sorted(BAD.glob("*.yaml"))
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import atexit
 import math
 import random
+import re
 import shutil
 import tempfile
 from pathlib import Path
@@ -17,7 +18,7 @@ from hypothesis import strategies as st
 from optimize_cli.errors import RecipeError
 from optimize_cli.recipe import Recipe, RecipeProblems, load_recipe
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parent.parent.parent
 BUILTIN = sorted((ROOT / "recipes").glob("*.yaml"))
 BUILTIN_RAW = {p.stem: yaml.safe_load(p.read_text()) for p in BUILTIN}
 BUILTIN_TEXT = {p.stem: p.read_text() for p in BUILTIN}
@@ -49,7 +50,9 @@ def _write(data: bytes | str, name: str = "fuzz.yaml") -> Path:
 
 def check(path: Path, overrides=(), check_paths: bool = True, model=None) -> Recipe | None:
     """The property: a Recipe, or a one-line RecipeError; if a Recipe, its resolved form loads again."""
-    n_lines = path.read_bytes().count(b"\n") + 1
+    raw = path.read_bytes()
+    # lines as YAML counts them: a lone \r, NEL, LS and PS end a line too (PyYAML's marks count them)
+    n_lines = len(re.split("\r\n|[\r\n\x85\u2028\u2029]", raw.decode("utf-8", "replace")))
     try:
         recipe = load_recipe(path, list(overrides), model=model, check_paths=check_paths)
     except RecipeError as e:

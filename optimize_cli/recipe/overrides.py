@@ -1,0 +1,64 @@
+"""`--set KEY=VALUE`: command-line overrides of any recipe value, applied to the raw recipe."""
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import yaml
+
+from ..errors import RecipeError
+from .text import format_loc
+
+
+_INDEX = re.compile(r"-?[0-9]+")
+
+
+def set_path(data: Any, key: str, value: Any) -> str:
+    """Apply one `--set a.b.0.c=value` override to the raw recipe; return the key with indexes made
+    non-negative. Containers on the way are copied, so that a YAML alias shared elsewhere is untouched."""
+    parts = [int(p) if _INDEX.fullmatch(p) else p for p in key.split(".")]
+    if not key or any(p == "" for p in parts):
+        raise RecipeError(f"--set {key}: the key must be a dotted path such as stages.0.target_sparsity")
+    node = data
+    for i, p in enumerate(parts):
+        last = i == len(parts) - 1
+        if isinstance(p, int):
+            if not isinstance(node, list):
+                raise RecipeError(f"--set {key}: {format_loc(parts[:i]) or 'recipe'} is not a list")
+            if not -len(node) <= p < len(node):
+                raise RecipeError(f"--set {key}: {format_loc(parts[: i + 1])} does not exist (the list has "
+                                  f"{len(node)} item{'' if len(node) == 1 else 's'})")
+            p = parts[i] = p % len(node)
+            if last:
+                node[p] = value
+                break
+            if isinstance(node[p], str) and format_loc(parts[:i]) == "stages":
+                node[p] = {"type": node[p]}
+        else:
+            if not isinstance(node, dict):
+                raise RecipeError(f"--set {key}: {format_loc(parts[:i]) or 'recipe'} is not a mapping")
+            if last:
+                node[p] = value
+                break
+            if node.get(p) is None:
+                node[p] = {}
+        child = node[p]
+        node[p] = child = dict(child) if isinstance(child, dict) else list(child) if isinstance(child, list) else child
+        node = child
+    return ".".join(str(p) for p in parts)
+
+
+def parse_set(item: str) -> tuple[str, Any]:
+    """`KEY=VALUE` → (key, YAML-typed value)."""
+    if "=" not in item:
+        raise RecipeError(f"--set {item}: expected KEY=VALUE, e.g. --set stages.0.target_sparsity=0.6")
+    key, text = item.split("=", 1)
+    try:
+        value = yaml.safe_load(text) if text.strip() else ""
+    except yaml.YAMLError as e:
+        problem = " ".join(str(getattr(e, "problem", None) or e).split())
+        raise RecipeError(f"--set {key}: value {text!r} is not valid YAML ({problem})") from None
+    except Exception as e:  # noqa: BLE001 - huge numbers, deep nesting
+        raise RecipeError(f"--set {key}: value cannot be read ({type(e).__name__})") from None
+    return key.strip(), value
+

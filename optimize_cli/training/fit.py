@@ -1,0 +1,179 @@
+"""The one function every stage fits through: compile with the recipe's optimizer, BatchNorm frozen,
+a divergence guard, progress once per epoch, and the per-epoch history kept and returned.
+
+Imports TensorFlow lazily (inside the functions) so that `optimize_cli.stages` stays light.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Optional
+
+from ..errors import StageError
+
+
+@dataclass
+class FitHistory:
+    """Loss and metrics per epoch, as Keras' History has them (`{"loss": [..], "accuracy": [..]}`)."""
+
+    metrics: dict[str, list[float]] = field(default_factory=dict)
+
+    @property
+    def epochs(self) -> int:
+        """Epochs that ran (fewer than asked when training stopped early)."""
+        return max((len(v) for v in self.metrics.values()), default=0)
+
+    def per_epoch(self) -> list[dict[str, float]]:
+        """One {name: value} per epoch, in order."""
+        return [{k: v[i] for k, v in self.metrics.items() if i < len(v)} for i in range(self.epochs)]
+
+    def as_dict(self) -> dict[str, list[float]]:
+        return {k: list(v) for k, v in self.metrics.items()}
+
+
+def optimizer(name: str, lr: float):
+    """The Keras optimizer named by training.optimizer (adam | sgd | rmsprop) at learning rate `lr`."""
+    from ..tf import keras
+
+    name = (name or "adam").lower()
+    if name == "sgd":
+        return keras.optimizers.SGD(learning_rate=lr, momentum=0.9)
+    if name == "rmsprop":
+        return keras.optimizers.RMSprop(learning_rate=lr)
+    return keras.optimizers.Adam(learning_rate=lr)
+
+
+def _fresh_metrics(metrics: list) -> list:
+    out = []
+    for m in metrics or []:
+        if isinstance(m, str):
+            out.append(m)
+        else:
+            try:
+                out.append(m.__class__.from_config(m.get_config()))
+            except Exception:
+                out.append(m)
+    return out
+
+
+def batchnorm_layers(model) -> list:
+    """BatchNormalization layers, also inside wrappers (tfmot's QuantizeWrapper keeps them as `.layer`)."""
+    from ..tf import keras
+
+    found = []
+
+    def visit(layer):
+        if isinstance(layer, keras.layers.BatchNormalization):
+            found.append(layer)
+            return
+        inner = getattr(layer, "layer", None)
+        if inner is not None and inner is not layer:
+            visit(inner)
+        if isinstance(layer, keras.Model):
+            for sub in layer.layers:
+                visit(sub)
+
+    for layer in model.layers:
+        visit(layer)
+    return found
+
+
+def _fmt_logs(logs: dict) -> str:
+    parts = []
+    for k in ("loss", "accuracy", "mae"):
+        if k in (logs or {}):
+            parts.append(f"{k} {float(logs[k]):.4f}")
+    return " ".join(parts)
+
+
+def fit(model, ctx, stage: str, *, epochs: int, learning_rate: float, batch_size: int,
+        callbacks: list = ()) -> FitHistory:
+    """Compile and fit `model` on the stage's training data (`ctx.train_dataset`) for `epochs`.
+
+    `learning_rate` and `batch_size` are the stage's resolved values (its `resolve()` computed them).
+    BatchNormalization layers run in inference mode (trainable=False in tf_keras) when
+    training.freeze_batchnorm; progress is reported once per epoch; a NaN or exploding loss stops training
+    and raises StageError naming the stage (`stage` is its type) and the epoch.
+    """
+    from ..stages.base import stage_label
+
+    if epochs <= 0:
+        return FitHistory()
+    if ctx.compile_info is None:
+        raise StageError(f"{stage}: no loss to fine-tune with (set training.loss)")
+    lr = float(learning_rate)
+    frozen = []
+    if getattr(ctx.training, "freeze_batchnorm", True):
+        for bn in batchnorm_layers(model):
+            if bn.trainable:
+                bn.trainable = False
+                frozen.append(bn)
+    model.compile(
+        optimizer=optimizer(getattr(ctx.training, "optimizer", "adam"), lr),
+        loss=ctx.compile_info.loss,
+        metrics=_fresh_metrics(ctx.compile_info.metrics),
+    )
+    guard = DivergenceGuard()
+    label = stage_label(ctx, stage)
+    try:
+        with ctx.reporter.task(f"{label}: fine-tune {epochs} epoch{'s' if epochs != 1 else ''}", total=epochs) as adv:
+            progress = _EpochProgress(adv)
+            hist = model.fit(ctx.train_dataset(int(batch_size)), epochs=epochs, verbose=0,
+                             callbacks=[*callbacks, guard, progress])
+    finally:
+        for bn in frozen:
+            bn.trainable = True
+    if guard.tripped is not None:
+        epoch, loss = guard.tripped
+        what = "NaN/infinite loss" if not math.isfinite(loss) else f"loss exploded to {loss:.3g}"
+        raise StageError(
+            f"{label}: training diverged at epoch {epoch}/{epochs} ({what}); lower the learning rate "
+            f"(now {lr:g}: set stages[{max(ctx.index - 1, 0)}].learning_rate or training.learning_rate)"
+        )
+    return FitHistory({k: [float(v) for v in vals] for k, vals in hist.history.items()})
+
+
+def _callback_base():
+    from ..tf import keras
+
+    return keras.callbacks.Callback
+
+
+def DivergenceGuard():  # noqa: N802 - a factory that looks like a class
+    base = _callback_base()
+
+    class _Guard(base):
+        """Stops training when the loss is NaN/inf or grows 1000× above its first value."""
+
+        def __init__(self):
+            super().__init__()
+            self.tripped: Optional[tuple[int, float]] = None
+            self.reference: Optional[float] = None
+            self.epoch = 0
+
+        def on_epoch_begin(self, epoch, logs=None):
+            self.epoch = epoch + 1
+
+        def on_train_batch_end(self, batch, logs=None):
+            loss = (logs or {}).get("loss")
+            if loss is None:
+                return
+            loss = float(loss)
+            if self.reference is None and math.isfinite(loss):
+                self.reference = loss
+            limit = 1000.0 * max(self.reference or 0.0, 0.1)
+            if not math.isfinite(loss) or loss > limit:
+                self.tripped = (self.epoch, loss)
+                self.model.stop_training = True
+
+    return _Guard()
+
+
+def _EpochProgress(advance):  # noqa: N802
+    base = _callback_base()
+
+    class _Progress(base):
+        def on_epoch_end(self, epoch, logs=None):
+            advance(_fmt_logs(logs or {}))
+
+    return _Progress()

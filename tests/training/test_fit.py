@@ -1,0 +1,54 @@
+"""training/fit.py: the one fit every stage goes through (optimizer and learning rate, frozen BatchNorm,
+per-epoch history kept)."""
+from __future__ import annotations
+
+import pytest
+
+from optimize_cli.training.fit import FitHistory
+
+
+def test_fit_history_per_epoch_rows():
+    h = FitHistory({"loss": [0.9, 0.5], "accuracy": [0.6, 0.8]})
+    assert h.epochs == 2
+    assert h.per_epoch() == [{"loss": 0.9, "accuracy": 0.6}, {"loss": 0.5, "accuracy": 0.8}]
+    assert h.as_dict() == {"loss": [0.9, 0.5], "accuracy": [0.6, 0.8]}
+    assert FitHistory().epochs == 0 and FitHistory().per_epoch() == []
+
+
+@pytest.mark.slow
+def test_fit_uses_the_given_learning_rate_and_keeps_the_history(tiny_model, make_ctx):
+    from optimize_cli.stages.layers import copy_model
+    from optimize_cli.training.fit import batchnorm_layers, fit
+
+    model = copy_model(tiny_model)
+    ctx = make_ctx(samples=64, optimizer="sgd")
+    h = fit(model, ctx, "prune", epochs=2, learning_rate=2.5e-4, batch_size=32)
+    assert isinstance(h, FitHistory) and h.epochs == 2 and len(h.metrics["loss"]) == 2
+    assert float(model.optimizer.learning_rate.numpy()) == pytest.approx(2.5e-4)
+    assert type(model.optimizer).__name__ == "SGD"
+    assert all(bn.trainable for bn in batchnorm_layers(model))  # frozen while fitting, restored after
+
+
+def test_fit_zero_epochs_fits_nothing(make_ctx):
+    from optimize_cli.training.fit import fit
+
+    assert fit(object(), make_ctx(), "qat", epochs=0, learning_rate=1e-3, batch_size=8) == FitHistory()
+
+
+@pytest.mark.slow
+def test_fit_the_stage_record_and_the_fit_share_one_learning_rate(tiny_model, make_ctx, monkeypatch):
+    """The learning rate a stage fits with is the one its record keeps: both read the resolved params."""
+    from optimize_cli.stages import ClusterStage, run_stage
+    from optimize_cli.training import fit as fit_mod
+
+    seen = {}
+    real = fit_mod.fit
+
+    def spy(model, ctx, stage, **kw):
+        seen.update(kw)
+        return real(model, ctx, stage, **kw)
+
+    monkeypatch.setattr(fit_mod, "fit", spy)
+    res = run_stage(tiny_model, ClusterStage(clusters=8, epochs=1), make_ctx(samples=64, learning_rate=4e-3))
+    assert seen["learning_rate"] == pytest.approx(4e-4) == res.details["learning_rate"]
+    assert seen["batch_size"] == 32 and res.history.epochs == 1
