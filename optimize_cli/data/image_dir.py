@@ -163,13 +163,8 @@ class ImageDirSplit(Split):
         return ImageDirSplit(name, self.source, self.files, self.labels, self.class_names, self._ids()[mask], where)
 
 
-def load(name: str, src: ImageDirSource, where: str, *, allow_code: bool = False) -> Split:
-    """The split from the class folders: exit 3 naming the folder or the file that cannot be read."""
-    root = Path(src.path)
-    if not root.exists():
-        raise InputError(f"{where}.path: {root}: no such folder")
-    if not root.is_dir():
-        raise InputError(f"{where}.path: {root}: not a folder (image_dir reads one subfolder per class)")
+def _classes(where: str, src: ImageDirSource, root: Path) -> list[str]:
+    """The class folders in label order: class_names, else every subfolder sorted (hidden ones skipped)."""
     try:
         if src.class_names:
             classes = list(src.class_names)
@@ -183,20 +178,26 @@ def load(name: str, src: ImageDirSource, where: str, *, allow_code: bool = False
     if not classes:
         raise InputError(f"{where}.path: {root}: no class subfolders (image_dir reads one folder per class, "
                          f"e.g. {root / 'cat'}/*.png)")
-    files: list[str] = []
+    return classes
+
+
+def _image_files(root: Path, classes: list[str]) -> tuple[list[str], list[int]]:
+    """(image files, their labels) by class and then by path; hidden files and folders skipped."""
+    found: list[str] = []
     labels: list[int] = []
     for i, c in enumerate(classes):
         for dirpath, dirnames, filenames in os.walk(root / c, followlinks=True):
             dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
             for f in sorted(filenames):
                 if not f.startswith(".") and os.path.splitext(f)[1].lower() in IMAGE_EXTENSIONS:
-                    files.append(os.path.join(dirpath, f))
+                    found.append(os.path.join(dirpath, f))
                     labels.append(i)
-    if not files:
-        shown = ", ".join(classes[:5]) + (", ..." if len(classes) > 5 else "")
-        raise InputError(f"{where}.path: {root}: no images ({', '.join(IMAGE_EXTENSIONS)}) in its class folders "
-                         f"({shown})")
-    for f in files:  # cheap up-front check: every file starts like an image (12 bytes each)
+    return found, labels
+
+
+def _check_magic(where: str, image_files: list[str]) -> None:
+    """A cheap up-front check: every file starts like an image (12 bytes each)."""
+    for f in image_files:
         try:
             with open(f, "rb") as fh:
                 head = fh.read(12)
@@ -205,4 +206,20 @@ def load(name: str, src: ImageDirSource, where: str, *, allow_code: bool = False
         if not head.startswith(_IMAGE_MAGIC):
             what = "an empty file" if not head else "not a PNG, JPEG, GIF or BMP image"
             raise InputError(f"{where}: cannot read image {f}: {what} (unreadable or corrupt)")
-    return ImageDirSplit(name, src, np.array(files), np.array(labels, dtype=np.int64), classes, where=where)
+
+
+def load(name: str, src: ImageDirSource, where: str, *, allow_code: bool = False) -> Split:
+    """The split from the class folders: exit 3 naming the folder or the file that cannot be read."""
+    root = Path(src.path)
+    if not root.exists():
+        raise InputError(f"{where}.path: {root}: no such folder")
+    if not root.is_dir():
+        raise InputError(f"{where}.path: {root}: not a folder (image_dir reads one subfolder per class)")
+    classes = _classes(where, src, root)
+    image_files, labels = _image_files(root, classes)
+    if not image_files:
+        shown = ", ".join(classes[:5]) + (", ..." if len(classes) > 5 else "")
+        raise InputError(f"{where}.path: {root}: no images ({', '.join(IMAGE_EXTENSIONS)}) in its class folders "
+                         f"({shown})")
+    _check_magic(where, image_files)
+    return ImageDirSplit(name, src, np.array(image_files), np.array(labels, dtype=np.int64), classes, where=where)

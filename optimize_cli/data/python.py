@@ -60,12 +60,8 @@ def files(src: PythonSource) -> list[Path]:
     return []
 
 
-def load(name: str, src: PythonSource, where: str, *, allow_code: bool = False) -> Split:
-    """The split from the dataset the function returns (unbatched when it yields batches); a RecipeError
-    (exit 2) without allow_code, exit 3 for what the function does or returns."""
-    if not allow_code:
-        raise code_refused(where)
-    tf = _tf()  # TF_USE_LEGACY_KERAS before the user's module imports TensorFlow
+def _call_function(where: str, src: PythonSource):
+    """Import the module (from `path` first) and call the function with `kwargs`: what it returns."""
     mod_name, _, fn_name = src.function.partition(":")
     if src.path:
         p = str(Path(src.path))
@@ -79,12 +75,14 @@ def load(name: str, src: PythonSource, where: str, *, allow_code: bool = False) 
     if not callable(fn):
         raise InputError(f"{where}.function: {mod_name} has no function {fn_name}")
     try:
-        ds = fn(**src.kwargs)
+        return fn(**src.kwargs)
     except Exception as e:  # noqa: BLE001
         raise InputError(f"{where}.function: {src.function} raised {type(e).__name__}: {e}") from None
-    if not isinstance(ds, tf.data.Dataset):
-        raise InputError(f"{where}.function: {src.function} returned {type(ds).__name__}, expected a "
-                         "tf.data.Dataset of (x, y)")
+
+
+def _as_pairs(where: str, src: PythonSource, ds) -> tuple:
+    """(dataset of (x, y) or x, x spec, y spec or None): {'x', 'y'} dicts and 1-tuples unpacked."""
+    tf = _tf()
     spec = ds.element_spec
     if isinstance(spec, dict) and "x" in spec and set(spec) <= {"x", "y"}:
         ds = ds.map(lambda d: (d["x"], d["y"]) if "y" in d else d["x"])
@@ -93,12 +91,24 @@ def load(name: str, src: PythonSource, where: str, *, allow_code: bool = False) 
         ds = ds.map(lambda *t: t[0])
         spec = ds.element_spec
     if isinstance(spec, tf.TensorSpec):
-        xs, ys = spec, None
-    elif isinstance(spec, (tuple, list)) and len(spec) == 2 and all(isinstance(s, tf.TensorSpec) for s in spec):
-        xs, ys = spec
-    else:
-        raise InputError(f"{where}.function: {src.function} returned a dataset of {spec}; expected (x, y) pairs "
-                         "of single tensors (or x alone, for calibration)")
+        return ds, spec, None
+    if isinstance(spec, (tuple, list)) and len(spec) == 2 and all(isinstance(s, tf.TensorSpec) for s in spec):
+        return ds, spec[0], spec[1]
+    raise InputError(f"{where}.function: {src.function} returned a dataset of {spec}; expected (x, y) pairs "
+                     "of single tensors (or x alone, for calibration)")
+
+
+def load(name: str, src: PythonSource, where: str, *, allow_code: bool = False) -> Split:
+    """The split from the dataset the function returns (unbatched when it yields batches); a RecipeError
+    (exit 2) without allow_code, exit 3 for what the function does or returns."""
+    if not allow_code:
+        raise code_refused(where)
+    tf = _tf()  # TF_USE_LEGACY_KERAS before the user's module imports TensorFlow
+    ds = _call_function(where, src)
+    if not isinstance(ds, tf.data.Dataset):
+        raise InputError(f"{where}.function: {src.function} returned {type(ds).__name__}, expected a "
+                         "tf.data.Dataset of (x, y)")
+    ds, xs, ys = _as_pairs(where, src, ds)
     batched = src.batched
     if batched is None:  # a batched dataset has an unknown leading dimension (batch without drop_remainder)
         batched = xs.shape.rank is not None and xs.shape.rank >= 1 and xs.shape[0] is None

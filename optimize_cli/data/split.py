@@ -32,6 +32,7 @@ from .common import tf as _tf
 #: shuffle buffer for streamed sources (random-access sources are shuffled completely)
 SHUFFLE_BUFFER = 10_000
 
+
 class Split:
     """One split of the data (train, eval or representative): a re-iterable stream of (x, y) samples."""
 

@@ -1,17 +1,8 @@
 """Checks against the model (shapes, outputs, labels, finite values) and the calibration sample."""
 from __future__ import annotations
 
-
 import numpy as np
-from data_helpers import (
-    CLASSES,
-    H,
-    N,
-    W,
-    inputerror,
-    write_image_dir,
-    write_npz,
-)
+from data_helpers import CLASSES, H, N, W, inputerror, write_image_dir, write_npz
 
 from optimize_cli import data as D
 from optimize_cli.data import ImageDirSource, NpzSource

@@ -1,10 +1,7 @@
 """Loading a split: a missing path is exit 3 naming it, for every source type."""
 from __future__ import annotations
 
-
-from data_helpers import (
-    inputerror,
-)
+from data_helpers import inputerror
 
 from optimize_cli import data as D
 from optimize_cli.data import ImageDirSource, NpzSource, TfrecordSource

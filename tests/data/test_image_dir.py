@@ -1,16 +1,8 @@
 """type: image_dir — class folders, decoding, resizing; unreadable images (exit 3)."""
 from __future__ import annotations
 
-
 import numpy as np
-from data_helpers import (
-    H,
-    N,
-    W,
-    inputerror,
-    read_all,
-    write_image_dir,
-)
+from data_helpers import H, N, W, inputerror, read_all, write_image_dir
 
 from optimize_cli import data as D
 from optimize_cli.data import ImageDirSource

@@ -1,14 +1,8 @@
 """type: npz — arrays, memory-mapped where stored uncompressed."""
 from __future__ import annotations
 
-
 import numpy as np
-from data_helpers import (
-    H,
-    W,
-    read_all,
-    write_npz,
-)
+from data_helpers import H, W, read_all, write_npz
 
 from optimize_cli import data as D
 from optimize_cli.data import NpzSource

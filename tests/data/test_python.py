@@ -5,14 +5,7 @@ import sys
 
 import numpy as np
 import pytest
-from data_helpers import (
-    H,
-    N,
-    W,
-    inputerror,
-    read_all,
-    write_module,
-)
+from data_helpers import H, N, W, inputerror, read_all, write_module
 
 from optimize_cli import data as D
 from optimize_cli.data import DataConfig, PythonSource

@@ -1,18 +1,8 @@
 """The Split API: the same samples give the same batches, draws and metric from every source."""
 from __future__ import annotations
 
-
 import numpy as np
-from data_helpers import (
-    CLASSES,
-    H,
-    N,
-    W,
-    read_all,
-    write_image_dir,
-    write_npz,
-    write_tfrecord,
-)
+from data_helpers import CLASSES, H, N, W, read_all, write_image_dir, write_npz, write_tfrecord
 
 from optimize_cli import data as D
 from optimize_cli.data import ImageDirSource, NpzSource, TfrecordSource

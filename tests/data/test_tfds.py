@@ -5,15 +5,7 @@ import sys
 
 import numpy as np
 import pytest
-from data_helpers import (
-    CLASSES,
-    HAVE_TFDS,
-    H,
-    N,
-    W,
-    inputerror,
-    read_all,
-)
+from data_helpers import CLASSES, HAVE_TFDS, H, N, W, inputerror, read_all
 
 from optimize_cli import data as D
 from optimize_cli.data import TfdsSource

@@ -1,16 +1,8 @@
 """type: tfrecord — value lists, raw bytes, encoded images; feature specs that do not fit (exit 3)."""
 from __future__ import annotations
 
-
 import numpy as np
-from data_helpers import (
-    H,
-    N,
-    W,
-    inputerror,
-    read_all,
-    write_tfrecord,
-)
+from data_helpers import H, N, W, inputerror, read_all, write_tfrecord
 
 from optimize_cli import data as D
 from optimize_cli.data import TfrecordSource

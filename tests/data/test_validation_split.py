@@ -1,17 +1,9 @@
 """data.eval: {validation_split} — held out of data.train, deterministic and exact."""
 from __future__ import annotations
 
-
 import numpy as np
 import pytest
-from data_helpers import (
-    H,
-    N,
-    W,
-    read_all,
-    write_npz,
-    write_tfrecord,
-)
+from data_helpers import H, N, W, read_all, write_npz, write_tfrecord
 
 from optimize_cli import data as D
 from optimize_cli.data import DataConfig
