@@ -1,4 +1,5 @@
-"""The data section of the example recipes: they validate, are small, and match the JSON Schema."""
+"""The data section: the registry of source types builds it, it imports without TensorFlow, and the
+example recipes validate, are small and match the JSON Schema."""
 from __future__ import annotations
 
 import subprocess
@@ -6,7 +7,6 @@ import sys
 
 import pytest
 from data_helpers import EXAMPLES, ROOT
-
 from pydantic_core import PydanticUndefined
 
 from optimize_cli.recipe import load_recipe
