@@ -1,10 +1,10 @@
-"""What the tree and path rules report (`Rule`), and resolving / checking the paths a recipe names."""
+"""What the tree and path rules report (`Rule`); the path helpers are data.paths' (one definition)."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Optional
 
+from ..data.paths import path_exists, resolve_path, show_path  # noqa: F401 - one definition, in data
 from .text import format_loc
 
 
@@ -21,26 +21,3 @@ class Rule:
     @property
     def loc(self) -> str:
         return format_loc(self.parts)
-
-
-def resolve_path(base: Path, p: str) -> str:
-    """`p` made absolute against the recipe's folder `base` (`~` expanded)."""
-    try:
-        q = Path(p).expanduser()
-    except RuntimeError:  # ~user that does not exist
-        q = Path(p)
-    try:
-        return str(q if q.is_absolute() else (base / q).resolve())
-    except (OSError, ValueError, RuntimeError):  # name too long, NUL byte, symlink loop
-        return str(base / q)
-
-
-def path_exists(p: str) -> bool:
-    try:
-        return Path(p).exists()
-    except (OSError, ValueError):
-        return False
-
-
-def show_path(p: str) -> str:
-    return p if p.isprintable() else repr(p)

@@ -1,0 +1,77 @@
+"""Checks against the model (shapes, outputs, labels, finite values) and the calibration sample."""
+from __future__ import annotations
+
+import numpy as np
+from data_helpers import CLASSES, H, N, W, inputerror, write_image_dir, write_npz
+
+from optimize_cli import data as D
+from optimize_cli.data import ImageDirSource, NpzSource
+
+
+def test_data_representative_take_is_deterministic_and_bounded(tmp_path, tf, samples):
+    u8, x, y = samples
+    s = D.load_split("train", NpzSource(path=str(write_npz(tmp_path / "d.npz", x=x, y=y))))
+    a = D.representative_sample(s, 10, seed=0)
+    assert a.shape == (10, H, W, 1) and np.array_equal(a, D.representative_sample(s, 10, seed=0))
+    assert not np.array_equal(a, D.representative_sample(s, 10, seed=1))
+    assert D.representative_sample(s, 1000, seed=0).shape == (N, H, W, 1)  # never more than the split
+    img = write_image_dir(tf, tmp_path / "img", u8, y)
+    si = D.load_split("representative", ImageDirSource(type="image_dir", path=str(img), image_size=(H, W),
+                                                       color_mode="grayscale"))
+    assert np.array_equal(si.take(10, 0), a)  # random-access sources draw the same indices
+
+
+def test_data_check_one_hot_binary_regression_and_multi_output(tmp_path, samples):
+    _, x, y = samples
+    onehot = np.eye(CLASSES, dtype=np.float32)[y]
+    s = D.load_split("eval", NpzSource(path=str(write_npz(tmp_path / "a.npz", x=x, y=onehot))))
+    D.check_against_model(s, (None, H, W, 1), (None, CLASSES), True)
+    assert s._n == N  # the checking pass counted the samples
+    b = D.load_split("eval", NpzSource(path=str(write_npz(tmp_path / "b.npz", x=x, y=(y > 0).astype(np.float32)))))
+    D.check_against_model(b, (None, H, W, 1), (None, 1), True)
+    r = D.load_split("eval", NpzSource(path=str(write_npz(tmp_path / "r.npz", x=x, y=np.float32(y)[:, None] * 0.3))))
+    D.check_against_model(r, (None, H, W, 1), (None, 1), False)
+    # multi-output: labels belong to the output evaluation.output names
+    outs, names = [(None, 1), (None, CLASSES)], ["score", "label"]
+    D.check_against_model(s, (None, H, W, 1), outs, True, output="label", output_names=names)
+    D.check_against_model(s, (None, H, W, 1), outs, True, output=1, output_names=names)
+    inputerror(lambda: D.check_against_model(s, (None, H, W, 1), outs, True, output="score", output_names=names),
+                "data.eval: labels have shape (3,)", "(None, 1)")
+    inputerror(lambda: D.check_against_model(s, (None, H, W, 1), outs, True, output="nope", output_names=names),
+                "evaluation.output: 'nope' is not an output of the model (outputs: score, label)")
+    inputerror(lambda: D.check_against_model(s, (None, H, W, 1), outs, True, output=2, output_names=names),
+                "evaluation.output: 2 is out of range")
+
+
+def test_data_bad_shape_mismatch_with_model(tmp_path, samples):
+    _, x, y = samples
+    s = D.load_split("eval", NpzSource(path=str(write_npz(tmp_path / "d.npz", x=x, y=y))))
+    inputerror(lambda: D.check_against_model(s, (None, 8, 8, 1), (None, CLASSES), True),
+                "data.eval: samples have shape (6, 5, 1) but the model's input is (None, 8, 8, 1)")
+    inputerror(lambda: D.check_against_model(s, (None, H, W, 1), (None, 4, 2), False),
+                "data.eval: labels have shape () but the model's output is (None, 4, 2)")
+
+
+def test_data_bad_labels_out_of_range(tmp_path, samples):
+    _, x, y = samples
+    bad = y.copy()
+    bad[13] = 7
+    s = D.load_split("train", NpzSource(path=str(write_npz(tmp_path / "d.npz", x=x, y=bad))))
+    inputerror(lambda: D.check_against_model(s, (None, H, W, 1), (None, CLASSES), True),
+                "data.train: sample 13 has label 7 but the model has 3 outputs (labels must be 0..2)")
+    b = D.load_split("train", NpzSource(path=str(write_npz(tmp_path / "b.npz", x=x, y=np.float32(y)))))
+    inputerror(lambda: D.check_against_model(b, (None, H, W, 1), (None, 1), True),
+                "data.train: sample 16 has label 2.0 but binary classification labels must be in 0..1")
+
+
+def test_data_bad_nan_in_inputs(tmp_path, samples):
+    _, x, y = samples
+    xn = x.copy()
+    xn[17, 2, 3, 0] = np.nan
+    s = D.load_split("eval", NpzSource(path=str(write_npz(tmp_path / "d.npz", x=xn, y=y))))
+    inputerror(lambda: D.check_against_model(s, (None, H, W, 1), (None, CLASSES), True),
+                "data.eval: sample 17 has NaN or infinite input values")
+    tr, ev = s.split_off(0.5, 0)
+    part = tr if 17 in tr._index else ev
+    inputerror(lambda: D.check_against_model(part, (None, H, W, 1), (None, CLASSES), True),
+                "NaN or infinite input values", "(row 17 of d.npz[x])")

@@ -1,0 +1,84 @@
+"""A non-editable install from the wheel has the built-in recipes and sample models: `recipes` lists them,
+`tree` names them, and `run ptq-int8` (a built-in recipe given by name) produces a measured .tflite.
+
+The wheel is built from a copy of this checkout and installed with --no-deps into a fresh venv whose other
+packages come from the test environment (a plain path entry, so the editable install is not seen)."""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import site
+import subprocess
+import sys
+import sysconfig
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+_IGNORE = shutil.ignore_patterns(".git", ".venv*", "runs", "build", "dist", "*.egg-info", "__pycache__",
+                                 ".pytest_cache", ".hypothesis", ".ruff_cache", "tests")
+
+
+@pytest.fixture(scope="module")
+def wheel_env(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("wheel")
+    src = tmp / "src"
+    shutil.copytree(ROOT, src, ignore=_IGNORE)
+    subprocess.run([sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "--no-build-isolation",
+                    "-w", str(tmp / "dist"), str(src)], check=True, capture_output=True, timeout=300)
+    wheel = next((tmp / "dist").glob("optimize_cli-*.whl"))
+    venv = tmp / "venv"
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True, timeout=120)
+    py = venv / "bin" / "python"
+    purelib = subprocess.run([str(py), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+                             check=True, capture_output=True, text=True).stdout.strip()
+    # the test environment's packages (TensorFlow …) after the venv's own: a path line, not a site dir
+    deps = {sysconfig.get_paths()["purelib"], *site.getsitepackages()}
+    Path(purelib, "test-deps.pth").write_text("\n".join(sorted(deps)) + "\n")
+    subprocess.run([sys.executable, "-m", "pip", "--python", str(py), "install", "--quiet", "--no-deps",
+                    str(wheel)], check=True, capture_output=True, timeout=300)
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    return venv / "bin" / "optimize-cli", env, Path(purelib), tmp
+
+
+def test_wheel_installs_outside_the_checkout(wheel_env):
+    cli, env, purelib, tmp = wheel_env
+    out = subprocess.run([str(cli.parent / "python"), "-c", "import optimize_cli; print(optimize_cli.__file__)"],
+                         capture_output=True, text=True, env=env, cwd=tmp, check=True).stdout
+    assert Path(out.strip()).is_relative_to(purelib), out
+
+
+def test_wheel_recipes_lists_every_builtin(wheel_env):
+    cli, env, _, tmp = wheel_env
+    proc = subprocess.run([str(cli), "recipes", "--json"], capture_output=True, text=True, env=env, cwd=tmp,
+                          timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    rows = json.loads(proc.stdout)
+    want = sorted(p.stem for p in (ROOT / "recipes").glob("*.yaml"))
+    assert sorted(r["name"] for r in rows) == want
+    assert all(not r["description"].startswith("INVALID") for r in rows), rows
+
+
+def test_wheel_tree_names_builtin_recipes(wheel_env):
+    cli, env, _, tmp = wheel_env
+    proc = subprocess.run([str(cli), "tree"], capture_output=True, text=True, env=env, cwd=tmp, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    assert "prune-cluster-pcqat" in proc.stdout and "ptq-int8" in proc.stdout
+
+
+@pytest.mark.slow
+def test_wheel_runs_builtin_recipe_by_name(wheel_env):
+    cli, env, _, tmp = wheel_env
+    work = tmp / "work"
+    work.mkdir()
+    proc = subprocess.run([str(cli), "run", "ptq-int8", "--output", "out", "--json", "--quiet"],
+                          capture_output=True, text=True, env=env, cwd=work, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    summary = json.loads(proc.stdout)
+    report = json.loads((work / "out" / "report.json").read_text())
+    assert report["result"]["quantization"] == "int8"
+    assert (work / "out" / "model.tflite").stat().st_size == report["result"]["tflite_bytes"]
+    assert report["result"]["accuracy"] is not None and report["result"]["accuracy"] > 0.5
+    assert summary
