@@ -92,7 +92,7 @@ def _inspect_tflite(p: Path) -> dict:
             n = names[op.opcodeIndex] if op.opcodeIndex < len(names) else "?"
             ops[n] = ops.get(n, 0) + 1
         for t in sg.tensors or []:
-            if measure._has_data(model, t):
+            if measure.has_data(model, t):
                 shape = [int(s) for s in (t.shape if t.shape is not None else [])]
                 n_el = 1
                 for s in shape:
@@ -177,7 +177,7 @@ def _inspect_tf(p: Path, fmt: str) -> dict:
 def _describe_keras(model) -> dict:
     stats = {s["name"]: s for s in measure.keras_weight_stats(model)}
     layers = []
-    for outer, inner in measure._iter_layers(model):
+    for outer, inner in measure.iter_layers(model):
         try:
             params = int(outer.count_params())
         except Exception:  # noqa: BLE001 - unbuilt layers cannot count
