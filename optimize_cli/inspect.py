@@ -12,6 +12,7 @@ from typing import Optional
 
 from . import measure
 from .errors import InputError
+from .report.format import fmt_int, fmt_pct
 
 _TFLITE_SUFFIXES = (".tflite", ".lite")
 _H5_SUFFIXES = (".h5", ".hdf5")
@@ -292,12 +293,16 @@ def _inspect_plain_saved_model(p: Path, keras_error: Optional[BaseException]) ->
 # ------------------------------------------------------------------------------------ rendering
 
 
+#: missing value in inspect's output
+MISSING = "-"
+
+
 def _fmt_int(v: Optional[int]) -> str:
-    return "-" if v is None else f"{int(v):,}"
+    return fmt_int(v, MISSING)
 
 
 def _fmt_pct(v: Optional[float]) -> str:
-    return "-" if v is None else f"{100.0 * float(v):.1f}%"
+    return fmt_pct(v, MISSING)
 
 
 def _fmt_shape(shape) -> str:
