@@ -6,7 +6,6 @@ import numpy as np
 import pytest
 
 from optimize_cli import measure
-from measure_models import C_CONV, C_FC, C_IN, DW_MULT, by_layer, channels, convert, structured_kernel, tutorial_loop  # noqa: F401
 
 
 # ----------------------------------------------------------------------------------- Keras
