@@ -11,8 +11,8 @@ from typing import Any, Optional
 from .errors import InputError
 from .report.figures import (compression_ratio, measurement_saved_percent, number, path_label,
                              result_accuracy_drop, result_max_unique, result_sparsity, speedup)
-from .report.schema import SCHEMA_VERSION
 from .report.format import fmt_compressed, fmt_int, fmt_ms, fmt_number, fmt_pct, fmt_ratio
+from .report.schema import SCHEMA_VERSION
 
 _REQUIRED = ("baseline", "result")
 
