@@ -156,6 +156,15 @@ def convert(
     else:
         raise StageError("export: nothing to convert (no Keras model and no SavedModel)")
 
+    _configure(converter, quantization, gen, qat, inference_input_type, inference_output_type)
+    return _run(converter, quantization, workdir)
+
+
+def _configure(converter, quantization: str, gen, qat: bool, inference_input_type: Optional[str],
+               inference_output_type: Optional[str]) -> None:
+    """Set the converter's optimizations, calibration data, ops and inference types for ``quantization``."""
+    from .tf import tf
+
     if quantization == "dynamic":
         converter.optimizations = [tf.lite.Optimize.DEFAULT]
     elif quantization == "float16":
@@ -189,6 +198,9 @@ def convert(
             if v not in (None, "float32"):
                 raise StageError(f"export: {k} '{v}' needs int8 or int16x8 quantization (got {quantization})")
 
+
+def _run(converter, quantization: str, workdir: Union[str, Path, None]) -> bytes:
+    """Run the converter with its native logs captured; StageError with the first error line on failure."""
     log_path = None
     if workdir is not None:
         Path(workdir).mkdir(parents=True, exist_ok=True)

@@ -12,6 +12,7 @@ from typing import Optional
 
 from . import measure
 from .errors import InputError
+from .report.format import fmt_int, fmt_pct
 
 _TFLITE_SUFFIXES = (".tflite", ".lite")
 _H5_SUFFIXES = (".h5", ".hdf5")
@@ -92,7 +93,7 @@ def _inspect_tflite(p: Path) -> dict:
             n = names[op.opcodeIndex] if op.opcodeIndex < len(names) else "?"
             ops[n] = ops.get(n, 0) + 1
         for t in sg.tensors or []:
-            if measure._has_data(model, t):
+            if measure.has_data(model, t):
                 shape = [int(s) for s in (t.shape if t.shape is not None else [])]
                 n_el = 1
                 for s in shape:
@@ -177,7 +178,7 @@ def _inspect_tf(p: Path, fmt: str) -> dict:
 def _describe_keras(model) -> dict:
     stats = {s["name"]: s for s in measure.keras_weight_stats(model)}
     layers = []
-    for outer, inner in measure._iter_layers(model):
+    for outer, inner in measure.iter_layers(model):
         try:
             params = int(outer.count_params())
         except Exception:  # noqa: BLE001 - unbuilt layers cannot count
@@ -292,12 +293,16 @@ def _inspect_plain_saved_model(p: Path, keras_error: Optional[BaseException]) ->
 # ------------------------------------------------------------------------------------ rendering
 
 
+#: missing value in inspect's output
+MISSING = "-"
+
+
 def _fmt_int(v: Optional[int]) -> str:
-    return "-" if v is None else f"{int(v):,}"
+    return fmt_int(v, MISSING)
 
 
 def _fmt_pct(v: Optional[float]) -> str:
-    return "-" if v is None else f"{100.0 * float(v):.1f}%"
+    return fmt_pct(v, MISSING)
 
 
 def _fmt_shape(shape) -> str:

@@ -673,6 +673,7 @@ def _run(recipe, opts: RunOptions, reporter: Reporter, out: Output, t_start: flo
                  f"({' → '.join(recipe.stage_types + [recipe.export.quantization])})")
     from . import data as data_mod
     from . import export, measure, models, report
+    from .step_summary import append_step_summary
     from .context import StageContext
     from .stages import STAGES
     from .tf import set_seed, versions
@@ -903,11 +904,11 @@ def _run(recipe, opts: RunOptions, reporter: Reporter, out: Output, t_start: flo
     rep_dict["passed"] = all(g["passed"] for g in gates)
     _write_result(out, lambda: (out.partial / "recipe.resolved.yaml").write_text(recipe.resolved_yaml()))
     rep_dict["seconds_total"] = round(time.monotonic() - t_start, 3)
-    _write_result(out, lambda: report.write_reports(rep_dict, out.partial, densities=density))
+    _write_result(out, lambda: report.write_reports(rep_dict, out.partial, densities=density, warn=_stderr_warn))
 
     def announce() -> None:
         """Once the results are in DIR: the summary on stdout, the CI summary, a missed gate."""
-        report.append_github_summary(rep_dict)
+        append_step_summary(report.render_markdown(report.json_ready(rep_dict)), warn=_stderr_warn)
         if opts.as_json:
             print(json.dumps(report.json_summary(rep_dict), indent=2))
         else:
@@ -918,6 +919,12 @@ def _run(recipe, opts: RunOptions, reporter: Reporter, out: Output, t_start: flo
             reporter.console.print(f"[bold red]gate missed:[/bold red] {failed}", highlight=False)
 
     return (EXIT_OK if rep_dict["passed"] else EXIT_GATE), announce
+
+
+
+def _stderr_warn(message: str) -> None:
+    """Warnings of the report writing and the step summary (report/ no longer prints them itself)."""
+    print(f"optimize-cli: warning: {message}", file=sys.stderr)
 
 
 __all__ = ["RunOptions", "run_recipe", "StageError"]

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 
@@ -16,9 +17,9 @@ def report(name: str, stages: list, quantization: str, **result) -> dict:
            "compression_saved_percent": 17.857, "compression_ratio": 490000 / 115000, "accuracy": 0.95,
            "accuracy_drop": 0.0037, "latency_ms": 0.25, "speedup": 2.0,
            "layers": [{"name": "model/conv1/Conv2D", "layer": "conv1", "dtype": "int8", "params": 300,
-                       "sparsity": 0.5, "unique_weights": 20},
+                       "sparsity": 0.5, "unique_weights": 20, "max_unique_per_channel": 8},
                       {"name": "model/fc/MatMul", "layer": "fc", "dtype": "int8", "params": 100,
-                       "sparsity": 0.1, "unique_weights": 200}]}
+                       "sparsity": 0.1, "unique_weights": 200, "max_unique_per_channel": 16}]}
     res.update(result)
     return {
         "schema_version": 1,
@@ -62,10 +63,11 @@ def test_compare_markdown_has_baseline_and_one_column_per_run(two_reports):
     assert rows["Compression ratio"] == ["1.00x", "4.26x", "7.00x"]
     # no stages: weighted over the .tflite layers; with stages: result.layers still wins
     assert rows["Sparsity"] == ["–", "40.0%", "40.0%"]
-    assert rows["Max unique weights"] == ["–", "–", "900"]
+    # the result's figure (per output channel in the .tflite), never a stage's Keras count (900)
+    assert rows["Max unique weights"] == ["–", "16", "16"]
     assert rows["Latency (ms)"] == ["0.500", "0.250", "0.250"]
     assert rows["Speedup"] == ["1.00x", "2.00x", "2.00x"]  # missing speedup computed from latencies
-    assert rows["Path"][2] == "prune → cluster → qat → tflite(int8)"
+    assert rows["Path"] == ["float32 TFLite", "PTQ → int8", "prune → cluster → qat → int8"]  # report.md's label
 
 
 def test_compare_json_lists_the_same_figures_per_run(two_reports):
@@ -74,7 +76,7 @@ def test_compare_json_lists_the_same_figures_per_run(two_reports):
     assert [r["name"] for r in runs] == ["ptq-int8", "prune-cluster-pcqat"]
     r = runs[1]
     assert r["accuracy"] == 0.94 and r["compressed_bytes"] == 70000 and r["compression_ratio"] == 7.0
-    assert r["compression_saved_percent"] == 50.0 and r["speedup"] == 2.0 and r["max_unique_weights"] == 900
+    assert r["compression_saved_percent"] == 50.0 and r["speedup"] == 2.0 and r["max_unique_weights"] == 16
     assert r["sparsity"] == pytest.approx(0.4) and r["report"] == str(b)
     assert r["baseline"] == BASELINE
 
@@ -120,3 +122,133 @@ def test_cli_compare_prints_markdown_and_exits_3_on_missing(two_reports, tmp_pat
     assert r.exit_code == 0 and "| Baseline | ptq-int8 |" in r.output
     r = CliRunner().invoke(main, ["compare", str(a), str(tmp_path / "nope.json")])
     assert r.exit_code == 3 and "nope.json" in r.output
+
+
+# ------------------------------------------------------------------- compare agrees with report.md
+
+EXAMPLE = Path(__file__).parent / "fixtures" / "report_example.json"
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _rows(md: str) -> dict:
+    """{row label: [cells]} of the first pipe table in ``md``."""
+    lines = [line for line in md.splitlines() if line.startswith("|")]
+    return {line.split("|")[1].strip(): [c.strip() for c in line.split("|")[2:-1]] for line in lines[2:]}
+
+
+def _results_table(md: str) -> dict:
+    """report.md's results table: {row label: [cells]} (Baseline first, Result last)."""
+    block = md.split("## Results", 1)[1]
+    return _rows(block[block.index("|"):].split("\n\n", 1)[0])
+
+
+def _value(cell: str):
+    """A displayed figure as a number: "90.80%" → 0.908, "7.10×" / "7.10x" → 7.1, "61,244" → 61244."""
+    cell = cell.replace("†", "").replace(",", "").strip()
+    if cell in ("—", "–", ""):
+        return None
+    if cell.endswith(" pts"):
+        return float(cell[:-4]) / 100
+    if cell.endswith("%"):
+        return float(cell[:-1]) / 100
+    return float(cell.rstrip("×x"))
+
+
+def _compare_md(tmp_path, rep: dict) -> dict:
+    f = tmp_path / "report.json"
+    f.write_text(json.dumps(rep), encoding="utf-8")
+    return _rows(compare_reports([f], as_json=False))
+
+
+def _assert_agree(tmp_path, rep: dict) -> None:
+    """Every figure both tables show is the same number, up to the digits each one prints."""
+    from optimize_cli.report import render_markdown
+
+    cmp, md = _compare_md(tmp_path, rep), _results_table(render_markdown(rep))
+    metric = rep["metric"]["name"]
+    label = "Accuracy" if metric == "accuracy" else f"Metric ({metric})"
+    # compare prints 4 decimals; report.md a percent with 2 decimals, or 4 significant digits (error metrics)
+    metric_tol = 1e-4 if metric in ("accuracy", "top_k_accuracy", "binary_accuracy") else 1e-3
+    for col, (c, m) in {"baseline": (0, 0), "result": (1, -1)}.items():
+        size = md["size: raw → zip (saved)"][m]  # "142,320 → 61,244 (56.97%)"
+        raw, rest = size.split(" → ")
+        pairs = [
+            (cmp[label][c], md[metric][m], metric_tol),
+            (cmp["TFLite bytes"][c], raw, 0),
+            (cmp["Compressed bytes (saved)"][c].split(" (")[0], rest.split(" (")[0], 0),
+            (cmp["Compressed bytes (saved)"][c].split(" (")[1].rstrip(")"), rest.split(" (")[1].rstrip(")"), 0),
+            (cmp["Compression ratio"][c], md["compression ratio"][m], 0),
+            (cmp["Latency (ms)"][c], md["latency median / p90 (ms)"][m].split(" / ")[0], 0.01),
+            (cmp["Speedup"][c], md["speedup"][m], 0),
+        ]
+        if col == "result":
+            pairs += [
+                (cmp[f"{label} drop"][c], md[f"{metric} drop"][m], 1e-4),
+                (cmp["Sparsity"][c], md["sparsity"][m], 0),
+                (cmp["Max unique weights"][c], md["max unique weights ‡"][m], 0),
+            ]
+        for a, b, tol in pairs:
+            va, vb = _value(a), _value(b)
+            assert (va is None) == (vb is None), (col, a, b)
+            if va is not None:
+                assert va == pytest.approx(vb, abs=tol or 1e-9), (col, a, b)
+    from optimize_cli.report import path_label
+
+    assert cmp["Path"][1] == path_label(rep) and f"**{path_label(rep)}**" in render_markdown(rep)
+
+
+def test_compare_max_unique_weights_is_per_channel_like_report_md(tmp_path):
+    """Whole-tensor counts above 256 (impossible per channel for int8) and a stage's Keras count must not
+    leak into compare: both tables read report.figures.result_max_unique."""
+    from optimize_cli.report import render_markdown
+
+    rep = json.loads(EXAMPLE.read_text(encoding="utf-8"))
+    for lay, unique in zip(rep["result"]["layers"], (338, 576, 363, 400, 300), strict=True):
+        lay["unique_weights"] = unique
+        if "depthwise" not in lay["name"]:
+            lay["max_unique_per_channel"] = 8
+    rep["result"]["layers"][2]["max_unique_per_channel"] = 150  # the skipped, dense depthwise kernel
+    rep["stages"][-1]["max_unique_weights"] = 363
+    cmp = _compare_md(tmp_path, rep)
+    md = _results_table(render_markdown(rep))
+    assert cmp["Max unique weights"] == ["–", "8"]
+    assert md["max unique weights ‡"][-1] == "8"
+    _assert_agree(tmp_path, rep)
+
+
+def test_compare_agrees_with_report_md_on_the_example_report(tmp_path):
+    _assert_agree(tmp_path, json.loads(EXAMPLE.read_text(encoding="utf-8")))
+
+
+@pytest.fixture(scope="module")
+def real_run(tmp_path_factory):
+    """One short real run of the prune → cluster → PCQAT path on the digits sample."""
+    from click.testing import CliRunner
+
+    from optimize_cli.cli import main
+
+    out = tmp_path_factory.mktemp("compare-run") / "out"
+    res = CliRunner().invoke(main, [
+        "run", str(ROOT / "recipes" / "prune-cluster-pcqat.yaml"), "--output", str(out), "--quiet", "--json",
+        "--set", "stages.0.epochs=2", "--set", "stages.1.epochs=1", "--set", "stages.2.epochs=1", "--set", "gates={}",
+    ], catch_exceptions=False)
+    assert res.exit_code == 0, res.output
+    return out
+
+
+@pytest.mark.slow
+def test_compare_agrees_with_report_md_on_every_figure_of_a_real_run(real_run, tmp_path):
+    rep = json.loads((real_run / "report.json").read_text(encoding="utf-8"))
+    _assert_agree(tmp_path, rep)
+    md = (real_run / "report.md").read_text(encoding="utf-8")
+    cmp = _rows(compare_reports([real_run], as_json=False))
+    assert _results_table(md)["max unique weights ‡"][-1] == cmp["Max unique weights"][1]
+    assert int(cmp["Max unique weights"][1]) <= 256  # per output channel of an int8 .tflite
+
+
+@pytest.mark.slow
+def test_compare_real_run_report_validates_with_jsonschema(real_run):
+    import jsonschema
+
+    schema = json.loads((ROOT / "optimize_cli" / "report.schema.json").read_text(encoding="utf-8"))
+    jsonschema.Draft202012Validator(schema).validate(json.loads((real_run / "report.json").read_text("utf-8")))

@@ -1,0 +1,150 @@
+"""Figures derived from a report, defined once and read by report.md / report.html and by `compare`:
+the path label, the result's sparsity and max unique weights (per output channel, without the layers a
+stage skipped), the saved percent, compression ratio, speedup and accuracy drop.
+
+Every function accepts any report.json dict (compare reads files it did not write): a missing or
+non-numeric field gives None rather than an error.
+"""
+from __future__ import annotations
+
+import math
+from typing import Any, Optional
+
+from ..measure.metrics import accuracy_drop, higher_is_better, saved_percent
+
+
+def number(v: Any) -> Optional[float]:
+    """``v`` as a float; None for null, booleans, NaN and anything that is not a number. Tolerates
+    {"median_ms": …} where a number is expected."""
+    if isinstance(v, dict):
+        v = v.get("median_ms", v.get("value"))
+    if isinstance(v, bool) or v is None:
+        return None
+    try:
+        f = float(v)
+    except (TypeError, ValueError):
+        return None
+    return None if math.isnan(f) else f
+
+
+def _stages(report: dict) -> list[dict]:
+    return [st for st in report.get("stages") or [] if isinstance(st, dict)]
+
+
+def _layers(report: dict) -> list[dict]:
+    return [lay for lay in (report.get("result") or {}).get("layers") or [] if isinstance(lay, dict)]
+
+
+# ----------------------------------------------------------------------------------------- path
+
+
+def quant_label(quantization: Optional[str]) -> str:
+    """The export mode as shown: "float32" for none."""
+    return "float32" if quantization in (None, "none") else str(quantization)
+
+
+def stage_name(stage: dict) -> str:
+    """A stage as shown in the path: its type, with the QAT scheme when it is not plain QAT ("qat (PCQAT)")."""
+    scheme = stage.get("scheme") or ""
+    if stage.get("type") == "qat" and scheme and scheme.upper() != "QAT":
+        return f"qat ({scheme})"
+    return str(stage.get("type"))
+
+
+def path_label(report: dict) -> str:
+    """The tree path the run walked, e.g. "prune → cluster → qat (PCQAT) → int8"."""
+    parts = [stage_name(st) for st in _stages(report) if st.get("type")]
+    q = quant_label((report.get("result") or {}).get("quantization"))
+    if not parts:
+        return "float32 (no optimization)" if q == "float32" else f"PTQ → {q}"
+    return " → ".join(parts + [q])
+
+
+# ------------------------------------------------------------------------------ result weights
+
+
+def skipped_names(report: dict) -> set[str]:
+    """Names of the Keras layers any stage skipped (e.g. DepthwiseConv2D, which tfmot cannot cluster)."""
+    return {s["name"] for st in _stages(report) for s in st.get("skipped_layers") or []
+            if isinstance(s, dict) and s.get("name")}
+
+
+def is_skipped(layer_name: str, skipped: set[str]) -> bool:
+    """A .tflite tensor comes from a skipped Keras layer when the layer's name is one of its path parts
+    (tensor names look like "sequential/depthwise_conv2d/depthwise")."""
+    parts = set(str(layer_name).replace(";", "/").split("/"))
+    return any(name in parts for name in skipped)
+
+
+def result_sparsity(report: dict) -> Optional[float]:
+    """Params-weighted sparsity of the result's weight tensors (measured in the .tflite buffers)."""
+    layers = _layers(report)
+    params = [number(lay.get("params")) for lay in layers]
+    sparsity = [number(lay.get("sparsity")) for lay in layers]
+    if not layers or any(p is None for p in params) or any(s is None for s in sparsity):
+        return None
+    total = sum(params)
+    if not total:
+        return None
+    return sum(p * s for p, s in zip(params, sparsity, strict=True)) / total
+
+
+def result_max_unique(report: dict) -> Optional[int]:
+    """Max unique weights of the result: the most distinct values in one output channel of a weight
+    tensor of the .tflite (int8 kernels are quantized per channel, so at most 256, and at most N after
+    clustering to N), over the tensors of layers no stage skipped. Whole-tensor counts
+    (``unique_weights``) are not this figure: a clustered int8 kernel shows more distinct values over
+    the tensor than in any channel."""
+    skipped = skipped_names(report)
+    values = [number(lay.get("max_unique_per_channel")) for lay in _layers(report)
+              if not is_skipped(lay.get("name", ""), skipped)]
+    values = [int(v) for v in values if v is not None]
+    return max(values) if values else None
+
+
+# -------------------------------------------------------------------------- sizes and metric
+
+
+def measurement_saved_percent(m: dict) -> Optional[float]:
+    """A measurement's `compression_saved_percent`, or 100 * (1 - compressed / raw) from its bytes."""
+    saved = number(m.get("compression_saved_percent"))
+    raw, comp = number(m.get("tflite_bytes")), number(m.get("compressed_bytes"))
+    if saved is None and raw and comp is not None:
+        saved = saved_percent(raw, comp)
+    return saved
+
+
+def _ratio(field: str, num: Optional[float], den: Optional[float], report: dict) -> Optional[float]:
+    value = number((report.get("result") or {}).get(field))
+    if value is None and num and den:
+        value = num / den
+    return value
+
+
+def compression_ratio(report: dict) -> Optional[float]:
+    """`result.compression_ratio`, or baseline / result compressed bytes."""
+    base, res = report.get("baseline") or {}, report.get("result") or {}
+    return _ratio("compression_ratio", number(base.get("compressed_bytes")), number(res.get("compressed_bytes")),
+                  report)
+
+
+def speedup(report: dict) -> Optional[float]:
+    """`result.speedup`, or baseline / result median latency."""
+    base, res = report.get("baseline") or {}, report.get("result") or {}
+    return _ratio("speedup", number(base.get("latency_ms")), number(res.get("latency_ms")), report)
+
+
+def metric_higher_is_better(report: dict) -> bool:
+    """`metric.higher_is_better`, or the direction of `metric.name`."""
+    metric = report.get("metric") if isinstance(report.get("metric"), dict) else {}
+    return bool(metric.get("higher_is_better", higher_is_better(metric.get("name"))))
+
+
+def result_accuracy_drop(report: dict) -> Optional[float]:
+    """`result.accuracy_drop`, or the drop from the baseline and result metric (positive = worse)."""
+    base, res = report.get("baseline") or {}, report.get("result") or {}
+    drop = number(res.get("accuracy_drop"))
+    if drop is None:
+        drop = accuracy_drop(number(base.get("accuracy")), number(res.get("accuracy")),
+                             metric_higher_is_better(report))
+    return drop

@@ -1,0 +1,82 @@
+"""Gates (recipe `gates:`): which result field each one reads, how it compares, its verdict, and how
+its limit and measured value are shown."""
+from __future__ import annotations
+
+from typing import Any, Optional
+
+from .format import fmt_drop, fmt_ms, fmt_ratio, is_fraction_metric
+
+#: gate name → (report field in `result`, comparison). "max" passes when value <= limit.
+GATE_FIELDS: dict[str, tuple[str, str]] = {
+    "max_accuracy_drop": ("accuracy_drop", "max"),
+    "min_compression_ratio": ("compression_ratio", "min"),
+    "max_compressed_bytes": ("compressed_bytes", "max"),
+    "max_latency_ms": ("latency_ms", "max"),
+}
+#: relative slack for float comparisons at a gate's boundary: 0.90 − 0.88 is 0.020000000000000018 in
+#: binary floating point and must still pass `max_accuracy_drop: 0.02`.
+GATE_REL_TOLERANCE = 1e-9
+
+
+
+def evaluate_gates(gates: Any, report: dict) -> list[dict]:
+    """One `{name, limit, value, passed}` per configured gate (a `None` limit = not configured), in the
+    order of GATE_FIELDS. `value` is the measured `result` field; it is null and the gate fails when it
+    was not measured (e.g. no eval data for `max_accuracy_drop`). Boundaries pass: a drop equal to
+    `max_accuracy_drop`, a ratio equal to `min_compression_ratio`. Accepts a dict or a GatesConfig."""
+    if gates is None:
+        return []
+    if hasattr(gates, "model_dump"):
+        gates = gates.model_dump()
+    unknown = [k for k in gates if k not in GATE_FIELDS]
+    if unknown:
+        raise ValueError(f"unknown gate {unknown[0]!r}; known gates: {', '.join(GATE_FIELDS)}")
+    result = report.get("result") or {}
+    out = []
+    for name, (field, kind) in GATE_FIELDS.items():
+        limit = gates.get(name)
+        if limit is None:
+            continue
+        value = result.get(field)
+        if value is None:
+            passed = False
+        else:
+            slack = GATE_REL_TOLERANCE * max(1.0, abs(limit))
+            passed = value <= limit + slack if kind == "max" else value >= limit - slack
+        out.append({"name": name, "limit": limit, "value": value, "passed": bool(passed)})
+    return out
+
+
+def gate_op(name: str) -> str:
+    """"≥" for a minimum gate, "≤" for a maximum gate (and for an unknown name)."""
+    return "≥" if GATE_FIELDS.get(name, ("", "max"))[1] == "min" else "≤"
+
+
+def fmt_gate(report: dict, name: str, v: Optional[float]) -> str:
+    """A gate's limit or measured value in the unit of its field ("1.20 pts (0.012)", "7.10×", "61,244 B")."""
+    if v is None:
+        return "not measured"
+    if name == "max_accuracy_drop":
+        return fmt_drop(report, v) + (f" ({v:.4g})" if is_fraction_metric(report) else "")
+    if name == "min_compression_ratio":
+        return fmt_ratio(v)
+    if name == "max_compressed_bytes":
+        return f"{int(v):,} B"
+    if name == "max_latency_ms":
+        return f"{fmt_ms(v)} ms"
+    return f"{v:g}"
+
+
+def verdict(report: dict) -> str:
+    """"2 of 2 gates passed", "1 of 2 gates failed: …" or "no gates configured"."""
+    gates = report.get("gates", [])
+    failed = [g for g in gates if not g["passed"]]
+    if not gates:
+        return "no gates configured"
+    if not failed:
+        return f"{len(gates)} of {len(gates)} gates passed"
+    what = ", ".join(
+        f"{g['name']} {fmt_gate(report, g['name'], g['value'])} vs {gate_op(g['name'])} "
+        f"{fmt_gate(report, g['name'], g['limit'])}"
+        for g in failed)
+    return f"{len(failed)} of {len(gates)} gates failed: {what}"

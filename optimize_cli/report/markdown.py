@@ -1,0 +1,62 @@
+"""report.md (and the GitHub step summary the CLI appends): pipe tables padded so they also read well
+in a terminal."""
+from __future__ import annotations
+
+from .figures import path_label
+from .gates import verdict
+from .tables import (gates_table, layers_table, provenance_table, result_sentence, results_footnotes, results_table,
+                     skipped_table)
+
+def render_markdown(report: dict) -> str:
+    """report.md and the GitHub step summary: pipe tables padded so they also read well in a terminal."""
+    res = report["result"]
+    md: list[str] = []
+    md.append(f"# optimize-cli: {report['recipe']['name']}")
+    md.append("")
+    md.append(f"**{path_label(report)}** · model `{report['model']['path']}` · "
+              f"{'**PASSED**' if report['passed'] else '**FAILED**'} — {verdict(report)}")
+    md.append("")
+    md.append(result_sentence(report, lambda text: f"`{text}`"))
+    failed = [c for c in report.get("checks", []) if not c["passed"]]
+    for c in failed:
+        md.append("")
+        md.append(f"> **⚠ WARNING: {c['name']} — FAILED.** {c['message']}")
+    md.append("")
+    md.append("## Results")
+    md.append("")
+    md.append(results_table(report).markdown())
+    md.append("")
+    md += [f"- {n}" for n in results_footnotes(report)]
+    if report.get("checks"):
+        md.append("")
+        md.append("## Checks")
+        md.append("")
+        for c in report["checks"]:
+            md.append(f"- ✅ {c['name']}: {c['message']}" if c["passed"]
+                      else f"- **⚠ {c['name']}: FAILED** — {c['message']}")
+    md.append("")
+    md.append("## Gates")
+    md.append("")
+    md.append(gates_table(report).markdown() if report.get("gates") else "No gates configured (recipe `gates:`).")
+    md.append("")
+    md.append("## Layers of the result")
+    md.append("")
+    if res.get("layers"):
+        md.append(layers_table(report).markdown())
+        md.append("")
+        md.append("Measured in the .tflite weight buffers (not in Keras).")
+    else:
+        md.append("No weight tensors reported.")
+    sk = skipped_table(report)
+    if sk:
+        md.append("")
+        md.append("## Skipped layers")
+        md.append("")
+        md.append(sk.markdown())
+    md.append("")
+    md.append("## Provenance")
+    md.append("")
+    md.append(provenance_table(report).markdown())
+    md.append("")
+    return "\n".join(md)
+

@@ -1,0 +1,55 @@
+"""What `run` shows on stdout once the results are written: a few plain-text lines, or the JSON summary
+of `run --json`. Pure: the CLI prints them."""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Optional
+
+from ..measure.metrics import saved_percent
+from .figures import path_label
+from .format import fmt_drop, fmt_metric, fmt_ms, fmt_ratio
+from .gates import verdict
+from .schema import SCHEMA_VERSION, json_ready
+
+def summary_lines(report: dict, out_dir: Optional[str | os.PathLike] = None) -> str:
+    """A few plain-text lines for stdout after `run` (no colour, no Markdown)."""
+    res, base = report["result"], report["baseline"]
+    path = str(Path(out_dir) / res["path"]) if out_dir is not None else res["path"]
+    metric = report["metric"]["name"]
+    lines = [
+        f"result    {path} ({path_label(report)})",
+        f"size      {res['tflite_bytes']:,} B → {res['compressed_bytes']:,} B zipped "
+        f"({saved_percent(res['tflite_bytes'], res['compressed_bytes']):.2f}% saved); "
+        f"{fmt_ratio(res['compression_ratio'])} smaller than the baseline zip ({base['compressed_bytes']:,} B)",
+    ]
+    if res.get("accuracy") is None:
+        lines.append(f"{metric:<9} not measured (no eval data)")
+    else:
+        lines.append(f"{metric[:9]:<9} {fmt_metric(report, res['accuracy'])} (baseline {fmt_metric(report, base['accuracy'])}, "
+                     f"drop {fmt_drop(report, res.get('accuracy_drop'))})")
+    lines.append(f"latency   {fmt_ms(res['latency_ms'])} ms median, p90 {fmt_ms(res['latency_p90_ms'])} ms, "
+                 f"{fmt_ratio(res['speedup'])} speedup ({res['threads']} thread{'s' if res['threads'] != 1 else ''})")
+    for c in report.get("checks", []):
+        if not c["passed"]:
+            lines.append(f"WARNING   {c['name']}: FAILED — {c['message']}")
+    lines.append(f"verdict   {'PASS' if report['passed'] else 'FAIL'}: {verdict(report)}")
+    return "\n".join(lines)
+
+
+def json_summary(report: dict, out_dir: Optional[str | os.PathLike] = None) -> dict:
+    """What `run --json` prints: result (without the per-layer list), baseline, gates, passed."""
+    res = {k: v for k, v in report["result"].items() if k != "layers"}
+    out = {
+        "schema_version": report.get("schema_version", SCHEMA_VERSION),
+        "recipe": report["recipe"]["name"],
+        "result": res,
+        "baseline": dict(report["baseline"]),
+        "gates": [dict(g) for g in report.get("gates", [])],
+        "checks_failed": [c["name"] for c in report.get("checks", []) if not c["passed"]],
+        "passed": report["passed"],
+    }
+    if out_dir is not None:
+        out["output_dir"] = str(out_dir)
+        out["report"] = str(Path(out_dir) / "report.json")
+    return json_ready(out)

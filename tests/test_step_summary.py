@@ -1,0 +1,57 @@
+"""step_summary: appending the Markdown report to $GITHUB_STEP_SUMMARY (report/ no longer does it)."""
+from __future__ import annotations
+
+import json
+import os
+import stat
+from pathlib import Path
+
+import pytest
+
+from optimize_cli.report import render_markdown
+from optimize_cli.step_summary import append_step_summary
+
+FIXTURE = Path(__file__).parent / "fixtures" / "report_example.json"
+
+
+@pytest.fixture
+def example() -> dict:
+    return json.loads(FIXTURE.read_text(encoding="utf-8"))
+
+
+def _append(report: dict, warn=None) -> bool:
+    return append_step_summary(render_markdown(report), warn=warn or (lambda message: None))
+
+
+def test_step_summary_appended_twice_keeps_both(example, tmp_path, monkeypatch):
+    summary = tmp_path / "summary.md"
+    summary.write_text("previous step\n", encoding="utf-8")
+    monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(summary))
+    assert _append(example)
+    example["recipe"]["name"] = "second-run"
+    assert _append(example)
+    text = summary.read_text(encoding="utf-8")
+    assert text.startswith("previous step\n")
+    assert "# optimize-cli: prune-cluster-pcqat" in text and "# optimize-cli: second-run" in text
+    assert text.count("## Results") == 2
+
+
+def test_step_summary_unset_or_unwritable_is_not_an_error(example, tmp_path, monkeypatch):
+    monkeypatch.delenv("GITHUB_STEP_SUMMARY", raising=False)
+    assert _append(example) is False
+    seen = []
+    monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(tmp_path / "no" / "such" / "dir" / "summary.md"))
+    assert _append(example, warn=seen.append) is False
+    assert len(seen) == 1 and "GITHUB_STEP_SUMMARY" in seen[0]
+
+
+@pytest.mark.skipif(os.name != "posix" or os.geteuid() == 0, reason="root can write read-only files")
+def test_step_summary_read_only_file(example, tmp_path, monkeypatch):
+    summary = tmp_path / "summary.md"
+    summary.write_text("x", encoding="utf-8")
+    summary.chmod(stat.S_IRUSR)
+    seen = []
+    monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(summary))
+    assert _append(example, warn=seen.append) is False and seen
+
+
