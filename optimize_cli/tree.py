@@ -80,27 +80,34 @@ def order_problems(types: Sequence[str]) -> list[tuple[int, str]]:
     return out
 
 
-def path_label(stages: Iterable, quantization: str, style: str = "report") -> str:
+def quant_label(quantization: Optional[str]) -> str:
+    """The export mode as shown: "float32" for none."""
+    return "float32" if quantization in (None, "none") else str(quantization)
+
+
+def stage_name(stage_type: str, scheme: Optional[str] = None) -> str:
+    """A stage as shown in a path: its type, with the QAT scheme when it is not plain QAT ("qat (PCQAT)")."""
+    if stage_type == "qat" and scheme and scheme.upper() != "QAT":
+        return f"qat ({scheme})"
+    return str(stage_type)
+
+
+def path_label(stages: Iterable, quantization: Optional[str], style: str = "report") -> str:
     """The one renderer of a path's label.
 
     `stages` holds stage types, or records with `type` and `scheme` (report.json's stages). style
-    "report": "prune → cluster → qat (PCQAT) → int8" (report.md, the summary); style "listing":
-    "prune → cluster → qat → tflite(int8)" (`optimize-cli recipes`, compare).
+    "report": "prune → cluster → qat (PCQAT) → int8" (report.md, the summary, compare); style "listing":
+    "prune → cluster → qat → tflite(int8)" (`optimize-cli recipes`, `validate`).
     """
     types, schemes = [], []
     for st in stages:
-        t = st if isinstance(st, str) else st.get("type")
-        types.append(str(t))
+        types.append(str(st if isinstance(st, str) else st.get("type")))
         schemes.append(None if isinstance(st, str) else (st.get("scheme") or ""))
-    q = quantization or "none"
     if style == "listing":
-        return " → ".join(types + [f"tflite({q})"])
-    parts = []
-    for i, (t, scheme) in enumerate(zip(types, schemes, strict=True)):
-        if scheme is None and t == "qat":
-            scheme = scheme_for(types[:i])
-        parts.append(f"qat ({scheme})" if t == "qat" and scheme and scheme.upper() != "QAT" else t)
-    q = "float32" if q == "none" else q
+        return " → ".join(types + [f"tflite({quantization or 'none'})"])
+    parts = [stage_name(t, scheme_for(types[:i]) if scheme is None and t == "qat" else scheme)
+             for i, (t, scheme) in enumerate(zip(types, schemes, strict=True))]
+    q = quant_label(quantization)
     if not parts:
         return "float32 (no optimization)" if q == "float32" else f"PTQ → {q}"
     return " → ".join(parts + [q])

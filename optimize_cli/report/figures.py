@@ -10,7 +10,9 @@ from __future__ import annotations
 import math
 from typing import Any, Optional
 
+from .. import tree
 from ..measure.metrics import accuracy_drop, higher_is_better, saved_percent
+from ..tree import quant_label  # noqa: F401 - the export label, shown by tables and plots
 
 
 def number(v: Any) -> Optional[float]:
@@ -38,26 +40,15 @@ def _layers(report: dict) -> list[dict]:
 # ----------------------------------------------------------------------------------------- path
 
 
-def quant_label(quantization: Optional[str]) -> str:
-    """The export mode as shown: "float32" for none."""
-    return "float32" if quantization in (None, "none") else str(quantization)
-
-
 def stage_name(stage: dict) -> str:
-    """A stage as shown in the path: its type, with the QAT scheme when it is not plain QAT ("qat (PCQAT)")."""
-    scheme = stage.get("scheme") or ""
-    if stage.get("type") == "qat" and scheme and scheme.upper() != "QAT":
-        return f"qat ({scheme})"
-    return str(stage.get("type"))
+    """A stage as shown in the path ("qat (PCQAT)"): tree.stage_name of its record."""
+    return tree.stage_name(stage.get("type"), stage.get("scheme") or "")
 
 
 def path_label(report: dict) -> str:
-    """The tree path the run walked, e.g. "prune → cluster → qat (PCQAT) → int8"."""
-    parts = [stage_name(st) for st in _stages(report) if st.get("type")]
-    q = quant_label((report.get("result") or {}).get("quantization"))
-    if not parts:
-        return "float32 (no optimization)" if q == "float32" else f"PTQ → {q}"
-    return " → ".join(parts + [q])
+    """The tree path the run walked, e.g. "prune → cluster → qat (PCQAT) → int8" (tree.path_label)."""
+    return tree.path_label([st for st in _stages(report) if st.get("type")],
+                           (report.get("result") or {}).get("quantization"))
 
 
 # ------------------------------------------------------------------------------ result weights

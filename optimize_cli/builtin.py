@@ -1,0 +1,38 @@
+"""Where the built-in recipes and sample models are: package data in an installed wheel
+(`optimize_cli/recipes`, `optimize_cli/sample_models`), the top-level folders of a source checkout or an
+editable install. A built-in recipe's name is accepted wherever a recipe path is.
+
+Never imports TensorFlow."""
+from __future__ import annotations
+
+from pathlib import Path
+
+_PACKAGE = Path(__file__).resolve().parent
+
+
+def data_dir(name: str) -> Path:
+    """`recipes` or `sample_models`: the installed package data, else the checkout's top-level folder."""
+    for candidate in (_PACKAGE / name, _PACKAGE.parent / name):
+        if candidate.is_dir():
+            return candidate
+    return _PACKAGE / name
+
+
+def recipes_dir() -> Path:
+    return data_dir("recipes")
+
+
+def recipe_files() -> list[Path]:
+    """The built-in recipes, by file name."""
+    return sorted(recipes_dir().glob("*.yaml"))
+
+
+def recipe_path(arg: str | Path) -> Path:
+    """RECIPE as given: an existing path stays itself; otherwise a built-in recipe's name (`ptq-int8`,
+    `ptq-int8.yaml`) is its file; anything else is returned unchanged, for the loader to report."""
+    p = Path(arg)
+    if p.exists() or p.is_symlink() or len(p.parts) != 1:
+        return p
+    stem = p.name[:-5] if p.name.endswith(".yaml") else p.name
+    builtin = recipes_dir() / f"{stem}.yaml"
+    return builtin if builtin.is_file() else p
