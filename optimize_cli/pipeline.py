@@ -209,7 +209,7 @@ def _write_atomic(path: Path, text: str) -> None:
 
 def _finished(stage_dir: Path) -> bool:
     """A stage folder that a run completed: real folders and files only (a link is never trusted)."""
-    from .models import _STAGE_KERAS
+    from .models import STAGE_KERAS as _STAGE_KERAS
 
     rec, model = stage_dir / RECORD, stage_dir / "model"
     saved = [f for f in (model / "saved_model.pb", model / _STAGE_KERAS) if f.is_file() and not f.is_symlink()]
