@@ -13,7 +13,7 @@ import pytest
 import yaml
 from click.testing import CliRunner
 
-from optimize_cli import pipeline
+from optimize_cli.run.run_dir import RunDir
 from optimize_cli.cli import main
 from optimize_cli.errors import RecipeError
 
@@ -234,7 +234,7 @@ def test_safety_output_link_to_nothing_is_refused(tmp_path):
     link = tmp_path / "dangling"
     link.symlink_to(tmp_path / "missing")
     with pytest.raises(RecipeError, match="is a symbolic link to .*missing, which is not a directory"):
-        pipeline.Output(link, force=True, resume=False)
+        RunDir(link, force=True, resume=False)
     assert not (tmp_path / "missing").exists()
 
 
@@ -258,6 +258,6 @@ def test_safety_commit_after_kill_between_renames_restores_previous_results(tmp_
     old.mkdir()
     (old / "report.json").write_text("{}")
     with pytest.raises(RecipeError, match="already exists"):
-        pipeline.Output(tmp_path / "out", force=False, resume=False)
+        RunDir(tmp_path / "out", force=False, resume=False)
     assert (tmp_path / "out" / "report.json").read_text() == "{}"
     assert not old.exists()
