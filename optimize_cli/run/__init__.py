@@ -4,7 +4,7 @@ path.py (run_path, the only loop over stages) · run_dir.py (the atomic output d
 fingerprint.py (what a checkpoint was made from) · resume.py (--resume) · records.py (the typed records;
 report.json is their dump) · inputs.py · measurements.py · checks.py.
 
-Nothing here prints to stdout or touches GITHUB_STEP_SUMMARY: progress goes to stderr through the
+Nothing here prints to stdout or appends to the CI step summary: progress goes to stderr through the
 Reporter, and the caller (the CLI) prints the summary from the RunResult.
 """
 from __future__ import annotations
