@@ -22,6 +22,8 @@ def dump(value: Any) -> Any:
         return [dump(v) for v in value]
     if isinstance(value, dict):
         return {k: dump(v) for k, v in value.items()}
+    if hasattr(value, "tolist") and type(value).__module__ == "numpy":  # a numpy scalar from a stage's details
+        return value.tolist()
     return value
 
 
