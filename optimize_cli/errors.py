@@ -59,3 +59,12 @@ class Interrupted(KeyboardInterrupt):
 
     def __str__(self) -> str:  # one line, always
         return " ".join(self.message.split("\n")).strip()
+
+
+def one_line(error: "BaseException | str", limit: "int | None" = 300) -> str:
+    """An error (or text) as one line: whitespace runs, newlines included, become one space; longer than
+    `limit` characters (None: no limit) ends in '…'; an exception without a message is named by its class."""
+    text = " ".join(str(error).split())
+    if not text and isinstance(error, BaseException):
+        text = type(error).__name__
+    return text if limit is None or len(text) <= limit else text[: limit - 1] + "…"

@@ -7,17 +7,15 @@ StageError (exit 4) quoting the converter's own message in one line.
 """
 from __future__ import annotations
 
-import contextlib
 import os
 import re
-import tempfile
-import warnings
 from pathlib import Path
 from typing import Any, Callable, Iterator, Optional, Union
 
 import numpy as np
 
-from .errors import StageError
+from .errors import StageError, one_line
+from .quiet import native_output_silenced
 
 QUANTIZATIONS = ("none", "dynamic", "float16", "int8", "int16x8")
 _IO_TYPES = ("float32", "int8", "uint8", "int16")
@@ -57,40 +55,6 @@ def is_qat_model(model) -> bool:
                for layer in getattr(model, "layers", []))
 
 
-@contextlib.contextmanager
-def _quiet(log_path: Optional[Path]):
-    """Send the process's stdout/stderr (the converter's C++ logging) to a file while converting."""
-    import sys
-
-    for stream in (sys.stdout, sys.stderr):
-        with contextlib.suppress(Exception):
-            stream.flush()
-    if log_path is None:
-        fd, name = tempfile.mkstemp(prefix="tflite-convert-", suffix=".log")
-        os.close(fd)
-        log_path = Path(name)
-    saved = []
-    with open(log_path, "wb") as sink:
-        for fd in (1, 2):
-            try:
-                dup = os.dup(fd)
-            except OSError:
-                continue
-            saved.append((fd, dup))
-            os.dup2(sink.fileno(), fd)
-        try:
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")
-                yield log_path
-        finally:
-            for stream in (sys.stdout, sys.stderr):
-                with contextlib.suppress(Exception):
-                    stream.flush()
-            for fd, dup in saved:
-                os.dup2(dup, fd)
-                os.close(dup)
-
-
 def _strip_location(line: str) -> str:
     """MLIR prefixes its diagnostics with the op's location, `loc(callsite(...)): `: drop it."""
     if not line.startswith("loc("):
@@ -111,8 +75,7 @@ def _first_error_line(e: BaseException, log_text: str) -> str:
         if "error:" in ln.lower():
             ln = _strip_location(re.sub(r"^.*?error:\s*", "", ln, flags=re.I))
             return ln[:400]
-    first = " ".join(text.split()) or type(e).__name__
-    return first[:400]
+    return one_line(e, 400)
 
 
 def _tf_type(name: Optional[str], default: str):
@@ -205,7 +168,8 @@ def _run(converter, quantization: str, workdir: Union[str, Path, None]) -> bytes
     if workdir is not None:
         Path(workdir).mkdir(parents=True, exist_ok=True)
         log_path = Path(workdir) / f"convert-{quantization}.log"
-    with _quiet(log_path) as lp:
+    with native_output_silenced(fds=(1, 2), log_path=log_path, keep_log=True, replay_on_error=False,
+                                ignore_warnings=True, honour_env=False) as lp:
         try:
             out = converter.convert()
             err = None

@@ -11,18 +11,12 @@ from pathlib import Path
 from typing import Optional
 
 from . import measure
-from .errors import InputError
+from .errors import InputError, one_line
 from .report.format import fmt_int, fmt_pct
 
 _TFLITE_SUFFIXES = (".tflite", ".lite")
 _H5_SUFFIXES = (".h5", ".hdf5")
 _HDF5_MAGIC = b"\x89HDF\r\n\x1a\n"
-
-
-def _first_line(e: BaseException) -> str:
-    text = str(e).strip().splitlines()
-    msg = text[0] if text else type(e).__name__
-    return msg if len(msg) <= 200 else msg[:197] + "..."
 
 
 def _detect(p: Path) -> str:
@@ -83,9 +77,9 @@ def _inspect_tflite(p: Path) -> dict:
         quantization = measure.guess_quantization(raw, weights)
         names = measure.op_names(model)
     except ValueError as e:
-        raise InputError(f"{p}: not a readable .tflite model ({_first_line(e)})") from e
+        raise InputError(f"{p}: not a readable .tflite model ({one_line(e, 200)})") from e
     except Exception as e:  # noqa: BLE001 - a damaged flatbuffer fails in many ways
-        raise InputError(f"{p}: not a readable .tflite model ({type(e).__name__}: {_first_line(e)})") from e
+        raise InputError(f"{p}: not a readable .tflite model ({type(e).__name__}: {one_line(e, 200)})") from e
     ops: dict = {}
     const_params = 0
     for sg in model.subgraphs:
@@ -167,7 +161,7 @@ def _inspect_tf(p: Path, fmt: str) -> dict:
     except Exception as e:  # noqa: BLE001 - whatever the loader raises, the file is not usable
         if fmt == "saved_model":
             return _inspect_plain_saved_model(p, e)
-        raise InputError(f"{p}: cannot load as a Keras model ({type(e).__name__}: {_first_line(e)})") from e
+        raise InputError(f"{p}: cannot load as a Keras model ({type(e).__name__}: {one_line(e, 200)})") from e
     if not hasattr(model, "layers") or not hasattr(model, "count_params"):
         if fmt == "saved_model":
             return _inspect_plain_saved_model(p, None)
@@ -242,8 +236,8 @@ def _inspect_plain_saved_model(p: Path, keras_error: Optional[BaseException]) ->
         reader = tf.train.load_checkpoint(str(p / "variables" / "variables"))
         shapes = reader.get_variable_to_shape_map()
     except Exception as e:  # noqa: BLE001
-        why = f"{type(keras_error).__name__}: {_first_line(keras_error)}; " if keras_error is not None else ""
-        raise InputError(f"{p}: cannot load the SavedModel ({why}variables: {_first_line(e)})") from e
+        why = f"{type(keras_error).__name__}: {one_line(keras_error, 200)}; " if keras_error is not None else ""
+        raise InputError(f"{p}: cannot load the SavedModel ({why}variables: {one_line(e, 200)})") from e
     layers = []
     for key in sorted(shapes):
         if key.startswith("_CHECKPOINTABLE") or ".OPTIMIZER_SLOT" in key or key.startswith("optimizer/"):

@@ -16,7 +16,7 @@ def stderr_console() -> Console:
 
 
 class Reporter:
-    """What the pipeline tells the user while it works."""
+    """What a run tells the user while it works (on stderr)."""
 
     def __init__(self, quiet: bool = False, console: Optional[Console] = None, rich_progress: Optional[bool] = None):
         self.console = console or stderr_console()

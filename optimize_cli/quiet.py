@@ -1,40 +1,83 @@
-"""Silence C++ logging (TensorFlow's CUDA probing, LiteRT's "Created XNNPACK delegate") that writes
-straight to file descriptor 2 and would drown the tool's own stderr lines."""
+"""Silence C++ logging (TensorFlow's CUDA probing, LiteRT's "Created XNNPACK delegate", the TFLite
+converter's MLIR diagnostics) that writes straight to file descriptors 1 and 2 and would drown the tool's
+own stderr lines. The one fd-silencing helper of the package."""
 from __future__ import annotations
 
 import contextlib
 import os
 import sys
 import tempfile
+import warnings
+from pathlib import Path
+from typing import Iterator, Optional
+
+ENV_KEEP_NATIVE_LOGS = "OPTIMIZE_CLI_NATIVE_LOGS"  # set: native logs are not silenced (debugging)
+
+
+def _flush_streams() -> None:
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(Exception):
+            stream.flush()
+
+
+def _open_sink(log_path: Optional[Path], keep_log: bool):
+    """(binary file to write the caught output to, its path or None)."""
+    if log_path is None and keep_log:
+        fd, name = tempfile.mkstemp(prefix="tflite-convert-", suffix=".log")
+        os.close(fd)
+        log_path = Path(name)
+    if log_path is None:
+        return tempfile.TemporaryFile(), None
+    return open(log_path, "w+b"), Path(log_path)
+
+
+@contextlib.contextmanager
+def native_output_silenced(fds: tuple[int, ...] = (2,), log_path: Optional[Path] = None, keep_log: bool = False,
+                           replay_on_error: bool = True, ignore_warnings: bool = False,
+                           honour_env: bool = True) -> Iterator[Optional[Path]]:
+    """Redirect the file descriptors `fds` into a sink for the block; yields the sink's path.
+
+    - `log_path`: write the caught output there (kept); else `keep_log` keeps it in a new temporary
+      `tflite-convert-*.log`, else it goes to an anonymous temporary file (yields None);
+    - `replay_on_error`: if the block raised, the last 4,000 characters caught are written to stderr;
+    - `ignore_warnings`: Python warnings raised in the block are dropped too;
+    - `honour_env`: with OPTIMIZE_CLI_NATIVE_LOGS set nothing is silenced."""
+    if honour_env and os.environ.get(ENV_KEEP_NATIVE_LOGS):
+        yield None
+        return
+    _flush_streams()
+    sink, path = _open_sink(log_path, keep_log)
+    saved = []
+    with sink:
+        for fd in fds:
+            try:
+                dup = os.dup(fd)
+            except OSError:
+                continue
+            saved.append((fd, dup))
+            os.dup2(sink.fileno(), fd)
+        failed = False
+        try:
+            with (warnings.catch_warnings() if ignore_warnings else contextlib.nullcontext()):
+                if ignore_warnings:
+                    warnings.simplefilter("ignore")
+                yield path
+        except BaseException:
+            failed = True
+            raise
+        finally:
+            _flush_streams()
+            for fd, dup in saved:
+                os.dup2(dup, fd)
+                os.close(dup)
+            if failed and replay_on_error and saved:
+                sink.seek(0)
+                with contextlib.suppress(Exception):
+                    sys.stderr.write(sink.read().decode("utf-8", "replace")[-4000:])
 
 
 @contextlib.contextmanager
 def native_stderr_silenced():
     """Redirect fd 2 to a temporary file for the block; replay what it caught if the block raised."""
-    if os.environ.get("OPTIMIZE_CLI_NATIVE_LOGS"):
+    with native_output_silenced(fds=(2,)):
         yield
-        return
-    with contextlib.suppress(Exception):
-        sys.stderr.flush()
-    try:
-        saved = os.dup(2)
-    except OSError:
-        yield
-        return
-    with tempfile.TemporaryFile() as sink:
-        os.dup2(sink.fileno(), 2)
-        failed = False
-        try:
-            yield
-        except BaseException:
-            failed = True
-            raise
-        finally:
-            with contextlib.suppress(Exception):
-                sys.stderr.flush()
-            os.dup2(saved, 2)
-            os.close(saved)
-            if failed:
-                sink.seek(0)
-                with contextlib.suppress(Exception):
-                    sys.stderr.write(sink.read().decode("utf-8", "replace")[-4000:])

@@ -25,11 +25,6 @@ from .tflite_model import (has_data, load_tflite_model, op_names, tensor_name, t
 from .tflite_weights import LARGE_CONSTANT, guess_quantization, tflite_weight_stats
 from .values import summary, value_stats
 
-# Old private names that pipeline.py (the run helper's) still imports; the integrator points pipeline at
-# iter_layers / keras_kernel and removes these two aliases.
-_iter_layers = iter_layers
-_keras_kernel = keras_kernel
-
 __all__ = [
     "file_sizes", "path_sizes", "zip_size", "as_bytes", "BytesOrPath", "tflite_weight_stats", "tflite_io",
     "guess_quantization", "keras_weight_stats", "iter_layers", "keras_kernel", "summary", "compute_metric",

@@ -5,10 +5,12 @@ import math
 import reprlib
 from typing import Any
 
+from .. import errors
+
 
 def one_line(text: Any) -> str:
     """`text` with every run of whitespace (newlines included) made one space: problems are one line."""
-    return " ".join(str(text).split())
+    return errors.one_line(str(text), limit=None)
 
 
 def format_loc(parts) -> str:

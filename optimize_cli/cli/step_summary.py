@@ -1,7 +1,6 @@
 """Appending the Markdown report to GitHub's step summary ($GITHUB_STEP_SUMMARY).
 
-Moved out of report/ (which no longer touches the environment or prints): the caller — the CLI once
-the run helper's cli/ lands, pipeline.py until then — renders the Markdown with
+Only the CLI touches the environment and prints (run/ and report/ never do): it renders the Markdown with
 ``report.render_markdown`` and decides where warnings go."""
 from __future__ import annotations
 

@@ -26,7 +26,7 @@ from click.testing import CliRunner
 
 from optimize_cli.cli import main
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 MODEL = ROOT / "sample_models" / "digits_cnn"
 DATA = ROOT / "sample_models" / "digits.npz"
 ONE_SAMPLE = 1 / 270  # accuracy tolerance: one of the 270 eval digits

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from optimize_cli.report import render_markdown
-from optimize_cli.step_summary import append_step_summary
+from optimize_cli.cli.step_summary import append_step_summary
 
 FIXTURE = Path(__file__).parent / "fixtures" / "report_example.json"
 

@@ -1,0 +1,27 @@
+"""Options that several commands share, each declared once (the help text may be worded for the
+command: `help=` overrides the default)."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+
+def set_option(help: str = "Override a recipe value, e.g. stages.0.epochs=2."):
+    return click.option("--set", "sets", multiple=True, metavar="KEY=VALUE", help=help)
+
+
+def model_option(help: str = "Model path; overrides the recipe's `model`."):
+    return click.option("--model", "model", type=str, help=help)
+
+
+def json_option(help: str = "JSON on stdout."):
+    return click.option("--json", "as_json", is_flag=True, help=help)
+
+
+def quiet_option(help: str = "No progress; only errors on stderr."):
+    return click.option("--quiet", "-q", is_flag=True, help=help)
+
+
+def output_option(help: str, **path_kw):
+    return click.option("--output", "-o", type=click.Path(path_type=Path, **path_kw), help=help)

@@ -1,0 +1,75 @@
+"""`optimize-cli run`: run the recipe (the library prints nothing on stdout), then print the summary or
+JSON, append the Markdown report to $GITHUB_STEP_SUMMARY, say which gate was missed, and exit 0 or 5."""
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import click
+
+from .step_summary import append_step_summary
+from .options import json_option, model_option, output_option, quiet_option, set_option
+
+
+@click.command()
+@click.argument("recipe", type=click.Path(path_type=Path))  # load_recipe says what is wrong with it, in one line
+@model_option()
+@output_option("Output directory (default runs/<recipe name>).")
+@set_option()
+@click.option("--seed", type=int, help="Seed (overrides training.seed).")
+@click.option("--resume", is_flag=True, help="Continue after the last finished stage in DIR/stages/.")
+@click.option("--force", is_flag=True, help="Replace an existing output directory from another run.")
+@json_option("Print the report summary as JSON on stdout.")
+@quiet_option()
+@click.option("--trust-model", is_flag=True, help="Allow .h5/.keras models with Lambda layers or custom code (runs it).")
+@click.option("--allow-code", is_flag=True, help="Allow python data sources (data.*.type: python) to run the code the recipe names.")
+def run(recipe: Path, model, output, sets, seed, resume, force, as_json, quiet, trust_model, allow_code) -> None:
+    """Run RECIPE: stages, export, measurement, report."""
+    from ..recipe import load_recipe
+
+    overrides = list(sets) + ([f"training.seed={seed}"] if seed is not None else [])
+    r = load_recipe(recipe, overrides, model=model)
+    r.data.require_allow_code(allow_code)  # exit 2 before TensorFlow is imported
+    from ..progress import Reporter
+    from ..run import RunOptions
+    from ..run import run as run_recipe  # imports TensorFlow lazily inside
+
+    # the command again, from what was parsed (not sys.argv): the interruption message completes it with
+    # --output DIR --resume into the exact command that continues the run
+    again = ["optimize-cli", "run", str(recipe)]
+    if model is not None:
+        again += ["--model", str(model)]
+    for s in sets:
+        again += ["--set", s]
+    if seed is not None:
+        again += ["--seed", str(seed)]
+    again += [flag for flag, on in (("--json", as_json), ("--quiet", quiet), ("--trust-model", trust_model),
+                                    ("--allow-code", allow_code)) if on]
+    opts = RunOptions(output=output, resume=resume, force=force, quiet=quiet, as_json=as_json,
+                      trust_model=trust_model, allow_code=allow_code, argv=again)
+    reporter = Reporter(quiet=quiet)
+    result = run_recipe(r, opts, reporter)
+    sys.exit(announce(result, as_json, reporter))
+
+
+def announce(result, as_json: bool, reporter) -> int:
+    """Once the results are in DIR: the CI summary, the summary (or JSON) on stdout, a missed gate on
+    stderr. Returns the exit code: 0, or 5 when a gate was missed."""
+    from .. import report
+
+    rep = result.dump()
+    append_step_summary(report.render_markdown(report.json_ready(rep)), warn=_warn)
+    if as_json:
+        print(json.dumps(report.json_summary(rep), indent=2))
+    else:
+        print(report.summary_lines(rep).replace("model.tflite", str(result.output / "model.tflite")))
+    if result.missed_gates:
+        failed = ", ".join(f"{g.name} (limit {g.limit}, got {g.value})" for g in result.missed_gates)
+        reporter.console.print(f"[bold red]gate missed:[/bold red] {failed}", highlight=False)
+    return result.exit_code
+
+
+def _warn(message: str) -> None:
+    """A warning that is shown even with --quiet (the CI summary could not be written)."""
+    print(f"optimize-cli: warning: {message}", file=sys.stderr)

@@ -1,0 +1,55 @@
+"""`optimize-cli validate`: schema, tree rules and paths of recipe files. Never imports TensorFlow."""
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import click
+
+from ..errors import EXIT_USAGE
+from .options import json_option, model_option, set_option
+
+
+def path_label(r) -> str:
+    """A recipe's path as `validate` and `recipes` list it: "prune → cluster → qat → tflite(int8)"."""
+    from ..tree import path_label as label
+
+    return label(r.stage_types, r.export.quantization, style="listing")
+
+
+@click.command()
+@click.argument("recipes", nargs=-1, required=True, type=click.Path(path_type=Path))
+@set_option("Override a recipe value before checking.")
+@model_option("Model path; overrides the recipes' `model`.")
+@json_option("Print one JSON object per recipe on stdout.")
+def validate(recipes, sets, model, as_json) -> None:
+    """Check RECIPE files: schema, tree rules, model and data paths. Never imports TensorFlow."""
+    from ..errors import RecipeError
+    from ..recipe import RecipeProblems, load_recipe
+
+    failed = 0
+    for path in recipes:
+        try:
+            r = load_recipe(path, list(sets), model=model)
+        except RecipeError as e:
+            failed += 1
+            if as_json:
+                problems = (
+                    [{"path": p.loc, "line": p.line, "message": p.message} for p in e.problems]
+                    if isinstance(e, RecipeProblems) else [{"path": "", "line": None, "message": str(e)}]
+                )
+                click.echo(json.dumps({"recipe": str(path), "valid": False, "error": str(e), "problems": problems}))
+            else:
+                from . import print_error
+
+                print_error(str(e))
+            continue
+        if as_json:
+            click.echo(json.dumps({
+                "recipe": str(path), "valid": True, "name": r.name, "stages": r.stage_types,
+                "scheme": r.qat_scheme, "quantization": r.export.quantization, "problems": [],
+            }))
+        else:
+            click.echo(f"{path}: ok ({path_label(r)})")
+    sys.exit(EXIT_USAGE if failed else 0)

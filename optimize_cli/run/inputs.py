@@ -1,0 +1,93 @@
+"""What a run reads before any conversion: the model, the data splits, how to compile and judge the
+model, and the samples that calibrate int8 and time the interpreter."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Optional
+
+import numpy as np
+
+from ..errors import InputError, RecipeError
+from .measurements import metric_for
+
+
+@dataclass
+class RunInputs:
+    loaded: Any  # models.LoadedModel
+    splits: dict  # split name -> data Split
+    compile_info: Any  # context.CompileInfo, None without a Keras model
+    metric: str
+    output_index: int  # the output the metric reads
+    output_name: Optional[str]  # its name when the model has several outputs
+
+    @property
+    def keras_model(self):
+        return self.loaded.keras_model
+
+    @property
+    def higher_is_better(self) -> bool:
+        """The metric's direction (measure.metrics: an error is better lower)."""
+        from ..measure.metrics import higher_is_better
+
+        return higher_is_better(self.metric)
+
+    @property
+    def eval(self):
+        return self.splits.get("eval")
+
+    @property
+    def train(self):
+        return self.splits.get("train")
+
+
+def load_inputs(recipe, trust_model: bool, allow_code: bool) -> RunInputs:
+    """Load the model and data and check them against each other (InputError, exit 3)."""
+    from .. import data as data_mod
+    from .. import models
+
+    loaded = models.load_model(recipe.model, trust_model=trust_model)
+    kmodel = loaded.keras_model
+    if recipe.stages and kmodel is None:
+        raise InputError(f"model: {recipe.model} is a SavedModel without a Keras model ({loaded.format}); "
+                         "training stages need a Keras model — use a post-training recipe (stages: [])")
+    splits = data_mod.load_splits(recipe.data, allow_code=allow_code)
+    label_split = splits.get("train") or splits.get("eval")
+    label_shape = label_split.label_shape if label_split is not None else None
+    cinfo = models.compile_info(kmodel, recipe.training, label_shape=label_shape) if kmodel is not None else None
+    out_idx, out_name = 0, None
+    if kmodel is not None:
+        out_idx = data_mod.resolve_output(recipe.evaluation.output, kmodel.output_names, len(kmodel.outputs))
+        out_name = kmodel.output_names[out_idx] if len(kmodel.outputs) > 1 else None
+        classification = "crossentropy" in str(getattr(cinfo.loss, "name", cinfo.loss)).lower()
+        for sp in splits.values():
+            data_mod.check_against_model(sp, kmodel.input_shape, kmodel.output_shape, classification,
+                                         output=recipe.evaluation.output, output_names=kmodel.output_names)
+    metric = metric_for(recipe, cinfo) if cinfo is not None else (recipe.evaluation.metric or "accuracy")
+    return RunInputs(loaded, splits, cinfo, metric, out_idx, out_name)
+
+
+def check_skip_layers(recipe, kmodel) -> None:
+    """Layers a recipe names exactly in skip_layers must exist: checked before the first stage trains."""
+    from ..stages.common import is_exact_name, iter_layers
+
+    names = {layer.name for layer in iter_layers(kmodel)}
+    shown = ", ".join(sorted(names)[:30]) + (" …" if len(names) > 30 else "")
+    for i, st in enumerate(recipe.stages):
+        for p in getattr(st, "skip_layers", None) or []:
+            if is_exact_name(p) and p not in names:
+                raise RecipeError(f"stages[{i}].skip_layers: the model has no layer named '{p}' (layers: {shown})")
+
+
+def calibration(recipe, inputs: RunInputs) -> tuple[Any, np.ndarray]:
+    """(representative samples for int8 calibration or None, one input sample for the latency runs)."""
+    from .. import data as data_mod
+
+    ev = inputs.eval
+    calib = inputs.splits.get("representative") or inputs.splits.get("train")
+    rep = (data_mod.representative_sample(calib, recipe.data.representative_samples, recipe.training.seed)
+           if calib is not None else None)
+    sample = (ev or calib).first(1) if (ev or calib) is not None else None
+    if sample is None:
+        shape = [1] + [d or 1 for d in inputs.keras_model.input_shape[1:]]
+        sample = np.zeros(shape, np.float32)
+    return rep, sample

@@ -1,0 +1,302 @@
+"""run_path: the only loop over stages — baselines → stages → export → measurements → records.
+
+Prints nothing to stdout: progress and log lines go to the Reporter (stderr); the CLI prints the
+summary. Each step is a function of `_Run`, the state one call of run_path shares between its steps."""
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass, field
+from typing import Any, Optional
+
+from .. import __version__
+from .. import stages as stages_pkg
+from ..measure.metrics import accuracy_drop
+from ..errors import RecipeError, StageError
+from ..progress import Reporter
+from . import fingerprint
+from .inputs import RunInputs, calibration, check_skip_layers, load_inputs
+from .measurements import density_layer, kernel_of, keras_accuracy, measure_tflite
+from .records import (CheckRecord, GateRecord, MetricInfo, ModelInfo, RecipeInfo, ResultLayer, ResultRecord,
+                      RunResult, StageLayer, StageRecord, TfliteFigures, ToolInfo)
+from .resume import plan_resume
+from .run_dir import MANIFEST_FORMAT, RECORD, RunDir, stage_dirname, write_atomic
+
+
+@dataclass
+class _Run:
+    recipe: Any
+    opts: Any  # run.RunOptions
+    reporter: Reporter
+    out: RunDir
+    inputs: RunInputs
+    rep: Any = None  # representative samples (int8 calibration)
+    sample: Any = None  # one input for the latency runs
+    made_from: Optional[dict] = None
+    evaluated_with: Optional[dict] = None
+    done_before: int = 0  # stages reused by --resume
+    manifest: dict = field(default_factory=lambda: {"format": MANIFEST_FORMAT, "stages": {}})
+    density: Optional[dict] = None  # the plotted kernel: {"layer", "series": [{"label", "values"}]}
+
+    def convert(self, model, quantization: str, name: str) -> bytes:
+        """TFLite bytes; a failed conversion is a StageError naming which one, its logs kept."""
+        from .. import export
+
+        ex = self.recipe.export
+        in_t = ex.inference_input_type if quantization == ex.quantization else None
+        out_t = ex.inference_output_type if quantization == ex.quantization else None
+        work = self.out.scratch(name)
+        try:
+            return export.convert(model, quantization, self.rep, in_t, out_t, work)
+        except StageError as e:
+            err = self.out.keep_logs(e, work)
+            if name != "result" and str(err).startswith("export:"):  # say which conversion failed
+                err = StageError(f"{name.replace('_', ' ')}:{str(err)[len('export:'):]}")
+            raise err from None
+
+    def measure(self, tfl: bytes, quantization: str) -> TfliteFigures:
+        i = self.inputs
+        return measure_tflite(tfl, i.eval, i.metric, self.recipe.evaluation, quantization, self.sample,
+                              i.output_name)
+
+
+def run_path(recipe, opts, reporter: Reporter, out: RunDir, t_start: float) -> RunResult:
+    """Run a validated recipe into `out` (its partial directory; the caller commits it) and return the
+    typed records; report.json, written here, is their dump."""
+    reporter.log(f"optimize-cli {__version__}: {recipe.name} "
+                 f"({' → '.join(recipe.stage_types + [recipe.export.quantization])})")
+    from ..tf import set_seed
+
+    set_seed(recipe.training.seed)
+    run = _Run(recipe, opts, reporter, out, load_inputs(recipe, opts.trust_model, opts.allow_code))
+    _plan_stages(run)  # --resume decides here, before any conversion or training
+    run.rep, run.sample = calibration(recipe, run.inputs)
+    base_tfl, baseline, ptq_baseline = _baselines(run)
+    records, model = _resumed_stages(run)
+    stage_kernels: dict[int, Any] = {}
+    for i, params in enumerate(recipe.stages, start=1):
+        if i > run.done_before:
+            model, rec, stage_kernels[i] = _one_stage(run, i, params, model, records)
+            records.append(rec)
+    _density_series(run, stage_kernels)
+    result, tflite_layers = _export_and_measure(run, model, base_tfl, baseline)
+    return _records(run, baseline, ptq_baseline, records, result, tflite_layers, t_start)
+
+
+def _plan_stages(run: _Run) -> None:
+    """What the stages are made from and, with --resume, how many finished ones are reused."""
+    recipe = run.recipe
+    if not recipe.stages:
+        return
+    check_skip_layers(recipe, run.inputs.keras_model)
+    run.made_from = fingerprint.made_from(recipe)
+    run.evaluated_with = fingerprint.evaluated_with(recipe, run.inputs.metric)
+    if run.opts.resume:
+        done, found = plan_resume(recipe, run.out, run.made_from, run.reporter)
+        if done:
+            run.done_before, run.manifest = done, found
+
+
+def _baselines(run: _Run) -> tuple[bytes, TfliteFigures, Optional[TfliteFigures]]:
+    """The input model as float32 TFLite, measured like the result (and as int8 PTQ, for an int8 path);
+    the density plot's baseline series."""
+    from .. import measure
+
+    recipe, reporter, kmodel = run.recipe, run.reporter, run.inputs.keras_model
+    with reporter.task("baseline: float32 TFLite"):
+        base_tfl = run.convert(run.inputs.loaded if kmodel is None else kmodel, "none", "baseline")
+        baseline = run.measure(base_tfl, "none")
+    reporter.log(f"baseline: {baseline.tflite_bytes:,} B → {baseline.compressed_bytes:,} B zipped"
+                 + (f", {run.inputs.metric} {baseline.accuracy:.4f}" if baseline.accuracy is not None else ""))
+    ptq_baseline = None
+    if recipe.stages and recipe.export.quantization == "int8":
+        with reporter.task("baseline: int8 post-training quantization"):
+            ptq_baseline = run.measure(run.convert(kmodel, "int8", "ptq_baseline"), "int8")
+    if kmodel is not None:
+        dl = density_layer(measure.keras_weight_stats(kmodel))
+        vals = kernel_of(kmodel, dl) if dl is not None else None
+        if vals is not None:
+            run.density = {"layer": dl, "series": [{"label": "baseline", "values": vals}]}
+    return base_tfl, baseline, ptq_baseline
+
+
+def _read_record(sdir) -> StageRecord:
+    try:
+        return StageRecord.from_dict(json.loads((sdir / RECORD).read_text()))
+    except (OSError, ValueError, TypeError, AttributeError) as e:
+        raise RecipeError(f"--resume: cannot read {sdir / RECORD} ({e}); run with --force instead of "
+                          "--resume to start over") from None
+
+
+def _resumed_stages(run: _Run) -> tuple[list[StageRecord], Any]:
+    """The records of the stages --resume reuses (re-measured when the evaluation changed) and the model
+    to continue from; then drop the checkpoints after the resume point."""
+    from .. import models
+
+    recipe, out, ev, done = run.recipe, run.out, run.inputs.eval, run.done_before
+    records: list[StageRecord] = []
+    model = run.inputs.keras_model
+    if done:
+        last = recipe.stages[done - 1]
+        model = models.load_stage_model(out.stages / stage_dirname(done, last.type) / "model")
+        for i in range(1, done + 1):
+            sdir = out.stages / stage_dirname(i, recipe.stages[i - 1].type)
+            rec = _read_record(sdir)
+            entry = run.manifest["stages"][str(i)]
+            if entry.get("evaluated_with") != run.evaluated_with and ev is not None:
+                # the evaluation changed (not what the stage was made from): measure the kept model again
+                m = model if i == done else models.load_stage_model(sdir / "model")
+                rec.keras_accuracy = keras_accuracy(m, ev, run.inputs.metric, recipe.evaluation,
+                                                    run.inputs.output_index)
+                entry["evaluated_with"] = run.evaluated_with
+                out.write_result(lambda _p=sdir / RECORD, _r=rec: write_atomic(_p, json.dumps(_r.dump(), indent=2)))
+            records.append(rec)
+        where = "" if out.resumed_from is None else f" kept in {out.resumed_from}"
+        run.reporter.log(f"resuming after stage {done} ({last.type}){where}")
+    keep = {stage_dirname(i, recipe.stages[i - 1].type) for i in range(1, done + 1)}
+
+    def drop_stale() -> None:
+        out.drop_stale(keep)
+        run.manifest["stages"] = {k: v for k, v in run.manifest.get("stages", {}).items()
+                                  if k.isdigit() and int(k) <= done}
+        if recipe.stages:
+            out.write_manifest(run.manifest)
+
+    out.write_result(drop_stale)
+    return records, model
+
+
+def _stage_context(run: _Run, i: int):
+    from ..context import StageContext
+
+    recipe, train, seed = run.recipe, run.inputs.train, run.recipe.training.seed
+    return StageContext(
+        train_dataset=lambda bs, _t=train: _t.dataset(bs, shuffle=True, seed=seed),
+        train_samples=train.samples,
+        training=recipe.training,
+        compile_info=run.inputs.compile_info,
+        previous=recipe.stage_types[: i - 1],
+        reporter=run.reporter,
+        workdir=run.out.scratch(f"stage{i}"),
+        index=i,
+    )
+
+
+def _one_stage(run: _Run, i: int, params, model, records: list[StageRecord]):
+    """Run stage i, measure its model, save its checkpoint: (model, record, the plotted kernel or None)."""
+    from .. import measure
+    from ..tf import set_seed
+
+    recipe, inputs, ev = run.recipe, run.inputs, run.inputs.eval
+    ctx = _stage_context(run, i)
+    t0 = time.monotonic()
+    set_seed(recipe.training.seed + i)
+    res = stages_pkg.run_stage(model, params, ctx)
+    seconds = time.monotonic() - t0
+    model = res.model
+    # the plotted kernel after this stage, taken now rather than reloaded later
+    kernel = kernel_of(model, run.density["layer"]) if run.density is not None else None
+    stats = measure.keras_weight_stats(model)
+    summ = measure.summary(stats)
+    # distinct values per output channel (what survives per-channel int8 export), ignoring the layers
+    # this or an earlier stage left alone, like the result's figure
+    skipped = {sk["name"] for sl in [*(r.skipped_layers for r in records), res.skipped_layers] for sk in sl}
+    touched = measure.summary(stats, names=[s["name"] for s in stats if s["name"] not in skipped])
+    kacc = keras_accuracy(model, ev, inputs.metric, recipe.evaluation, inputs.output_index) if ev else None
+    rec = StageRecord(
+        index=i, type=params.type, scheme=res.scheme or "", seconds=round(seconds, 3),
+        epochs=res.details.get("epochs"), learning_rate=res.details.get("learning_rate"),
+        keras_accuracy=kacc, sparsity=float(summ["sparsity"]),
+        max_unique_weights=touched.get("max_unique_per_channel"),
+        skipped_layers=res.skipped_layers,
+        layers=[StageLayer(name=s["name"], sparsity=float(s["sparsity"]), unique_weights=int(s["unique_weights"]),
+                           max_unique_per_channel=int(s.get("max_unique_per_channel", s["unique_weights"])))
+                for s in stats],
+        history=res.history.as_dict(),
+    )
+    run.out.save_stage(model, rec.dump(), i, params.type, run.manifest,
+                       {"made_from": fingerprint.stage_made_from(recipe, run.made_from, i),
+                        "evaluated_with": run.evaluated_with})
+    for sk in res.skipped_layers:
+        run.reporter.log(f"  {params.type}: skipped {sk['name']} ({sk.get('class', '')}): {sk.get('reason', '')}")
+    run.reporter.log(f"stage {i} {params.type}: {res.scheme}; keras {inputs.metric} "
+                     f"{'n/a' if kacc is None else f'{kacc:.4f}'}, sparsity {summ['sparsity']:.1%}, "
+                     f"≤ {rec.max_unique_weights} distinct values per channel, {seconds:.1f}s")
+    return model, rec, kernel
+
+
+def _density_series(run: _Run, stage_kernels: dict) -> None:
+    """One series per stage for the density plot (a resumed stage's kernel read from its checkpoint)."""
+    from .. import models
+
+    if run.density is None:
+        return
+    for i, params in enumerate(run.recipe.stages, start=1):
+        vals = stage_kernels.get(i)
+        if vals is None and i <= run.done_before:  # a resumed stage: read its checkpoint once
+            vals = kernel_of(models.load_stage_model(run.out.stages / stage_dirname(i, params.type) / "model"),
+                             run.density["layer"])
+        if vals is not None:
+            run.density["series"].append({"label": params.type, "values": vals})
+
+
+def _export_and_measure(run: _Run, model, base_tfl: bytes, baseline: TfliteFigures):
+    """Convert the last model (the baseline conversion is the result of a float32 post-training path),
+    write model.tflite and measure it: (the result record, the .tflite's weight tensors as measured)."""
+    from .. import measure
+
+    recipe, out = run.recipe, run.out
+    q = recipe.export.quantization
+    if not recipe.stages and q == "none":
+        tfl, figures = base_tfl, baseline  # don't convert twice
+    else:
+        with run.reporter.task(f"export: {q} TFLite"):
+            tfl = run.convert(model if model is not None else run.inputs.loaded, q, "result")
+        figures = run.measure(tfl, q)
+    out.write_result(lambda: (out.partial / "model.tflite").write_bytes(tfl))
+    layers = [lay for lay in measure.tflite_weight_stats(tfl) if lay.get("role", "weight") == "weight"]
+    drop = accuracy_drop(baseline.accuracy, figures.accuracy, run.inputs.higher_is_better)
+    result = ResultRecord(
+        path="model.tflite", quantization=q, tflite_bytes=figures.tflite_bytes,
+        compressed_bytes=figures.compressed_bytes, compression_saved_percent=figures.compression_saved_percent,
+        compression_ratio=baseline.compressed_bytes / figures.compressed_bytes,
+        accuracy=figures.accuracy, accuracy_drop=drop, latency_ms=figures.latency_ms,
+        latency_p90_ms=figures.latency_p90_ms,
+        speedup=baseline.latency_ms / figures.latency_ms if figures.latency_ms else None,
+        threads=figures.threads,
+        layers=[ResultLayer(name=lay.get("layer") or lay["name"], op=lay.get("op", ""), dtype=lay["dtype"],
+                            params=int(lay["params"]), sparsity=float(lay["sparsity"]),
+                            unique_weights=int(lay["unique_weights"]),
+                            max_unique_per_channel=int(lay.get("max_unique_per_channel", lay["unique_weights"])))
+                for lay in layers],
+    )
+    return result, layers
+
+
+def _records(run: _Run, baseline, ptq_baseline, stages: list[StageRecord], result: ResultRecord,
+             tflite_layers: list[dict], t_start: float) -> RunResult:
+    """The checks and gates, the RunResult, and the files written from it (recipe.resolved.yaml, report.*)."""
+    from .. import report
+    from ..tf import versions
+
+    recipe, inputs, out = run.recipe, run.inputs, run.out
+    checks = [CheckRecord(**c) for c in stages_pkg.export_checks(recipe, [s.dump() for s in stages], tflite_layers)]
+    for c in checks:
+        if not c.passed:
+            run.reporter.warn(c.message)
+    ev = inputs.eval
+    rr = RunResult(
+        tool=ToolInfo("optimize-cli", __version__),
+        versions=versions(),
+        recipe=RecipeInfo(recipe.name, str(recipe.source), recipe.sha256),
+        model=ModelInfo(str(recipe.model), inputs.loaded.format),
+        metric=MetricInfo(inputs.metric, inputs.higher_is_better, ev.samples if ev else None),
+        baseline=baseline, ptq_baseline=ptq_baseline, stages=stages, result=result, checks=checks,
+        output=out.given, densities=run.density,
+    )
+    rr.gates = [GateRecord(**g) for g in report.evaluate_gates(recipe.gates.model_dump(), rr.dump(upto="gates"))]
+    rr.passed = all(g.passed for g in rr.gates)
+    out.write_result(lambda: (out.partial / "recipe.resolved.yaml").write_text(recipe.resolved_yaml()))
+    rr.seconds_total = round(time.monotonic() - t_start, 3)
+    out.write_result(lambda: report.write_reports(rr.dump(), out.partial, densities=run.density, warn=run.reporter.warn))
+    return rr

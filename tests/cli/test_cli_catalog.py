@@ -1,0 +1,71 @@
+"""cli/catalog.py: tree, recipes and schema. Never imports TensorFlow."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import jsonschema
+import yaml
+from click.testing import CliRunner
+
+from optimize_cli.cli import main
+
+ROOT = Path(__file__).resolve().parents[2]
+BUILTIN = sorted((ROOT / "recipes").glob("*.yaml"))
+BUILTIN_NAMES = [yaml.safe_load(p.read_text())["name"] for p in BUILTIN]
+
+
+def cli(*args: str, **env: str):
+    return CliRunner(env={"NO_COLOR": "1", "COLUMNS": "200", **env}).invoke(main, list(args))
+
+
+# ------------------------------------------------------------------------------ tree / recipes
+
+
+def test_cli_tree_names_every_builtin_recipe():
+    result = cli("tree")
+    assert result.exit_code == 0
+    for name in BUILTIN_NAMES:
+        assert name in result.stdout, f"{name} missing from the tree"
+    for node in ("SavedModel", "prune", "cluster", "PQAT", "CQAT", "PCQAT", "int16x8"):
+        assert node in result.stdout
+
+
+def test_cli_recipes_lists_every_builtin_recipe():
+    result = cli("recipes")
+    assert result.exit_code == 0
+    for name in BUILTIN_NAMES:
+        assert name in result.stdout
+    assert "INVALID" not in result.stdout
+
+
+def test_cli_recipes_json():
+    result = cli("recipes", "--json")
+    assert result.exit_code == 0
+    rows = json.loads(result.stdout)
+    assert sorted(r["name"] for r in rows) == sorted(BUILTIN_NAMES)
+    for row in rows:
+        assert row["path"] and row["description"] and Path(row["file"]).exists()
+    by_name = {r["name"]: r for r in rows}
+    assert by_name["prune-cluster-pcqat"]["path"] == "prune → cluster → qat → tflite(int8)"
+
+
+# ---------------------------------------------------------------------------------------- schema
+
+
+def test_cli_schema_is_a_valid_json_schema_that_accepts_the_builtin_recipes():
+    result = cli("schema")
+    assert result.exit_code == 0
+    schema = json.loads(result.stdout)
+    jsonschema.Draft202012Validator.check_schema(schema)
+    validator = jsonschema.Draft202012Validator(schema)
+    for path in BUILTIN:
+        validator.validate(yaml.safe_load(path.read_text()))
+    assert not validator.is_valid({"version": 1, "stages": [{"type": "prunee"}]})
+
+
+def test_cli_schema_to_a_file(tmp_path):
+    out = tmp_path / "recipe.schema.json"
+    result = cli("schema", "--output", str(out))
+    assert result.exit_code == 0 and result.stdout == ""
+    assert json.loads(out.read_text())["title"] == "optimize-cli recipe"

@@ -1,0 +1,88 @@
+"""cli/__init__.py: --version, --help, usage errors, the entry point; and that the light commands never
+import TensorFlow. Never imports TensorFlow itself."""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from optimize_cli import __version__
+from optimize_cli.cli import main
+
+ROOT = Path(__file__).resolve().parents[2]
+BUILTIN = sorted((ROOT / "recipes").glob("*.yaml"))
+
+
+def cli(*args: str, **env: str):
+    return CliRunner(env={"NO_COLOR": "1", "COLUMNS": "200", **env}).invoke(main, list(args))
+
+
+# --------------------------------------------------------------------------------- version / help
+
+
+def test_cli_version():
+    result = cli("--version")
+    assert result.exit_code == 0
+    assert result.stdout.strip() == f"optimize-cli, version {__version__}"
+
+
+@pytest.mark.parametrize("flag", ["--help", "-h"])
+def test_cli_help_lists_every_command(flag):
+    result = cli(flag)
+    assert result.exit_code == 0
+    for command in ("run", "validate", "tree", "recipes", "schema", "inspect", "compare"):
+        assert command in result.stdout
+
+
+@pytest.mark.parametrize("command", ["run", "validate", "tree", "recipes", "schema", "inspect", "compare"])
+def test_cli_command_help(command):
+    result = cli(command, "--help")
+    assert result.exit_code == 0 and "Usage:" in result.stdout
+
+
+def test_cli_unknown_command_is_a_usage_error():
+    result = cli("optimise")
+    assert result.exit_code == 2
+
+
+# --------------------------------------------------------------------------- no TensorFlow import
+
+
+NO_TF = r"""
+import sys, json
+from click.testing import CliRunner
+from optimize_cli.cli import main
+runner = CliRunner(env={"NO_COLOR": "1"})
+codes = {}
+for args in (["--help"], ["--version"], ["validate", *sys.argv[1:]], ["validate", "--json", *sys.argv[1:]],
+             ["tree"], ["recipes"], ["recipes", "--json"], ["schema"]):
+    codes[" ".join(args[:2])] = runner.invoke(main, args).exit_code
+heavy = [m for m in ("tensorflow", "tf_keras", "tensorflow_model_optimization", "keras", "ai_edge_litert")
+         if m in sys.modules]
+print(json.dumps({"codes": codes, "heavy": heavy}))
+"""
+
+
+def test_cli_light_commands_never_import_tensorflow(tmp_path):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("version: 1\nstages: [qat, prune]\n")
+    proc = subprocess.run(
+        [sys.executable, "-c", NO_TF, str(BUILTIN[0]), str(bad)],
+        capture_output=True, text=True, timeout=120, env={**os.environ, "NO_COLOR": "1"},
+    )
+    assert proc.returncode == 0, proc.stderr
+    out = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert out["heavy"] == [], f"imported {out['heavy']}"
+    assert out["codes"]["--help"] == 0 and out["codes"]["tree"] == 0 and out["codes"]["schema"] == 0
+    assert out["codes"]["validate " + str(BUILTIN[0])] == 2  # the bad file makes the whole call exit 2
+
+
+def test_cli_entry_point_runs_as_a_module():
+    proc = subprocess.run([sys.executable, "-m", "optimize_cli", "--version"], capture_output=True, text=True,
+                          timeout=60)
+    assert proc.returncode == 0 and __version__ in proc.stdout
