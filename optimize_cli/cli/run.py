@@ -25,9 +25,12 @@ from .options import json_option, model_option, output_option, quiet_option, set
 @click.option("--trust-model", is_flag=True, help="Allow .h5/.keras models with Lambda layers or custom code (runs it).")
 @click.option("--allow-code", is_flag=True, help="Allow python data sources (data.*.type: python) to run the code the recipe names.")
 def run(recipe: Path, model, output, sets, seed, resume, force, as_json, quiet, trust_model, allow_code) -> None:
-    """Run RECIPE: stages, export, measurement, report."""
+    """Run RECIPE (a recipe file, or a built-in recipe's name such as ptq-int8): stages, export, measurement,
+    report."""
+    from ..builtin import recipe_path
     from ..recipe import load_recipe
 
+    recipe = recipe_path(recipe)  # a built-in recipe's name is its file
     overrides = list(sets) + ([f"training.seed={seed}"] if seed is not None else [])
     r = load_recipe(recipe, overrides, model=model)
     r.data.require_allow_code(allow_code)  # exit 2 before TensorFlow is imported

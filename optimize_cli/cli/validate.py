@@ -24,14 +24,16 @@ def path_label(r) -> str:
 @model_option("Model path; overrides the recipes' `model`.")
 @json_option("Print one JSON object per recipe on stdout.")
 def validate(recipes, sets, model, as_json) -> None:
-    """Check RECIPE files: schema, tree rules, model and data paths. Never imports TensorFlow."""
+    """Check RECIPE files (or built-in recipe names): schema, tree rules, model and data paths. Never imports
+    TensorFlow."""
     from ..errors import RecipeError
+    from ..builtin import recipe_path
     from ..recipe import RecipeProblems, load_recipe
 
     failed = 0
     for path in recipes:
         try:
-            r = load_recipe(path, list(sets), model=model)
+            r = load_recipe(recipe_path(path), list(sets), model=model)
         except RecipeError as e:
             failed += 1
             if as_json:

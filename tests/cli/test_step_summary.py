@@ -11,7 +11,7 @@ import pytest
 from optimize_cli.report import render_markdown
 from optimize_cli.cli.step_summary import append_step_summary
 
-FIXTURE = Path(__file__).parent / "fixtures" / "report_example.json"
+FIXTURE = Path(__file__).parents[1] / "fixtures" / "report_example.json"
 
 
 @pytest.fixture

@@ -82,3 +82,15 @@ def test_wheel_runs_builtin_recipe_by_name(wheel_env):
     assert (work / "out" / "model.tflite").stat().st_size == report["result"]["tflite_bytes"]
     assert report["result"]["accuracy"] is not None and report["result"]["accuracy"] > 0.5
     assert summary
+
+
+def test_setup_cfg_lists_every_package():
+    """setup.cfg names the packages one by one (recipes/ and sample_models/ are mapped in as data): a new
+    package that is not listed would be missing from the wheel."""
+    import configparser
+
+    cfg = configparser.ConfigParser()
+    cfg.read(ROOT / "setup.cfg")
+    listed = set(cfg["options"]["packages"].split())
+    found = {".".join(p.parent.relative_to(ROOT).parts) for p in (ROOT / "optimize_cli").rglob("__init__.py")}
+    assert found | {"optimize_cli.recipes", "optimize_cli.sample_models"} == listed

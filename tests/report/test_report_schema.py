@@ -59,7 +59,7 @@ def _mutations():
         ("wrong enum", setv(["metric", "name"], "f1"), "f1"),
         ("baseline must be float32", setv(["baseline", "quantization"], "int8"), "none"),
         ("ptq_baseline must be int8", setv(["ptq_baseline", "quantization"], "float16"), "ptq_baseline"),
-        ("bad stage type", setv(["stages", 0, "type"], "distill"), "distill"),
+        ("stage type not a string", setv(["stages", 0, "type"], 7), "is not of type"),
         ("sparsity above 1", setv(["stages", 1, "sparsity"], 50), "maximum"),
         ("bad sha256", setv(["recipe", "sha256"], "abc"), "does not match"),
         ("layer missing field", drop(["result", "layers", 0, "dtype"]), "'dtype' is a required property"),

@@ -113,12 +113,13 @@ def test_run_result_cli_appends_the_step_summary_exactly_once(tmp_path, monkeypa
 
 
 def test_run_result_cli_unwritable_step_summary_is_a_warning(tmp_path, monkeypatch, capsys):
-    from optimize_cli.cli.run import append_step_summary
+    from optimize_cli.cli import run as cli_run
+    from optimize_cli.report import render_markdown
 
     target = tmp_path / "no" / "such" / "summary.md"
     monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(target))
     rep = json.loads((ROOT / "tests" / "fixtures" / "report_example.json").read_text())
-    assert append_step_summary(rep) is False
+    assert cli_run.append_step_summary(render_markdown(rep), warn=cli_run._warn) is False
     assert capsys.readouterr().err.startswith(
         f"optimize-cli: warning: cannot append the report to GITHUB_STEP_SUMMARY={target}: ")
     assert not target.exists()
