@@ -69,6 +69,8 @@ def render_html(report: dict, densities: Optional[dict] = None) -> str:
     for c in report.get("checks", []):
         if not c["passed"]:
             parts.append(f'<div class="warning" role="alert">⚠ WARNING: {e(c["name"])} — FAILED. {e(c["message"])}</div>')
+    for w in report.get("warnings") or []:
+        parts.append(f'<div class="warning" role="alert">⚠ {e(w["source"])}: {e(w["message"])}</div>')
 
     parts.append("<h2>Results</h2>")
     parts.append('<div class="scroll">' + results_table(report).html("results") + "</div>")

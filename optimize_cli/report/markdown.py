@@ -21,6 +21,9 @@ def render_markdown(report: dict) -> str:
     for c in failed:
         md.append("")
         md.append(f"> **⚠ WARNING: {c['name']} — FAILED.** {c['message']}")
+    for w in report.get("warnings") or []:
+        md.append("")
+        md.append(f"> **⚠ {w['source']}:** {w['message']}")
     md.append("")
     md.append("## Results")
     md.append("")

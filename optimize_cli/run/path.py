@@ -18,7 +18,7 @@ from . import fingerprint
 from .inputs import RunInputs, calibration, check_skip_layers, load_inputs
 from .measurements import density_layer, kernel_of, keras_accuracy, measure_tflite
 from .records import (CheckRecord, GateRecord, MetricInfo, ModelInfo, RecipeInfo, ResultLayer, ResultRecord,
-                      RunResult, StageLayer, StageRecord, TfliteFigures, ToolInfo)
+                      RunResult, StageLayer, StageRecord, TfliteFigures, ToolInfo, WarningRecord)
 from .resume import plan_resume
 from .run_dir import MANIFEST_FORMAT, RECORD, RunDir, stage_dirname, write_atomic
 
@@ -37,6 +37,12 @@ class _Run:
     done_before: int = 0  # stages reused by --resume
     manifest: dict = field(default_factory=lambda: {"format": MANIFEST_FORMAT, "stages": {}})
     density: Optional[dict] = None  # the plotted kernel: {"layer", "series": [{"label", "values"}]}
+    warnings: list = field(default_factory=list)  # WarningRecord: report.json's `warnings`, also on stderr
+
+    def warn(self, source: str, message: str) -> None:
+        """Tell the user (stderr) and record it in the report."""
+        self.warnings.append(WarningRecord(source, message))
+        self.reporter.warn(f"{source}: {message}")
 
     def convert(self, model, quantization: str, name: str) -> bytes:
         """TFLite bytes; a failed conversion is a StageError naming which one, its logs kept."""
@@ -291,7 +297,7 @@ def _records(run: _Run, baseline, ptq_baseline, stages: list[StageRecord], resul
         recipe=RecipeInfo(recipe.name, str(recipe.source), recipe.sha256),
         model=ModelInfo(str(recipe.model), inputs.loaded.format),
         metric=MetricInfo(inputs.metric, inputs.higher_is_better, ev.samples if ev else None),
-        baseline=baseline, ptq_baseline=ptq_baseline, stages=stages, result=result, checks=checks,
+        baseline=baseline, ptq_baseline=ptq_baseline, stages=stages, result=result, checks=checks, warnings=run.warnings,
         output=out.given, densities=run.density,
     )
     rr.gates = [GateRecord(**g) for g in report.evaluate_gates(recipe.gates.model_dump(), rr.dump(upto="gates"))]

@@ -158,6 +158,15 @@ class MetricInfo(Record):
 
 
 @dataclass
+class WarningRecord(Record):
+    """Something the user should know about the run that is not an error: `source` says where it comes
+    from (model, data, calibration, baseline, stage …), `message` is one line."""
+
+    source: str
+    message: str
+
+
+@dataclass
 class RunResult(Record):
     """What `run_path` returns; its dump is report.json. `output` (DIR as given) and `densities` (the
     weight-density series of the HTML plot) are not part of the report."""
@@ -172,6 +181,7 @@ class RunResult(Record):
     stages: list[StageRecord]
     result: ResultRecord
     checks: list[CheckRecord]
+    warnings: list[WarningRecord] = field(default_factory=list)
     gates: list[GateRecord] = field(default_factory=list)
     passed: bool = True
     seconds_total: float = 0.0
@@ -181,7 +191,7 @@ class RunResult(Record):
 
     #: report.json's key order (schema_version first, as every report so far)
     ORDER = ("schema_version", "tool", "versions", "recipe", "model", "metric", "baseline", "ptq_baseline",
-             "stages", "result", "checks", "gates", "passed", "seconds_total")
+             "stages", "result", "checks", "warnings", "gates", "passed", "seconds_total")
 
     def dump(self, upto: Optional[str] = None) -> dict:
         """report.json; `upto`: only the keys before that one (what the gates are evaluated on)."""

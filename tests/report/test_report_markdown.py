@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import re
 
+import pytest
 
 from optimize_cli import report as rp
 
@@ -90,3 +91,15 @@ def test_markdown_error_metric_documents_the_drop_sign(example):
     assert "| mae drop " in md and "0.025" in md
 
 
+
+
+def test_markdown_and_html_show_run_warnings_and_schema_accepts_them(example):
+    from optimize_cli.report import ReportError, render_html, render_markdown, validate_report
+
+    example["warnings"] = [{"source": "model", "message": "written before TF 2.5: no Keras metadata"}]
+    assert validate_report(example) == []
+    assert "> **⚠ model:** written before TF 2.5: no Keras metadata" in render_markdown(example)
+    assert "⚠ model: written before TF 2.5: no Keras metadata" in render_html(example)
+    example["warnings"] = [{"source": "model"}]
+    with pytest.raises(ReportError, match="message"):
+        validate_report(example)
