@@ -24,7 +24,7 @@ from .paths import Rule
 from .problems import Problem, RecipeProblems
 from .resolve import check_rules
 from .schema import json_schema
-from .sources import (
+from ..data import (
     DATA_SOURCES,
     DataConfig,
     DataSource,

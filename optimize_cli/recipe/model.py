@@ -15,7 +15,7 @@ from pydantic.fields import FieldInfo
 from .. import stages as stage_registry
 from ..strict import Strict as _Strict
 from ..tree import QUANTIZATIONS, scheme_for
-from .sources import DataConfig
+from ..data import DataConfig
 from .text import show_value
 
 __all__ = ["QUANTIZATIONS", "TrainingConfig", "EvaluationConfig", "ExportConfig", "GatesConfig", "Recipe",

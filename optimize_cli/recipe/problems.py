@@ -13,7 +13,7 @@ from pydantic import BaseModel
 from .. import stages as stage_registry
 from ..errors import RecipeError
 from .model import EvaluationConfig, ExportConfig, GatesConfig, Recipe, TrainingConfig
-from .sources import DATA_SOURCES, DataConfig, FeatureSpec, TfrecordSource, ValidationSplit
+from ..data import DATA_SOURCES, DataConfig, FeatureSpec, TfrecordSource, ValidationSplit
 from .text import one_line, show_value
 
 STAGES = stage_registry.STAGES  # the live registry: type → parameter model

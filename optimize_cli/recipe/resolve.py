@@ -9,7 +9,8 @@ from .. import stages as stage_registry
 from ..tree import fixed_export, order_problems
 from .model import Recipe
 from .paths import Rule, path_exists, resolve_path, show_path
-from .sources import ValidationSplit, check_source
+from ..data import ValidationSplit
+from .sources import check_source
 
 _IO_DEFAULT = {"int8": "int8", "int16x8": "int16"}
 _IO_ALLOWED = {"int8": {"float32", "int8", "uint8"}, "int16x8": {"float32", "int16"}}

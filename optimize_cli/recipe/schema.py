@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from .. import stages as stage_registry
 from .model import NULLABLE_SECTIONS, Recipe
-from .sources import DATA_SOURCES
+from ..data import DATA_SOURCES
 
 
 def json_schema() -> dict:

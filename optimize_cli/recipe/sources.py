@@ -5,19 +5,6 @@ from __future__ import annotations
 from pathlib import Path
 
 from .. import data
-from ..data import (  # noqa: F401 - the recipe's data section, re-exported for recipe.* users
-    DATA_SOURCES,
-    DataConfig,
-    DataSource,
-    EvalSource,
-    FeatureSpec,
-    ImageDirSource,
-    NpzSource,
-    PythonSource,
-    TfdsSource,
-    TfrecordSource,
-    ValidationSplit,
-)
 from .paths import Rule
 from .text import show_value
 
