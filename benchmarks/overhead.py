@@ -30,9 +30,8 @@ def main() -> int:
     import optimize_cli.tf  # noqa: F401  (TensorFlow, tf_keras, tfmot)
     t_import = time.perf_counter() - t0
 
-    from optimize_cli import export, pipeline
-    from optimize_cli.recipe import load_recipe
-    from optimize_cli.stages import STAGES
+    from optimize_cli import RunOptions, export, load_recipe, run_recipe
+    from optimize_cli.stages import STAGES, stage_module
 
     spent = {"train": 0.0, "convert": 0.0}
 
@@ -46,14 +45,14 @@ def main() -> int:
         return wrapper
 
     export.convert = timed("convert", export.convert)
-    for cls in STAGES.values():
-        mod = sys.modules[cls.__module__]
+    for typ in STAGES:
+        mod = stage_module(typ)
         mod.run = timed("train", mod.run)
 
     recipe = load_recipe(args.recipe, args.sets)
     with tempfile.TemporaryDirectory() as tmp:
         s = time.perf_counter()
-        code = pipeline.run_recipe(recipe, pipeline.RunOptions(output=Path(tmp) / "out", quiet=True))
+        code = run_recipe(recipe, RunOptions(output=Path(tmp) / "out", quiet=True)).exit_code
         total = time.perf_counter() - s
     work = spent["train"] + spent["convert"]
     overhead = total - work
