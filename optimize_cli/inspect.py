@@ -316,12 +316,13 @@ def _fmt_io(d: dict) -> str:
 
 def render_inspection(info: dict) -> None:
     """Print ``info`` (from inspect_model) to stdout: header, inputs / outputs, a table of layers, totals."""
-    from rich.console import Console
     from rich.markup import escape
     from rich.table import Table
     from rich.text import Text
 
-    console = Console(highlight=False, soft_wrap=True, no_color=bool(os.environ.get("NO_COLOR")))
+    from .progress import stdout_console
+
+    console = stdout_console(soft_wrap=True)
     if not console.is_terminal and not os.environ.get("COLUMNS"):
         console.width = 140  # pipes and CI logs: don't fold the table at 80 columns
     sizes = info.get("sizes", {})

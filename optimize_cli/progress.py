@@ -15,6 +15,20 @@ def stderr_console() -> Console:
     return Console(stderr=True, no_color=bool(os.environ.get("NO_COLOR")), highlight=False, soft_wrap=True)
 
 
+class _StdoutConsole(Console):
+    """rich's Console exits 1 when stdout's reader has gone; this one raises BrokenPipeError for the CLI,
+    which ends quietly with exit 0 (`optimize-cli recipes | head -1`)."""
+
+    def on_broken_pipe(self) -> None:
+        self.quiet = True
+        raise BrokenPipeError
+
+
+def stdout_console(**kw) -> Console:
+    """The console of a command's output on stdout (tables, the tree); NO_COLOR respected."""
+    return _StdoutConsole(**{"highlight": False, "no_color": bool(os.environ.get("NO_COLOR")), **kw})
+
+
 class Reporter:
     """What a run tells the user while it works (on stderr)."""
 
