@@ -260,3 +260,25 @@ def test_compare_real_run_report_validates_with_jsonschema(real_run):
 
     schema = json.loads((ROOT / "optimize_cli" / "report.schema.json").read_text(encoding="utf-8"))
     jsonschema.Draft202012Validator(schema).validate(json.loads((real_run / "report.json").read_text("utf-8")))
+
+
+def test_compare_table_is_aligned_at_80_columns_and_cli_format_chooses(two_reports):
+    from click.testing import CliRunner
+
+    from optimize_cli.cli import main
+
+    a, b = two_reports
+    table = compare_reports([a, b], fmt="table", width=80)
+    lines = table.splitlines()
+    assert all(len(line) <= 80 for line in lines), table
+    assert "|" not in table and lines[0].split() == ["Baseline", "ptq-int8", "prune-cluster-pcqat"]
+    ratio = next(line for line in lines if line.startswith("Compression ratio"))
+    assert ratio.split()[-3:] == ["1.00x", "4.26x", "7.00x"]
+    # the figures are right-aligned: each column's cells end where its header ends
+    head_end = lines[0].index("ptq-int8") + len("ptq-int8")
+    assert ratio[:head_end].endswith("4.26x")
+    runner = CliRunner()
+    assert runner.invoke(main, ["compare", str(a), str(b)]).output.startswith("|  | Baseline |")  # not a tty: md
+    assert runner.invoke(main, ["compare", str(a), str(b), "--format", "table"]).output.split()[:1] == ["Baseline"]
+    assert runner.invoke(main, ["compare", str(a), "--format", "json"]).output.lstrip().startswith("[")
+    assert runner.invoke(main, ["compare", str(a), "--format", "xml"]).exit_code == 2
