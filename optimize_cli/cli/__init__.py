@@ -146,6 +146,25 @@ EXAMPLES = {
 }
 
 
+#: the commands that run TensorFlow for a while: their native logging goes to a file (quiet.native_logs_to_file)
+NATIVE_LOG_COMMANDS = ("run", "search")
+
+
+def _native_logs_kept_off_the_terminal(callback):
+    """The command's callback with fd 2 pointed at a log file for its whole run (not with --debug)."""
+    import functools
+
+    @functools.wraps(callback)
+    def wrapper(*args, **kwargs):
+        from ..quiet import native_logs_to_file
+
+        ctx = click.get_current_context()
+        with native_logs_to_file(keep_on_terminal=bool(ctx.find_root().params.get("debug"))):
+            return callback(*args, **kwargs)
+
+    return wrapper
+
+
 def _register() -> None:
     from . import catalog, compare, completion, inspect, run, validate
 
@@ -155,6 +174,8 @@ def _register() -> None:
             lines = EXAMPLES[command.name].splitlines()
             command.epilog = "\b\nExample" + ("s" if len(lines) > 1 else "") + ":\n" + "\n".join(
                 f"  {line}" for line in lines)
+        if command.name in NATIVE_LOG_COMMANDS:
+            command.callback = _native_logs_kept_off_the_terminal(command.callback)
         main.add_command(command)
 
 
