@@ -61,7 +61,14 @@ def tree() -> None:
 @click.command()
 @output_option("Write to a file instead of stdout.", dir_okay=False)
 def schema(output) -> None:
-    """Print the JSON Schema of the recipe (for editors and CI linting)."""
+    """Print the JSON Schema of the recipe (for editors and CI linting).
+
+    \b
+    For editors with yaml-language-server (VS Code's YAML extension, Neovim, Helix, …): save it with
+    `optimize-cli schema -o recipe.schema.json` and make this the recipe's first line:
+      # yaml-language-server: $schema=recipe.schema.json
+    (a path relative to the recipe, or a URL). CI: validate recipes with any JSON Schema validator
+    (draft 2020-12), or with `optimize-cli validate`."""
     from ..recipe import json_schema
 
     text = json.dumps(json_schema(), indent=2)
