@@ -79,7 +79,7 @@ class Reporter:
         from rich.markup import escape
         from rich.progress import Progress
 
-        prog = Progress(*progress_columns(self.console.width, total), console=self.console, transient=True)
+        prog = Progress(*progress_columns(self.console.width, total, description), console=self.console, transient=True)
         tid = prog.add_task(description, total=total, info="", batch="")
         mark = "[green]✓[/green]"
         try:
@@ -112,7 +112,7 @@ def fmt_elapsed(seconds: float) -> str:
 BAR_MIN_WIDTH = 100
 
 
-def progress_columns(width: int, total: Optional[int]) -> list:
+def progress_columns(width: int, total: Optional[int], description: str = "") -> list:
     """The rich columns of a task's live line for a terminal ``width`` columns wide: description, "n/N"
     epochs, batches within the epoch, elapsed, ETA, then the bar (only when there is room) and the
     last epoch's figures (cut first)."""
@@ -121,12 +121,25 @@ def progress_columns(width: int, total: Optional[int]) -> list:
     from rich.table import Column
 
     if not total:  # a step of unknown length (a conversion): a spinner and the elapsed time
-        return [SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn()]
-    cols = [TextColumn("{task.description}"), MofNCompleteColumn(), TextColumn("{task.fields[batch]}"),
-            TimeElapsedColumn(), TextColumn("eta"), TimeRemainingColumn(compact=True)]
-    if width >= BAR_MIN_WIDTH:
+        return [SpinnerColumn(), TextColumn("{task.description}", table_column=Column(no_wrap=True, overflow="ellipsis")),
+                TimeElapsedColumn(table_column=Column(no_wrap=True, min_width=7))]
+
+    def cut(n: int) -> Column:  # a text cut with … at n cells
+        return Column(no_wrap=True, overflow="ellipsis", max_width=max(n, 1))
+
+    digits = len(str(total))
+    counts = [(MofNCompleteColumn(table_column=Column(no_wrap=True, width=2 * digits + 1)), 2 * digits + 1),
+              (TextColumn("{task.fields[batch]}", table_column=cut(15)), 15),
+              (TimeElapsedColumn(table_column=Column(no_wrap=True, width=7)), 7),
+              (TextColumn("eta", table_column=Column(no_wrap=True, width=3)), 3),
+              (TimeRemainingColumn(compact=True, table_column=Column(no_wrap=True, width=5)), 5)]
+    bar = width >= BAR_MIN_WIDTH
+    kept = sum(w + 1 for _, w in counts) + (21 if bar else 0)
+    desc = max(12, min(len(description) or 48, width - kept - 8))  # then the last epoch's figures in what is left
+    cols = [TextColumn("{task.description}", table_column=cut(desc))] + [c for c, _ in counts]
+    if bar:
         cols.insert(1, BarColumn(bar_width=20))
-    cols.append(TextColumn("{task.fields[info]}", table_column=Column(no_wrap=True, overflow="ellipsis")))
+    cols.append(TextColumn("{task.fields[info]}", table_column=cut(width - kept - desc - 2)))
     return cols
 
 

@@ -80,3 +80,19 @@ def test_plain_log_lines_per_epoch_carry_an_eta(capsys):
     assert re.search(r"stage 1 prune: epoch 1/2 loss 0\.5 \(eta \d+:\d\d\)$", err[1])
     assert err[2].endswith("stage 1 prune: epoch 2/2 loss 0.4") and "done in" in err[3]
     assert len(err) == 4
+
+
+@pytest.mark.parametrize("width", [60, 80])
+def test_a_live_line_at_narrow_widths_keeps_counts_batches_elapsed_and_eta(width):
+    from rich.progress import Progress
+
+    desc = "stage 1 (prune): fine-tune 3 epochs"
+    buf = io.StringIO()
+    console = Console(file=buf, width=width, force_terminal=True, no_color=True)
+    prog = Progress(*progress_columns(width, 3, desc), console=console)
+    tid = prog.add_task(desc, total=3, info="loss 0.0234 accuracy 0.9952 val_loss 0.1", batch="batch 12/20")
+    prog.update(tid, advance=1)
+    console.print(prog.make_tasks_table(prog.tasks))
+    line = _plain(buf.getvalue()).splitlines()[0]
+    assert len(line) <= width and "━" not in line
+    assert re.search(r" 1/3 batch 12/20 0:00:\d\d eta ", line), line
