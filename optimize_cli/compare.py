@@ -11,7 +11,7 @@ from typing import Any, Optional
 from .errors import InputError
 from .report.figures import (compression_ratio, measurement_saved_percent, number, path_label,
                              result_accuracy_drop, result_max_unique, result_sparsity, speedup)
-from .report.format import fmt_compressed, fmt_int, fmt_ms, fmt_number, fmt_pct, fmt_ratio
+from .report.format import fmt_change, fmt_compressed, fmt_int, fmt_ms, fmt_number, fmt_pct, fmt_ratio, fmt_speed
 from .report.schema import SCHEMA_VERSION
 
 _REQUIRED = ("baseline", "result")
@@ -104,12 +104,14 @@ def _names(reports: list) -> list:
     return names
 
 
-# ------------------------------------------------------------------------------------- Markdown
+# ---------------------------------------------------------------------------------- rendering
 
 #: missing value in compare's table (report.md uses "—")
 MISSING = "–"
 #: latency decimals in compare's table: "0.250", "12.3"
 COMPARE_MS = ((10, 3), (math.inf, 1))
+#: what `compare --format` accepts
+FORMATS = ("md", "table", "json")
 
 
 def _cell(s: str) -> str:
@@ -128,7 +130,8 @@ def _f_x(v) -> str:
     return fmt_ratio(v, MISSING, sign="x")
 
 
-def _markdown(runs: list, first: dict) -> str:
+def _grid(runs: list, first: dict) -> tuple[list[str], list[tuple[str, str, list[str]]], list[str]]:
+    """(header, rows of (label, baseline cell, run cells), notes): what both renderings show."""
     b = first["baseline"]
     bsaved = measurement_saved_percent({"tflite_bytes": b["tflite_bytes"], "compressed_bytes": b["compressed_bytes"]})
     metrics = {r["metric"] for r in runs}
@@ -137,38 +140,68 @@ def _markdown(runs: list, first: dict) -> str:
     rows = [
         ("Path", "float32 TFLite", [r["path"] for r in runs]),
         (label, _f_num(b["accuracy"]), [_f_num(r["accuracy"]) for r in runs]),
-        (f"{label} drop", "–", [_f_num(r["accuracy_drop"], signed=True) for r in runs]),
+        (f"{label} vs baseline", MISSING, [fmt_change(r["accuracy_drop"], _f_num, MISSING) for r in runs]),
         ("TFLite bytes", _f_int(b["tflite_bytes"]), [_f_int(r["tflite_bytes"]) for r in runs]),
         ("Compressed bytes (saved)", fmt_compressed(b["compressed_bytes"], bsaved, MISSING),
          [fmt_compressed(r["compressed_bytes"], r["compression_saved_percent"], MISSING) for r in runs]),
         ("Compression ratio", _f_x(1.0), [_f_x(r["compression_ratio"]) for r in runs]),
-        ("Sparsity", "–", [fmt_pct(r["sparsity"], MISSING) for r in runs]),
-        ("Max unique weights", "–", [_f_int(r["max_unique_weights"]) for r in runs]),
+        ("Sparsity", MISSING, [fmt_pct(r["sparsity"], MISSING) for r in runs]),
+        ("Max unique weights", MISSING, [_f_int(r["max_unique_weights"]) for r in runs]),
         ("Latency (ms)", fmt_ms(b["latency_ms"], MISSING, COMPARE_MS), [fmt_ms(r["latency_ms"], MISSING, COMPARE_MS) for r in runs]),
-        ("Speedup", _f_x(1.0) if b["latency_ms"] else "–", [_f_x(r["speedup"]) for r in runs]),
+        ("Speedup / slowdown", fmt_speed(1.0, MISSING, "x") if b["latency_ms"] else MISSING,
+         [fmt_speed(r["speedup"], MISSING, "x") for r in runs]),
     ]
-    header = ["", "Baseline"] + [r["name"] for r in runs]
-    lines = ["| " + " | ".join(_cell(h) for h in header) + " |",
-             "|---|" + "---:|" * (len(header) - 1)]
-    for label, base_cell, cells in rows:
-        lines.append("| " + " | ".join(_cell(c) for c in [label, base_cell] + cells) + " |")
     notes = []
     for r in runs[1:]:
         rb = r["baseline"]
         if (rb["tflite_bytes"], rb["accuracy"]) != (b["tflite_bytes"], b["accuracy"]):
             notes.append(f"{r['name']} was measured against a different baseline (accuracy "
-                         f"{_f_num(rb['accuracy'])}, {_f_int(rb['tflite_bytes'])} bytes); its ratio, drop and "
+                         f"{_f_num(rb['accuracy'])}, {_f_int(rb['tflite_bytes'])} bytes); its ratio, change and "
                          f"speedup are relative to its own baseline.")
+    return ["", "Baseline"] + [r["name"] for r in runs], rows, notes
+
+
+def _markdown(runs: list, first: dict) -> str:
+    header, rows, notes = _grid(runs, first)
+    lines = ["| " + " | ".join(_cell(h) for h in header) + " |",
+             "|---|" + "---:|" * (len(header) - 1)]
+    for label, base_cell, cells in rows:
+        lines.append("| " + " | ".join(_cell(c) for c in [label, base_cell] + cells) + " |")
     if notes:
         lines.append("")
         lines.extend(f"Note: {n}" for n in notes)
     return "\n".join(lines)
 
 
-def compare_reports(paths, as_json: bool = False) -> str:
+def _table(runs: list, first: dict, width: Optional[int] = None) -> str:
+    """An aligned terminal table (rich): labels on the left, figures right-aligned, cells never split
+    inside a word; wider than the terminal, the columns wrap between words."""
+    import io
+
+    from rich.console import Console
+    from rich.table import Table
+    from rich.text import Text
+
+    header, rows, notes = _grid(runs, first)
+    t = Table(box=None, pad_edge=False, show_edge=False, header_style="bold")
+    t.add_column(header[0], no_wrap=True)
+    for h in header[1:]:
+        t.add_column(h, justify="right", overflow="fold")
+    for label, base_cell, cells in rows:
+        t.add_row(*(Text(c) for c in [label, base_cell] + cells))
+    buf = io.StringIO()
+    console = Console(file=buf, width=width or 200, highlight=False, no_color=True, soft_wrap=False)
+    console.print(t)
+    for n in notes:
+        console.print(Text(f"Note: {n}"), soft_wrap=True)
+    return "\n".join(line.rstrip() for line in buf.getvalue().rstrip("\n").splitlines())
+
+
+def compare_reports(paths, as_json: bool = False, fmt: str = "md", width: Optional[int] = None) -> str:
     """Read report.json files (schema_version 1; a run directory is read as DIR/report.json) and render one
-    table across runs: Markdown (rows = metrics; columns = Baseline from the first report, then one per
-    run named by recipe.name) or, with ``as_json``, a JSON list with one object of the same figures per run.
+    table across runs (rows = metrics; columns = Baseline from the first report, then one per run named by
+    recipe.name): ``fmt`` "md" a Markdown table, "table" an aligned terminal table ``width`` columns wide,
+    "json" (or ``as_json``) a JSON list with one object of the same figures per run.
     Raises InputError naming the file when one is missing or is not a report."""
     paths = list(paths)
     if not paths:
@@ -176,9 +209,11 @@ def compare_reports(paths, as_json: bool = False) -> str:
     reports = [_load(p) for p in paths]
     names = _names(reports)
     runs = [_run_figures(rep, n) for rep, n in zip(reports, names, strict=True)]
-    if as_json:
+    if as_json or fmt == "json":
         return json.dumps(runs, indent=2)
+    if fmt == "table":
+        return _table(runs, runs[0], width)
     return _markdown(runs, runs[0])
 
 
-__all__ = ["compare_reports"]
+__all__ = ["FORMATS", "compare_reports"]

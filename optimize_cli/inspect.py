@@ -314,14 +314,39 @@ def _fmt_io(d: dict) -> str:
     return f"{d['name']}  {_fmt_shape(d['shape'])}  {d['dtype']}{qs}"
 
 
+def layer_table_lines(heads: list[str], rows: list[tuple], width: int) -> list[str]:
+    """The layers as aligned columns that never split a cell: two spaces between columns, one when that is
+    too wide, and without the dtype column (named once above) when every layer has the same dtype and the
+    table is still wider than ``width``. Numbers are right-aligned."""
+    cols = list(range(len(heads)))
+    dtypes = {r[3] for r in rows}
+
+    def widths(keep):
+        return {c: max([len(heads[c])] + [len(r[c]) for r in rows]) for c in keep}
+
+    w, gap = widths(cols), 2
+    if sum(w.values()) + gap * (len(w) - 1) > width:
+        gap = 1
+    lines = []
+    if sum(w.values()) + gap * (len(w) - 1) > width and len(dtypes) == 1 and rows:
+        cols = [c for c in cols if c != 3]
+        w = widths(cols)
+        gap = 2 if sum(w.values()) + 2 * (len(w) - 1) <= width else 1
+        lines.append(f"dtype: {next(iter(dtypes))} (every layer)")
+
+    def line(cells) -> str:
+        return (" " * gap).join(cells[c].rjust(w[c]) if c >= 4 else cells[c].ljust(w[c]) for c in cols).rstrip()
+
+    return lines + [line(heads)] + [line(r) for r in rows]
+
+
 def render_inspection(info: dict) -> None:
     """Print ``info`` (from inspect_model) to stdout: header, inputs / outputs, a table of layers, totals."""
-    from rich.console import Console
     from rich.markup import escape
-    from rich.table import Table
-    from rich.text import Text
 
-    console = Console(highlight=False, soft_wrap=True, no_color=bool(os.environ.get("NO_COLOR")))
+    from .progress import stdout_console
+
+    console = stdout_console(soft_wrap=True)
     if not console.is_terminal and not os.environ.get("COLUMNS"):
         console.width = 140  # pipes and CI logs: don't fold the table at 80 columns
     sizes = info.get("sizes", {})
@@ -337,15 +362,7 @@ def render_inspection(info: dict) -> None:
         console.print("ops: " + ", ".join(f"{k}×{v}" for k, v in info["ops"].items()), markup=False)
 
     tflite = fmt == "tflite"
-    t = Table(show_edge=False, box=None, pad_edge=False)
-    t.add_column("layer" if not tflite else "tensor (layer)", overflow="fold")
-    t.add_column("op" if tflite else "class", overflow="fold")
-    t.add_column("shape", no_wrap=True)
-    t.add_column("dtype", no_wrap=True)
-    t.add_column("params", justify="right")
-    t.add_column("sparsity", justify="right")
-    t.add_column("unique", justify="right")
-    t.add_column("max/channel", justify="right")
+    rows = []
     for lay in info.get("layers") or []:
         if tflite:
             name = lay.get("layer") or lay["name"]
@@ -355,11 +372,14 @@ def render_inspection(info: dict) -> None:
         else:
             name = lay["name"]
             op = lay.get("class", "") + (f" in {lay['wrapper']}" if lay.get("wrapper") else "")
-        cells = (name, op, _fmt_shape(lay.get("shape")), str(lay.get("dtype") or "-"), _fmt_int(lay.get("params")),
-                 _fmt_pct(lay.get("sparsity")), _fmt_int(lay.get("unique_weights")),
-                 _fmt_int(lay.get("max_unique_per_channel")))
-        t.add_row(*(Text(c) for c in cells))
-    console.print(t)
+        rows.append((name, op, _fmt_shape(lay.get("shape")), str(lay.get("dtype") or "-"), _fmt_int(lay.get("params")),
+                     _fmt_pct(lay.get("sparsity")), _fmt_int(lay.get("unique_weights")),
+                     _fmt_int(lay.get("max_unique_per_channel"))))
+
+    heads = ["tensor (layer)" if tflite else "layer", "op" if tflite else "class", "shape", "dtype", "params",
+             "sparsity", "unique", "max/ch"]
+    for line in layer_table_lines(heads, rows, console.width):
+        console.print(line, markup=False)
     tot = info.get("totals", {})
     if tflite:
         line = (f"totals: {_fmt_int(tot.get('params'))} constant values, {_fmt_int(tot.get('weight_params'))} "

@@ -15,6 +15,20 @@ def stderr_console() -> Console:
     return Console(stderr=True, no_color=bool(os.environ.get("NO_COLOR")), highlight=False, soft_wrap=True)
 
 
+class _StdoutConsole(Console):
+    """rich's Console exits 1 when stdout's reader has gone; this one raises BrokenPipeError for the CLI,
+    which ends quietly with exit 0 (`optimize-cli recipes | head -1`)."""
+
+    def on_broken_pipe(self) -> None:
+        self.quiet = True
+        raise BrokenPipeError
+
+
+def stdout_console(**kw) -> Console:
+    """The console of a command's output on stdout (tables, the tree); NO_COLOR respected."""
+    return _StdoutConsole(**{"highlight": False, "no_color": bool(os.environ.get("NO_COLOR")), **kw})
+
+
 class Reporter:
     """What a run tells the user while it works (on stderr)."""
 
@@ -48,39 +62,113 @@ class Reporter:
     # ---- a unit of work with epochs
     @contextmanager
     def task(self, description: str, total: Optional[int] = None):
-        """A stage or step; `advance(logs)` once per epoch."""
+        """A stage or step; `advance(info)` once per epoch, `advance.batch(done, of)` within an epoch (a
+        long epoch shows its batches). A finished task leaves one line marked ✓ (rich) or "done in"."""
         start = time.monotonic()
         if self.rich:
-            from rich.progress import (
-                BarColumn,
-                MofNCompleteColumn,
-                Progress,
-                SpinnerColumn,
-                TextColumn,
-                TimeElapsedColumn,
-            )
-
-            # a bar with "epoch n/N" for a stage; a spinner for a step of unknown length (a conversion)
-            middle = (BarColumn(), MofNCompleteColumn()) if total else (SpinnerColumn(),)
-            with Progress(
-                TextColumn("{task.description}"), *middle, TextColumn("{task.fields[info]}"),
-                TimeElapsedColumn(), console=self.console, transient=False,
-            ) as prog:
-                tid = prog.add_task(description, total=total, info="")
-
-                def advance(info: str = ""):
-                    prog.update(tid, advance=1, info=info)
-
+            with self._rich_task(description, total, start) as advance:
                 yield advance
-                prog.update(tid, completed=total if total else None)
         else:
             self.log(f"{description} ...")
-            counter = {"n": 0}
-
-            def advance(info: str = ""):
-                counter["n"] += 1
-                of = f"/{total}" if total else ""
-                self.log(f"  {description}: epoch {counter['n']}{of} {info}".rstrip())
-
+            advance = _PlainAdvance(self, description, total, start)
             yield advance
             self.log(f"{description} done in {time.monotonic() - start:.1f}s")
+
+    @contextmanager
+    def _rich_task(self, description: str, total: Optional[int], start: float):
+        from rich.markup import escape
+        from rich.progress import Progress
+
+        prog = Progress(*progress_columns(self.console.width, total, description), console=self.console, transient=True)
+        tid = prog.add_task(description, total=total, info="", batch="")
+        mark = "[green]✓[/green]"
+        try:
+            with prog:
+                yield _RichAdvance(prog, tid)
+        except KeyboardInterrupt:
+            mark = None  # the live line is erased; the interruption message follows, no frozen duplicate
+            raise
+        except BaseException:
+            mark = "[red]✗[/red]"
+            raise
+        finally:
+            # the live line is erased on the way out (transient); one line remains: ✓ done, ✗ failed
+            if mark is not None:
+                task = prog.tasks[0]
+                count = f"  {int(task.completed)}/{total}" if total else ""
+                info = task.fields.get("info", "") if mark.endswith("✓[/green]") else ""
+                self.console.print(f"{mark} {escape(description)}{count}  {fmt_elapsed(time.monotonic() - start)}"
+                                   + (f"  {escape(info)}" if info else ""), highlight=False)
+
+
+def fmt_elapsed(seconds: float) -> str:
+    """"0:07", "12:03", "1:02:03"."""
+    s = int(seconds)
+    h, rest = divmod(s, 3600)
+    return f"{h}:{rest // 60:02d}:{rest % 60:02d}" if h else f"{rest // 60}:{rest % 60:02d}"
+
+
+#: below this terminal width the bar is left out first; the counts, elapsed time and ETA stay
+BAR_MIN_WIDTH = 100
+
+
+def progress_columns(width: int, total: Optional[int], description: str = "") -> list:
+    """The rich columns of a task's live line for a terminal ``width`` columns wide: description, "n/N"
+    epochs, batches within the epoch, elapsed, ETA, then the bar (only when there is room) and the
+    last epoch's figures (cut first)."""
+    from rich.progress import (BarColumn, MofNCompleteColumn, SpinnerColumn, TextColumn, TimeElapsedColumn,
+                               TimeRemainingColumn)
+    from rich.table import Column
+
+    if not total:  # a step of unknown length (a conversion): a spinner and the elapsed time
+        return [SpinnerColumn(), TextColumn("{task.description}", table_column=Column(no_wrap=True, overflow="ellipsis")),
+                TimeElapsedColumn(table_column=Column(no_wrap=True, min_width=7))]
+
+    def cut(n: int) -> Column:  # a text cut with … at n cells
+        return Column(no_wrap=True, overflow="ellipsis", max_width=max(n, 1))
+
+    digits = len(str(total))
+    counts = [(MofNCompleteColumn(table_column=Column(no_wrap=True, width=2 * digits + 1)), 2 * digits + 1),
+              (TextColumn("{task.fields[batch]}", table_column=cut(15)), 15),
+              (TimeElapsedColumn(table_column=Column(no_wrap=True, width=7)), 7),
+              (TextColumn("eta", table_column=Column(no_wrap=True, width=3)), 3),
+              (TimeRemainingColumn(compact=True, table_column=Column(no_wrap=True, width=5)), 5)]
+    bar = width >= BAR_MIN_WIDTH
+    kept = sum(w + 1 for _, w in counts) + (21 if bar else 0)
+    desc = max(12, min(len(description) or 48, width - kept - 8))  # then the last epoch's figures in what is left
+    cols = [TextColumn("{task.description}", table_column=cut(desc))] + [c for c, _ in counts]
+    if bar:
+        cols.insert(1, BarColumn(bar_width=20))
+    cols.append(TextColumn("{task.fields[info]}", table_column=cut(width - kept - desc - 2)))
+    return cols
+
+
+class _RichAdvance:
+    """`advance(info)`: one epoch done; `advance.batch(done, of)`: progress within the epoch."""
+
+    def __init__(self, prog, tid):
+        self.prog, self.tid = prog, tid
+
+    def __call__(self, info: str = "") -> None:
+        self.prog.update(self.tid, advance=1, info=info, batch="")
+
+    def batch(self, done: int, of: Optional[int] = None) -> None:
+        self.prog.update(self.tid, batch=f"batch {done}/{of}" if of else f"batch {done}")
+
+
+class _PlainAdvance:
+    """One line per epoch for CI logs, with an ETA from the epochs so far."""
+
+    def __init__(self, reporter: Reporter, description: str, total: Optional[int], start: float):
+        self.reporter, self.description, self.total, self.start, self.n = reporter, description, total, start, 0
+
+    def __call__(self, info: str = "") -> None:
+        self.n += 1
+        of = f"/{self.total}" if self.total else ""
+        eta = ""
+        if self.total and self.n < self.total:
+            eta = f" (eta {fmt_elapsed((time.monotonic() - self.start) / self.n * (self.total - self.n))})"
+        self.reporter.log(f"  {self.description}: epoch {self.n}{of} {info}".rstrip() + eta)
+
+    def batch(self, done: int, of: Optional[int] = None) -> None:
+        """Nothing in a log: one line per epoch is enough there."""

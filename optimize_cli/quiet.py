@@ -81,3 +81,74 @@ def native_stderr_silenced():
     """Redirect fd 2 to a temporary file for the block; replay what it caught if the block raised."""
     with native_output_silenced(fds=(2,)):
         yield
+
+
+#: how much of the native log an internal error replays
+REPLAY_CHARS = 4000
+
+
+@contextlib.contextmanager
+def native_logs_to_file(keep_on_terminal: bool = False) -> Iterator[Optional[Path]]:
+    """For a whole command (`run`): native writes to fd 2 (TensorFlow's C++ logging, absl before
+    InitializeLog, oneDNN notices) go to a temporary log file instead of the terminal or CI log, while
+    the tool's own stderr (sys.stderr: the progress, warnings and the error line) keeps the real one.
+    Python warnings raised by the libraries go to the log too. An internal error (any exception but an
+    OptimizeError, Ctrl-C or an exit) replays the log's tail on the real stderr. Yields the log's path.
+
+    Nothing is redirected with ``keep_on_terminal`` (--debug) or OPTIMIZE_CLI_NATIVE_LOGS set."""
+    if keep_on_terminal or os.environ.get(ENV_KEEP_NATIVE_LOGS):
+        yield None
+        return
+    from .errors import OptimizeError
+
+    _flush_streams()
+    try:
+        real = os.dup(2)
+    except OSError:  # no fd 2 at all: nothing to protect
+        yield None
+        return
+    fd, name = tempfile.mkstemp(prefix="optimize-cli-native-", suffix=".log")
+    log = os.fdopen(fd, "w+b")
+    saved_stderr = sys.stderr
+    try:
+        if _is_fd(saved_stderr, 2):  # the tool's own writes keep the terminal (CliRunner's stream stays)
+            sys.stderr = open(real, "w", buffering=1, encoding=getattr(saved_stderr, "encoding", None) or "utf-8",
+                              errors="backslashreplace", closefd=False)
+        os.dup2(log.fileno(), 2)
+        with warnings.catch_warnings():
+            warnings.showwarning = lambda m, c, f, n, file=None, line=None: _log_write(
+                log, warnings.formatwarning(m, c, f, n, line))
+            yield Path(name)
+    except BaseException as e:
+        if not isinstance(e, (OptimizeError, KeyboardInterrupt, SystemExit)) and type(e).__module__ != "click.exceptions":
+            _flush_streams()
+            log.flush()
+            log.seek(0)
+            tail = log.read().decode("utf-8", "replace")[-REPLAY_CHARS:]
+            if tail.strip():
+                os.write(real, ("--- native log (tail) ---\n" + tail + "\n--- end of native log ---\n").encode())
+        raise
+    finally:
+        _flush_streams()
+        os.dup2(real, 2)
+        if sys.stderr is not saved_stderr:
+            with contextlib.suppress(Exception):
+                sys.stderr.close()
+            sys.stderr = saved_stderr
+        os.close(real)
+        log.close()
+        with contextlib.suppress(OSError):
+            os.unlink(name)
+
+
+def _is_fd(stream, fd: int) -> bool:
+    try:
+        return stream.fileno() == fd
+    except (AttributeError, OSError, ValueError):
+        return False
+
+
+def _log_write(log, text: str) -> None:
+    with contextlib.suppress(Exception):
+        log.write(text.encode("utf-8", "replace"))
+        log.flush()

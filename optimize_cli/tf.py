@@ -9,9 +9,11 @@ from __future__ import annotations
 import os
 
 os.environ["TF_USE_LEGACY_KERAS"] = "1"
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+from .quiet import ENV_KEEP_NATIVE_LOGS, native_stderr_silenced  # noqa: E402
 
-from .quiet import native_stderr_silenced  # noqa: E402
+# TensorFlow's C++ logging: errors too are off by default (what absl logs before InitializeLog ignores this;
+# `run` points fd 2 at a log file for that, quiet.native_logs_to_file); OPTIMIZE_CLI_NATIVE_LOGS=1 keeps it
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "0" if os.environ.get(ENV_KEEP_NATIVE_LOGS) else "3")
 
 with native_stderr_silenced():  # CUDA probing noise on CPU-only machines
     import tensorflow as tf  # noqa: E402

@@ -57,7 +57,7 @@ def test_compare_markdown_has_baseline_and_one_column_per_run(two_reports):
     assert lines[1] == "|---|---:|---:|---:|"
     rows = {line.split("|")[1].strip(): [c.strip() for c in line.split("|")[2:-1]] for line in lines[2:]}
     assert rows["Accuracy"] == ["0.9537", "0.9500", "0.9400"]
-    assert rows["Accuracy drop"] == ["–", "+0.0037", "+0.0137"]
+    assert rows["Accuracy vs baseline"] == ["–", "worse by 0.0037", "worse by 0.0137"]
     assert rows["TFLite bytes"] == ["528,128", "140,000", "140,000"]
     assert rows["Compressed bytes (saved)"] == ["490,000 (7.22%)", "115,000 (17.86%)", "70,000 (50.00%)"]
     assert rows["Compression ratio"] == ["1.00x", "4.26x", "7.00x"]
@@ -66,7 +66,7 @@ def test_compare_markdown_has_baseline_and_one_column_per_run(two_reports):
     # the result's figure (per output channel in the .tflite), never a stage's Keras count (900)
     assert rows["Max unique weights"] == ["–", "16", "16"]
     assert rows["Latency (ms)"] == ["0.500", "0.250", "0.250"]
-    assert rows["Speedup"] == ["1.00x", "2.00x", "2.00x"]  # missing speedup computed from latencies
+    assert rows["Speedup / slowdown"] == ["1.00x", "2.00x speedup", "2.00x speedup"]  # missing: from latencies
     assert rows["Path"] == ["float32 TFLite", "PTQ → int8", "prune → cluster → qat → int8"]  # report.md's label
 
 
@@ -147,11 +147,19 @@ def _value(cell: str):
     cell = cell.replace("†", "").replace(",", "").strip()
     if cell in ("—", "–", ""):
         return None
+    sign = -1 if cell.startswith("better by ") else 1
+    cell = cell.removeprefix("worse by ").removeprefix("better by ")
+    if cell == "no change":
+        return 0.0
+    if cell.endswith(" slowdown"):
+        return 1 / float(cell.removesuffix(" slowdown").rstrip("×x"))
+    cell = cell.removesuffix(" speedup")
     if cell.endswith(" pts"):
+        return sign * float(cell[:-4]) / 100
         return float(cell[:-4]) / 100
     if cell.endswith("%"):
-        return float(cell[:-1]) / 100
-    return float(cell.rstrip("×x"))
+        return sign * float(cell[:-1]) / 100
+    return sign * float(cell.rstrip("×x"))
 
 
 def _compare_md(tmp_path, rep: dict) -> dict:
@@ -179,11 +187,11 @@ def _assert_agree(tmp_path, rep: dict) -> None:
             (cmp["Compressed bytes (saved)"][c].split(" (")[1].rstrip(")"), rest.split(" (")[1].rstrip(")"), 0),
             (cmp["Compression ratio"][c], md["compression ratio"][m], 0),
             (cmp["Latency (ms)"][c], md["latency median / p90 (ms)"][m].split(" / ")[0], 0.01),
-            (cmp["Speedup"][c], md["speedup"][m], 0),
+            (cmp["Speedup / slowdown"][c], md["speedup / slowdown"][m], 0),
         ]
         if col == "result":
             pairs += [
-                (cmp[f"{label} drop"][c], md[f"{metric} drop"][m], 1e-4),
+                (cmp[f"{label} vs baseline"][c], md[f"{metric} vs baseline"][m], 1e-4),
                 (cmp["Sparsity"][c], md["sparsity"][m], 0),
                 (cmp["Max unique weights"][c], md["max unique weights ‡"][m], 0),
             ]
@@ -252,3 +260,25 @@ def test_compare_real_run_report_validates_with_jsonschema(real_run):
 
     schema = json.loads((ROOT / "optimize_cli" / "report.schema.json").read_text(encoding="utf-8"))
     jsonschema.Draft202012Validator(schema).validate(json.loads((real_run / "report.json").read_text("utf-8")))
+
+
+def test_compare_table_is_aligned_at_80_columns_and_cli_format_chooses(two_reports):
+    from click.testing import CliRunner
+
+    from optimize_cli.cli import main
+
+    a, b = two_reports
+    table = compare_reports([a, b], fmt="table", width=80)
+    lines = table.splitlines()
+    assert all(len(line) <= 80 for line in lines), table
+    assert "|" not in table and lines[0].split() == ["Baseline", "ptq-int8", "prune-cluster-pcqat"]
+    ratio = next(line for line in lines if line.startswith("Compression ratio"))
+    assert ratio.split()[-3:] == ["1.00x", "4.26x", "7.00x"]
+    # the figures are right-aligned: each column's cells end where its header ends
+    head_end = lines[0].index("ptq-int8") + len("ptq-int8")
+    assert ratio[:head_end].endswith("4.26x")
+    runner = CliRunner()
+    assert runner.invoke(main, ["compare", str(a), str(b)]).output.startswith("|  | Baseline |")  # not a tty: md
+    assert runner.invoke(main, ["compare", str(a), str(b), "--format", "table"]).output.split()[:1] == ["Baseline"]
+    assert runner.invoke(main, ["compare", str(a), "--format", "json"]).output.lstrip().startswith("[")
+    assert runner.invoke(main, ["compare", str(a), "--format", "xml"]).exit_code == 2

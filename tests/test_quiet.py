@@ -48,3 +48,26 @@ def test_quiet_env_variable_keeps_native_logs(capfd, monkeypatch):
     with native_stderr_silenced():
         os.write(2, b"shown\n")
     assert capfd.readouterr().err == "shown\n"
+
+
+def test_native_logs_to_file_replays_the_tail_only_on_an_internal_error(capfd):
+    import os
+
+    import pytest
+
+    from optimize_cli.errors import InputError
+    from optimize_cli.quiet import native_logs_to_file
+
+    with pytest.raises(InputError), native_logs_to_file():
+        os.write(2, b"native noise before a user error\n")
+        raise InputError("bad data")
+    assert "native noise" not in capfd.readouterr().err
+    with pytest.raises(RuntimeError), native_logs_to_file():
+        os.write(2, b"native noise before a crash\n")
+        raise RuntimeError("bug")
+    err = capfd.readouterr().err
+    assert "--- native log (tail) ---" in err and "native noise before a crash" in err
+    with native_logs_to_file() as log:
+        os.write(2, b"kept in the log\n")
+        assert "kept in the log" in log.read_text()
+    assert not log.exists() and "kept in the log" not in capfd.readouterr().err

@@ -8,6 +8,7 @@ Exit codes (DESIGN.md): 0 ok · 1 internal error · 2 usage/recipe · 3 model/da
 """
 from __future__ import annotations
 
+import contextlib
 import sys
 
 import click
@@ -30,13 +31,41 @@ def _fail(message: str, code: int) -> None:
     sys.exit(code)
 
 
+def _quiet_broken_pipe() -> None:
+    """stdout's reader went away (`optimize-cli recipes | head -1`): point fd 1 at /dev/null so that the
+    final flush cannot fail again, then end quietly with exit 0."""
+    import os
+
+    with contextlib.suppress(OSError, ValueError):
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    sys.exit(0)
+
+
+def hoist_debug(args: list[str]) -> list[str]:
+    """`--debug` is a group option that is accepted anywhere before `--`: `optimize-cli run x.yaml --debug`
+    is `optimize-cli --debug run x.yaml`."""
+    end = args.index("--") if "--" in args else len(args)
+    if "--debug" not in args[:end]:
+        return args
+    return ["--debug"] + [a for a in args[:end] if a != "--debug"] + args[end:]
+
+
 class _Group(click.Group):
     """Maps OptimizeError to its exit code and one line; tracebacks only with --debug."""
+
+    def parse_args(self, ctx, args):
+        return super().parse_args(ctx, hoist_debug(list(args)))
 
     def invoke(self, ctx):
         debug = bool(ctx.params.get("debug")) or "--debug" in sys.argv[1:]
         try:
-            return super().invoke(ctx)
+            out = super().invoke(ctx)
+            sys.stdout.flush()  # a closed pipe shows here, not at exit
+            return out
+        except BrokenPipeError:
+            _quiet_broken_pipe()
         except OptimizeError as e:
             if debug:
                 raise
@@ -57,6 +86,8 @@ class _Group(click.Group):
             where = " ".join(["optimize-cli", *(e.ctx.command_path.split()[1:] if e.ctx is not None else [])])
             _fail(f"{e.format_message()} (see '{where} --help')", e.exit_code)
         except (click.exceptions.Exit, click.ClickException, click.Abort, SystemExit):
+            with contextlib.suppress(BrokenPipeError):
+                sys.stdout.flush()
             raise
         except Exception as e:  # noqa: BLE001 - the one place that catches everything
             if debug:
@@ -65,20 +96,86 @@ class _Group(click.Group):
                   EXIT_INTERNAL)
 
 
-@click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
-@click.version_option(__version__, "--version", prog_name="optimize-cli")
-@click.option("--debug", is_flag=True, help="Show tracebacks for errors.")
+#: the libraries `--version` names, read from their installed metadata (TensorFlow is not imported)
+VERSION_OF = (("tensorflow", "tensorflow"), ("tf_keras", "tf-keras"), ("tfmot", "tensorflow-model-optimization"),
+              ("litert", "ai-edge-litert"))
+
+
+def version_text() -> str:
+    """"optimize-cli, version 0.1.0" and one line per library that does the work."""
+    import platform
+    from importlib.metadata import PackageNotFoundError, version
+
+    lines = [f"optimize-cli, version {__version__}"]
+    for label, dist in VERSION_OF:
+        try:
+            lines.append(f"  {label:<11} {version(dist)}")
+        except PackageNotFoundError:
+            lines.append(f"  {label:<11} not installed")
+    lines.append(f"  {'python':<11} {platform.python_version()}")
+    return "\n".join(lines)
+
+
+def _print_version(ctx, _param, value) -> None:
+    if value and not ctx.resilient_parsing:
+        click.echo(version_text())
+        ctx.exit()
+
+
+@click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100},
+             epilog="Run 'optimize-cli COMMAND --help' for a command's options and an example. Shell "
+                    "completion: 'optimize-cli completion --help'.")
+@click.option("--version", is_flag=True, expose_value=False, is_eager=True, callback=_print_version,
+              help="Show the versions of optimize-cli, TensorFlow, tf_keras, tfmot and LiteRT, and exit.")
+@click.option("--debug", is_flag=True, help="Show tracebacks for errors (also accepted after the command).")
 def main(debug: bool) -> None:
     """Optimize a TensorFlow model into a small, fast .tflite by walking a path of the
     collaborative-optimization tree (prune → cluster → QAT → TFLite) from a YAML recipe,
     and report what each step cost and bought."""
 
 
+#: each command's --help ends with an example (click's epilog; compare and completion set their own)
+EXAMPLES = {
+    "run": "optimize-cli run ptq-int8 --output runs/ptq-int8\noptimize-cli run my.yaml --set stages.0.epochs=2 --json",
+    "validate": "optimize-cli validate my.yaml\noptimize-cli validate recipes/*.yaml --json",
+    "recipes": "optimize-cli recipes\noptimize-cli recipes --json",
+    "tree": "optimize-cli tree",
+    "schema": "optimize-cli schema --output recipe.schema.json\n"
+              "then, first line of a recipe: # yaml-language-server: $schema=recipe.schema.json",
+    "inspect": "optimize-cli inspect runs/ptq-int8/model.tflite\noptimize-cli inspect sample_models/digits_cnn --json",
+}
+
+
+#: the commands that run TensorFlow for a while: their native logging goes to a file (quiet.native_logs_to_file)
+NATIVE_LOG_COMMANDS = ("run", "search")
+
+
+def _native_logs_kept_off_the_terminal(callback):
+    """The command's callback with fd 2 pointed at a log file for its whole run (not with --debug)."""
+    import functools
+
+    @functools.wraps(callback)
+    def wrapper(*args, **kwargs):
+        from ..quiet import native_logs_to_file
+
+        ctx = click.get_current_context()
+        with native_logs_to_file(keep_on_terminal=bool(ctx.find_root().params.get("debug"))):
+            return callback(*args, **kwargs)
+
+    return wrapper
+
+
 def _register() -> None:
-    from . import catalog, compare, inspect, run, validate
+    from . import catalog, compare, completion, inspect, run, validate
 
     for command in (run.run, validate.validate, catalog.recipes, catalog.tree, catalog.schema,
-                    inspect.inspect, compare.compare):
+                    inspect.inspect, compare.compare, completion.completion):
+        if command.name in EXAMPLES and not command.epilog:
+            lines = EXAMPLES[command.name].splitlines()
+            command.epilog = "\b\nExample" + ("s" if len(lines) > 1 else "") + ":\n" + "\n".join(
+                f"  {line}" for line in lines)
+        if command.name in NATIVE_LOG_COMMANDS:
+            command.callback = _native_logs_kept_off_the_terminal(command.callback)
         main.add_command(command)
 
 

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import json
-import os
 
 import click
 
@@ -37,32 +36,39 @@ def recipes(as_json) -> None:
     if as_json:
         click.echo(json.dumps(rows, indent=2))
         return
-    from rich.console import Console
     from rich.table import Table
+
+    from ..progress import stdout_console
 
     t = Table(show_edge=False, box=None, pad_edge=False)
     for c in ("name", "path", "description"):
         t.add_column(c, overflow="fold")
     for row in rows:
         t.add_row(row["name"], row["path"] or "-", row["description"])
-    Console(highlight=False).print(t)
+    stdout_console().print(t)
 
 
 @click.command()
 def tree() -> None:
     """Draw the deployment tree, naming the built-in recipe that walks each path."""
-    from rich.console import Console
-
+    from ..progress import stdout_console
     from ..tree import render_tree
 
     drawing = render_tree(r for _p, r, _e in builtin_recipes())
-    Console(highlight=False, no_color=bool(os.environ.get("NO_COLOR"))).print(drawing)
+    stdout_console().print(drawing)
 
 
 @click.command()
 @output_option("Write to a file instead of stdout.", dir_okay=False)
 def schema(output) -> None:
-    """Print the JSON Schema of the recipe (for editors and CI linting)."""
+    """Print the JSON Schema of the recipe (for editors and CI linting).
+
+    \b
+    For editors with yaml-language-server (VS Code's YAML extension, Neovim, Helix, …): save it with
+    `optimize-cli schema -o recipe.schema.json` and make this the recipe's first line:
+      # yaml-language-server: $schema=recipe.schema.json
+    (a path relative to the recipe, or a URL). CI: validate recipes with any JSON Schema validator
+    (draft 2020-12), or with `optimize-cli validate`."""
     from ..recipe import json_schema
 
     text = json.dumps(json_schema(), indent=2)

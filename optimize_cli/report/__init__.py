@@ -25,8 +25,8 @@ from __future__ import annotations
 from ..measure.metrics import ERROR_METRICS, FRACTION_METRICS, accuracy_drop, saved_percent
 from .figures import (compression_ratio, is_skipped, path_label, quant_label, result_accuracy_drop,
                       result_max_unique, result_sparsity, skipped_names, speedup, stage_name)
-from .format import (fmt_bytes, fmt_drop, fmt_int, fmt_metric, fmt_ms, fmt_pct, fmt_ratio, fmt_seconds,
-                     is_fraction_metric, text_width)
+from .format import (fmt_bytes, fmt_change, fmt_drop, fmt_int, fmt_metric, fmt_ms, fmt_pct, fmt_ratio, fmt_seconds,
+                     fmt_speed, is_fraction_metric, text_width)
 from .gates import GATE_FIELDS, GATE_REL_TOLERANCE, evaluate_gates, fmt_gate, verdict
 from .html import render_html
 from .markdown import render_markdown
@@ -44,7 +44,7 @@ __all__ = [
     "verdict", "saved_percent", "accuracy_drop", "ERROR_METRICS", "FRACTION_METRICS", "path_label", "quant_label",
     "stage_name", "skipped_names", "is_skipped", "result_sparsity", "result_max_unique", "result_accuracy_drop",
     "compression_ratio", "speedup", "fmt_int", "fmt_bytes", "fmt_ratio", "fmt_ms", "fmt_pct", "fmt_seconds",
-    "fmt_metric", "fmt_drop", "is_fraction_metric", "text_width", "Table", "results_table", "results_footnotes",
+    "fmt_metric", "fmt_drop", "fmt_speed", "fmt_change", "is_fraction_metric", "text_width", "Table", "results_table", "results_footnotes",
     "gates_table", "layers_table", "skipped_table", "provenance_table", "render_markdown", "render_html",
     "density_png", "size_accuracy_points", "size_accuracy_png", "write_reports", "WrittenReports",
     "summary_lines", "json_summary",

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import math
 import unicodedata
-from typing import Optional, Sequence
+from typing import Callable, Optional, Sequence
 
 from ..measure.metrics import FRACTION_METRICS, saved_percent
 
@@ -91,10 +91,36 @@ def fmt_metric(report: dict, v: Optional[float], missing: str = DASH) -> str:
     return f"{100 * v:.2f}%" if is_fraction_metric(report) else f"{v:.4g}"
 
 
-def fmt_drop(report: dict, d: Optional[float], missing: str = DASH) -> str:
-    """A drop (positive = worse): percentage points for accuracy-type metrics, metric units otherwise."""
+def fmt_change(d: Optional[float], magnitude: Callable[[float], str], missing: str = DASH) -> str:
+    """A drop (positive = worse, in either metric direction) in words: "worse by 1.20 pts", "better by
+    0.0068", "no change" (also when the magnitude shows as zero). The one wording of a metric change."""
     if d is None:
         return missing
-    if is_fraction_metric(report):
-        return f"{100 * d:.2f} pts"
-    return f"{d:.4g}"
+    shown = magnitude(abs(d))
+    if d == 0 or shown == magnitude(0.0):
+        return "no change"
+    return f"{'worse' if d > 0 else 'better'} by {shown}"
+
+
+def fmt_drop_amount(report: dict, d: Optional[float], missing: str = DASH) -> str:
+    """A drop as an amount (a gate's limit): percentage points for accuracy-type metrics ("1.20 pts"),
+    metric units otherwise ("0.025")."""
+    if d is None:
+        return missing
+    return f"{100 * d:.2f} pts" if is_fraction_metric(report) else f"{d:.4g}"
+
+
+def fmt_drop(report: dict, d: Optional[float], missing: str = DASH) -> str:
+    """A drop as a change, in the units of fmt_drop_amount: "worse by 1.20 pts", "better by 6.8" (an error
+    metric that went down)."""
+    return fmt_change(d, lambda v: fmt_drop_amount(report, v), missing)
+
+
+def fmt_speed(x: Optional[float], missing: str = DASH, sign: str = "×") -> str:
+    """Baseline / result latency in words: "2.04× speedup", "25.00× slowdown" (shown as 1 / x, never
+    "0.04× speedup"), "1.00×" when the same. The one wording of a latency change."""
+    if x is None or x <= 0:
+        return missing
+    if f"{x:.2f}" == "1.00" and f"{1 / x:.2f}" == "1.00":
+        return f"1.00{sign}"
+    return f"{x:.2f}{sign} speedup" if x > 1 else f"{1 / x:.2f}{sign} slowdown"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any, Optional
 
-from .format import fmt_drop, fmt_ms, fmt_ratio, is_fraction_metric
+from .format import fmt_drop_amount, fmt_ms, fmt_ratio, is_fraction_metric
 
 #: gate name → (report field in `result`, comparison). "max" passes when value <= limit.
 GATE_FIELDS: dict[str, tuple[str, str]] = {
@@ -57,7 +57,7 @@ def fmt_gate(report: dict, name: str, v: Optional[float]) -> str:
     if v is None:
         return "not measured"
     if name == "max_accuracy_drop":
-        return fmt_drop(report, v) + (f" ({v:.4g})" if is_fraction_metric(report) else "")
+        return fmt_drop_amount(report, v) + (f" ({v:.4g})" if is_fraction_metric(report) else "")
     if name == "min_compression_ratio":
         return fmt_ratio(v)
     if name == "max_compressed_bytes":

@@ -1,5 +1,6 @@
-"""report.html: one self-contained page (no external URL; plots are data: PNGs) with report.md's tables
-and the two plots."""
+"""report.html: one self-contained page (no external URL; plots are data: SVGs) with report.md's tables
+and the two plots. On a phone every table scrolls inside its own box and the plots keep a readable size
+(a plot narrower than 640 px scrolls too)."""
 from __future__ import annotations
 
 import html
@@ -43,12 +44,21 @@ li.bad { color: var(--bad); font-weight: 700; }
 figure { margin: 12px 0; } figure img { max-width: 100%; height: auto; border: 1px solid var(--line); border-radius: 4px; }
 figcaption { color: var(--muted); font-size: 12.5px; }
 code { font-family: ui-monospace, SFMono-Regular, Menlo, Consolas, monospace; font-size: 12.5px; }
-.scroll { overflow-x: auto; }
+.scroll { overflow-x: auto; -webkit-overflow-scrolling: touch; max-width: 100%; }
+.scroll > table { margin: 0; }
+.plot img { min-width: 640px; width: 100%; }
+@media (max-width: 700px) { body { padding: 12px 12px 32px; } table.results { width: auto; } }
 """
 
 
+def _scroll(inner: str, cls: str = "") -> str:
+    """A box that scrolls sideways on its own when its content is wider than the page (tables, plots)."""
+    return f'<div class="scroll{" " + cls if cls else ""}">{inner}</div>'
+
+
+
 def render_html(report: dict, densities: Optional[dict] = None) -> str:
-    """One self-contained page (no external URL; plots are data: PNGs) with the Markdown report's tables,
+    """One self-contained page (no external URL; plots are data: SVGs) with the Markdown report's tables,
     the weight-density plot (id="density-plot", when `densities` is given) and the size-vs-accuracy
     plot (id="size-accuracy-plot")."""
     e = html.escape
@@ -73,23 +83,23 @@ def render_html(report: dict, densities: Optional[dict] = None) -> str:
         parts.append(f'<div class="warning" role="alert">⚠ {e(w["source"])}: {e(w["message"])}</div>')
 
     parts.append("<h2>Results</h2>")
-    parts.append('<div class="scroll">' + results_table(report).html("results") + "</div>")
+    parts.append(_scroll(results_table(report).html("results")))
     parts.append('<ul class="notes">' + "".join(f"<li>{e(n)}</li>" for n in results_footnotes(report)) + "</ul>")
 
     parts.append(f"<h2>Size vs {e(metric)}</h2>")
-    parts.append('<figure><img id="size-accuracy-plot" '
+    parts.append('<figure><div class="scroll plot"><img id="size-accuracy-plot" '
                  f'alt="Scatter plot of zipped .tflite size against {e(metric)} for the baseline, PTQ, stages and result" '
-                 f'src="data:image/png;base64,{size_accuracy_png(report)}">'
+                 f'src="data:image/svg+xml;base64,{size_accuracy_png(report, fmt="svg")}"></div>'
                  "<figcaption>Zipped size (x, log scale) against the metric (y). Stage points use the Keras "
                  "model's metric and appear only where the stage was converted and sized.</figcaption></figure>")
 
     parts.append("<h2>Weight density</h2>")
-    png = density_png(densities) if densities else None
-    if png:
+    svg = density_png(densities, fmt="svg") if densities else None
+    if svg:
         layer = str(densities.get("layer", "a kernel"))
         labels = ", ".join(str(s.get("label", "")) for s in densities.get("series", []))
-        parts.append(f'<figure><img id="density-plot" alt="Histograms of the weight values of {e(layer)} after each '
-                     f'stage ({e(labels)})" src="data:image/png;base64,{png}">'
+        parts.append(f'<figure><div class="scroll plot"><img id="density-plot" alt="Histograms of the weight values of '
+                     f'{e(layer)} after each stage ({e(labels)})" src="data:image/svg+xml;base64,{svg}"></div>'
                      "<figcaption>Histogram of one kernel's values per stage (240 bins, log count): pruning shows as a "
                      "spike at zero, clustering as a few discrete values.</figcaption></figure>")
     else:
@@ -105,20 +115,20 @@ def render_html(report: dict, densities: Optional[dict] = None) -> str:
         parts.append("</ul>")
 
     parts.append("<h2>Gates</h2>")
-    parts.append(gates_table(report).html("gates") if report.get("gates")
+    parts.append(_scroll(gates_table(report).html("gates")) if report.get("gates")
                  else '<p class="meta">No gates configured (recipe <code>gates:</code>).</p>')
 
     parts.append("<h2>Layers of the result</h2>")
     if res.get("layers"):
-        parts.append('<div class="scroll">' + layers_table(report).html("layers") + "</div>")
+        parts.append(_scroll(layers_table(report).html("layers")))
         parts.append('<p class="meta">Measured in the .tflite weight buffers (not in Keras).</p>')
     else:
         parts.append('<p class="meta">No weight tensors reported.</p>')
     sk = skipped_table(report)
     if sk:
-        parts.append("<h2>Skipped layers</h2>" + sk.html("skipped"))
+        parts.append("<h2>Skipped layers</h2>" + _scroll(sk.html("skipped")))
     parts.append("<h2>Provenance</h2>")
-    parts.append(provenance_table(report).html("provenance"))
+    parts.append(_scroll(provenance_table(report).html("provenance")))
     parts.append("</body></html>")
     return "\n".join(parts)
 

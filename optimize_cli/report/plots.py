@@ -1,5 +1,6 @@
-"""The report's plots as base64 PNGs (matplotlib, Agg, imported lazily): the weight density of one
-kernel per stage, and zipped size against the metric along the path."""
+"""The report's plots as base64 PNG or SVG (matplotlib, Agg, imported lazily): the weight density of one
+kernel per stage, and zipped size against the metric along the path. report.html embeds the SVGs
+(sharp at any zoom, text kept as text); each title is built from what the plot draws."""
 from __future__ import annotations
 
 import base64
@@ -18,17 +19,42 @@ def _mpl():
     return Figure
 
 
-def _png(fig) -> str:
+def _encoded(fig, fmt: str = "png") -> str:
+    """The figure as base64 PNG (150 dpi) or SVG (text as <text>, no date: reproducible)."""
+    import matplotlib
+
     buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=100, metadata={"Software": None})
+    if fmt == "svg":
+        with matplotlib.rc_context({"svg.fonttype": "none", "svg.hashsalt": "optimize-cli"}):
+            fig.savefig(buf, format="svg", metadata={"Date": None, "Creator": None})
+    else:
+        fig.savefig(buf, format="png", dpi=150, metadata={"Software": None})
     return base64.b64encode(buf.getvalue()).decode("ascii")
+
+
+def density_title(densities: dict) -> str:
+    """"Weight density of dense: baseline, prune, cluster (log count)": the layer and the series drawn."""
+    labels = [str(s.get("label", "")) for s in densities.get("series", [])]
+    return f"Weight density of {densities.get('layer', 'a kernel')}: {', '.join(labels)} (log count)"
+
+
+def size_accuracy_title(report: dict, pts: list[dict]) -> str:
+    """The size plot's title, naming only the kinds of point it draws."""
+    metric = report["metric"]["name"]
+    known = [p for p in pts if p["acc"] is not None]
+    if not known:
+        return f"Zipped size along the path ({metric} not measured)"
+    kinds = {p["kind"] for p in known}
+    path = [name for kind, name in (("baseline", "baseline"), ("stage", "stages"), ("result", "result"))
+            if kind in kinds]
+    return f"Size vs {metric}: {' → '.join(path)}" + (" (PTQ int8 for reference)" if "ptq" in kinds else "")
 
 
 _COLORS = ["#4c72b0", "#dd8452", "#55a868", "#c44e52", "#8172b3", "#937860", "#da8bc3", "#8c8c8c"]
 
 
-def density_png(densities: dict) -> Optional[str]:
-    """Base64 PNG: one histogram of the kernel's values per series (log counts), stacked so the spike
+def density_png(densities: dict, fmt: str = "png") -> Optional[str]:
+    """Base64 PNG (or ``fmt="svg"``): one histogram of the kernel's values per series (log counts), stacked so the spike
     at zero after pruning and the discrete values after clustering stand out. None if no data."""
     import numpy as np
 
@@ -76,9 +102,9 @@ def density_png(densities: dict) -> Optional[str]:
         ax.set_yscale("log")
         ax.set_ylim(0.7, top * 12)
     axes[-1].set_xlabel("weight value", fontsize=9)
-    fig.suptitle(f"Weight density of {densities.get('layer', 'a kernel')}, per stage (log count)", fontsize=11)
+    fig.suptitle(density_title(densities), fontsize=11)
     fig.tight_layout()
-    return _png(fig)
+    return _encoded(fig, fmt)
 
 
 def size_accuracy_points(report: dict) -> list[dict]:
@@ -97,8 +123,8 @@ def size_accuracy_points(report: dict) -> list[dict]:
     return pts
 
 
-def size_accuracy_png(report: dict) -> str:
-    """Base64 PNG: zipped size (x) against the metric (y) for baseline, PTQ, stages with a size, result.
+def size_accuracy_png(report: dict, fmt: str = "png") -> str:
+    """Base64 PNG (or ``fmt="svg"``): zipped size (x) against the metric (y) for baseline, PTQ, stages with a size, result.
     Without any measured metric it falls back to a bar chart of zipped sizes."""
     Figure = _mpl()
     pts = size_accuracy_points(report)
@@ -112,7 +138,7 @@ def size_accuracy_png(report: dict) -> str:
         ax.barh([p["label"] for p in pts], [p["bytes"] / 1024 for p in pts], color=[styles[p["kind"]][1] for p in pts])
         ax.invert_yaxis()
         ax.set_xlabel("zipped .tflite size (KiB)")
-        ax.set_title(f"Zipped size along the path ({metric} not measured)", fontsize=11)
+        ax.set_title(size_accuracy_title(report, pts), fontsize=11)
         for i, p in enumerate(pts):
             ax.text(p["bytes"] / 1024, i, f"  {p['bytes']:,} B", va="center", fontsize=9)
     else:
@@ -146,12 +172,12 @@ def size_accuracy_png(report: dict) -> str:
         ax.xaxis.set_minor_formatter(NullFormatter())
         ax.set_xlabel("zipped .tflite size (KiB, log scale) — left is smaller")
         ax.set_ylabel(f"{metric} (%)" if frac else f"{metric} ({'higher' if report['metric']['higher_is_better'] else 'lower'} is better)")
-        ax.set_title(f"Size vs {metric}: baseline → stages → result (PTQ int8 for reference)", fontsize=11)
+        ax.set_title(size_accuracy_title(report, pts), fontsize=11)
         ylo, yhi = min(ys), max(ys)
         pad = max((yhi - ylo) * 0.4, abs(yhi) * 0.01 or 0.5)
         ax.set_ylim(ylo - pad, yhi + pad)
         ax.set_axisbelow(True)
         ax.grid(color="#eeeeee", linewidth=0.6)
     fig.tight_layout()
-    return _png(fig)
+    return _encoded(fig, fmt)
 

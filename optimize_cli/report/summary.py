@@ -8,7 +8,7 @@ from typing import Optional
 
 from ..measure.metrics import saved_percent
 from .figures import path_label
-from .format import fmt_drop, fmt_metric, fmt_ms, fmt_ratio
+from .format import fmt_drop, fmt_metric, fmt_ms, fmt_ratio, fmt_speed
 from .gates import verdict
 from .schema import SCHEMA_VERSION, json_ready
 
@@ -27,9 +27,9 @@ def summary_lines(report: dict, out_dir: Optional[str | os.PathLike] = None) -> 
         lines.append(f"{metric:<9} not measured (no eval data)")
     else:
         lines.append(f"{metric[:9]:<9} {fmt_metric(report, res['accuracy'])} (baseline {fmt_metric(report, base['accuracy'])}, "
-                     f"drop {fmt_drop(report, res.get('accuracy_drop'))})")
+                     f"{fmt_drop(report, res.get('accuracy_drop'))})")
     lines.append(f"latency   {fmt_ms(res['latency_ms'])} ms median, p90 {fmt_ms(res['latency_p90_ms'])} ms, "
-                 f"{fmt_ratio(res['speedup'])} speedup ({res['threads']} thread{'s' if res['threads'] != 1 else ''})")
+                 f"{fmt_speed(res['speedup'])} ({res['threads']} thread{'s' if res['threads'] != 1 else ''})")
     for c in report.get("checks", []):
         if not c["passed"]:
             lines.append(f"WARNING   {c['name']}: FAILED — {c['message']}")

@@ -7,22 +7,22 @@ from typing import Callable, Optional
 from ..measure.metrics import accuracy_drop
 from .figures import (compression_ratio, is_skipped, quant_label, result_accuracy_drop, result_max_unique,
                       result_sparsity, skipped_names, speedup, stage_name)
-from .format import fmt_bytes, fmt_drop, fmt_int, fmt_metric, fmt_ms, fmt_pct, fmt_ratio, fmt_seconds
+from .format import fmt_bytes, fmt_drop, fmt_int, fmt_metric, fmt_ms, fmt_pct, fmt_ratio, fmt_seconds, fmt_speed
 from .gates import fmt_gate, gate_op
 from .table import Table
 
 
 def result_sentence(report: dict, code: Callable[[str], str], escape: Callable[[str], str] = str) -> str:
     """"Result `model.tflite`: 142,320 → 61,244 (56.97%) bytes, 7.10× smaller zipped than the float32
-    baseline, accuracy 90.80% (1.20 pts drop), 0.090 ms (2.04× speedup)." with the path rendered by
+    baseline, accuracy 90.80% (worse by 1.20 pts), 0.090 ms (2.04× speedup)." with the path rendered by
     ``code`` and every other piece of text by ``escape`` (Markdown: as is; HTML: escaped)."""
     res, e = report["result"], escape
     drop = res.get("accuracy_drop")
     return (f"Result {code(res['path'])}: {e(fmt_bytes(res['tflite_bytes'], res['compressed_bytes']))} bytes, "
             f"{e(fmt_ratio(res['compression_ratio']))} smaller zipped than the float32 baseline, "
             f"{e(report['metric']['name'])} {e(fmt_metric(report, res['accuracy']))}"
-            + (f" ({e(fmt_drop(report, drop))} drop)" if drop is not None else "")
-            + f", {e(fmt_ms(res['latency_ms']))} ms ({e(fmt_ratio(res['speedup']))} speedup).")
+            + (f" ({e(fmt_drop(report, drop))})" if drop is not None else "")
+            + f", {e(fmt_ms(res['latency_ms']))} ms ({e(fmt_speed(res['speedup']))}).")
 
 def results_table(report: dict) -> Table:
     """The seed-style table: one column per model along the path, one row per measurement."""
@@ -71,11 +71,11 @@ def results_table(report: dict) -> Table:
 
     rows = [
         [metric] + [acc(c) for c in cols],
-        [f"{metric} drop"] + [drop(c) for c in cols],
+        [f"{metric} vs baseline"] + [drop(c) for c in cols],
         ["size: raw → zip (saved)"] + [fmt_bytes(c["m"].get("tflite_bytes"), c["m"].get("compressed_bytes")) for c in cols],
         ["compression ratio"] + [fmt_ratio(c["ratio"]) for c in cols],
         ["latency median / p90 (ms)"] + [latency(c) for c in cols],
-        ["speedup"] + [fmt_ratio(c["speedup"]) for c in cols],
+        ["speedup / slowdown"] + [fmt_speed(c["speedup"]) for c in cols],
         ["sparsity"] + [fmt_pct(c["sparsity"]) for c in cols],
         ["max unique weights ‡"] + [fmt_int(c["unique"]) for c in cols],
         ["stage time"] + [fmt_seconds(c["seconds"]) for c in cols],
@@ -90,7 +90,7 @@ def results_footnotes(report: dict) -> list[str]:
         f"{m['name']} measured with the LiteRT interpreter{samples}; † = the stage's Keras model after its strip "
         "step. Sizes are bytes: raw .tflite → ZIP_DEFLATED (saved %); compression ratio = baseline zip / zip.",
         f"Latency: median / p90 of single inferences, {report['result']['threads']} thread(s); speedup = baseline "
-        "median / median.",
+        "median / median (below 1 it is shown as a slowdown: baseline / result latency < 1).",
         "‡ most distinct values in one output channel of a kernel (int8 kernels are quantized per channel), "
         "ignoring layers a stage skipped: in the Keras model for stages, in the .tflite weight buffers for the result.",
     ]
@@ -98,8 +98,8 @@ def results_footnotes(report: dict) -> list[str]:
     if schemes:
         notes.insert(0, "Stages: " + " · ".join(schemes) + ".")
     if not m["higher_is_better"]:
-        notes.insert(1, f"{m['name']} is an error metric (lower is better): the drop is result − baseline, so a "
-                        "positive drop is always worse.")
+        notes.insert(1, f"{m['name']} is an error metric (lower is better): a result below the baseline is "
+                        "better, one above it worse.")
     return notes
 
 

@@ -75,6 +75,8 @@ def run_path(recipe, opts, reporter: Reporter, out: RunDir, t_start: float) -> R
 
     set_seed(recipe.training.seed)
     run = _Run(recipe, opts, reporter, out, load_inputs(recipe, opts.trust_model, opts.allow_code))
+    for message in run.inputs.loaded.warnings:  # what loading found (old SavedModel, no Keras metadata, …)
+        run.warn("model", message)
     _plan_stages(run)  # --resume decides here, before any conversion or training
     run.rep, run.sample = calibration(recipe, run.inputs)
     base_tfl, baseline, ptq_baseline = _baselines(run)
@@ -223,12 +225,28 @@ def _one_stage(run: _Run, i: int, params, model, records: list[StageRecord]):
     run.out.save_stage(model, rec.dump(), i, params.type, run.manifest,
                        {"made_from": fingerprint.stage_made_from(recipe, run.made_from, i),
                         "evaluated_with": run.evaluated_with})
-    for sk in res.skipped_layers:
-        run.reporter.log(f"  {params.type}: skipped {sk['name']} ({sk.get('class', '')}): {sk.get('reason', '')}")
+    for line in skipped_lines(params.type, res.skipped_layers):
+        run.reporter.log(line)
     run.reporter.log(f"stage {i} {params.type}: {res.scheme}; keras {inputs.metric} "
                      f"{'n/a' if kacc is None else f'{kacc:.4f}'}, sparsity {summ['sparsity']:.1%}, "
                      f"≤ {rec.max_unique_weights} distinct values per channel, {seconds:.1f}s")
     return model, rec, kernel
+
+
+def skipped_lines(stage: str, skipped: list[dict], shown: int = 3) -> list[str]:
+    """One log line per (class, reason) of the layers a stage left alone, with the count and the first
+    few names: "  prune: skipped 13 DepthwiseConv2D layers (dw1, dw2, dw3, …): tfmot: …"."""
+    groups: dict[tuple[str, str], list[str]] = {}
+    for sk in skipped:
+        groups.setdefault((sk.get("class", ""), sk.get("reason", "")), []).append(sk["name"])
+    lines = []
+    for (cls, reason), names in groups.items():
+        if len(names) == 1:
+            lines.append(f"  {stage}: skipped {names[0]}{f' ({cls})' if cls else ''}: {reason}")
+            continue
+        listed = ", ".join(names[:shown]) + (", …" if len(names) > shown else "")
+        lines.append(f"  {stage}: skipped {len(names)} {cls + ' ' if cls else ''}layers ({listed}): {reason}")
+    return lines
 
 
 def _density_series(run: _Run, stage_kernels: dict) -> None:

@@ -25,10 +25,56 @@ def cli(*args: str, **env: str):
 # --------------------------------------------------------------------------------- version / help
 
 
-def test_cli_version():
+def test_cli_version_names_the_libraries_that_do_the_work():
+    from importlib.metadata import version
+
     result = cli("--version")
     assert result.exit_code == 0
-    assert result.stdout.strip() == f"optimize-cli, version {__version__}"
+    lines = result.stdout.splitlines()
+    assert lines[0] == f"optimize-cli, version {__version__}"
+    for label, dist in (("tensorflow", "tensorflow"), ("tf_keras", "tf-keras"),
+                        ("tfmot", "tensorflow-model-optimization"), ("litert", "ai-edge-litert")):
+        assert any(line.split() == [label, version(dist)] for line in lines), (label, lines)
+
+
+def test_cli_debug_is_accepted_after_the_command(tmp_path):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("version: 1\nmodel: m\nstages: [qat, prune]\n")
+    for args in (["validate", str(bad), "--debug"], ["--debug", "validate", str(bad)]):
+        result = cli(*args)
+        assert result.exit_code == 2, result.output  # validate's own exit code, not "no such option"
+        assert "No such option" not in result.output
+    result = cli("run", str(tmp_path / "missing.yaml"), "--debug")
+    assert "No such option" not in result.output and result.exit_code != 0
+    assert result.exception is not None and not isinstance(result.exception, SystemExit)  # --debug: raised
+
+
+@pytest.mark.parametrize("shell", ["bash", "zsh", "fish"])
+def test_cli_completion_prints_the_shell_script(shell):
+    result = cli("completion", shell)
+    assert result.exit_code == 0
+    assert "_OPTIMIZE_CLI_COMPLETE" in result.stdout and f"{shell}_complete" in result.stdout
+
+
+@pytest.mark.parametrize("command", ["run", "validate", "tree", "recipes", "schema", "inspect", "compare",
+                                     "completion"])
+def test_cli_command_help_shows_an_example(command):
+    result = cli(command, "--help")
+    assert result.exit_code == 0
+    example = result.stdout.split("Example", 1)[1]
+    assert "optimize-cli " in example
+
+
+@pytest.mark.parametrize("args", [["recipes"], ["tree"], ["schema"], ["completion", "bash"],
+                                  ["compare", str(ROOT / "tests/fixtures/report_example.json"), "--format", "table"]])
+def test_cli_closed_pipe_ends_quietly_with_exit_0(args):
+    """The reader has gone before anything is written (`… | head -1` that already exited): no traceback,
+    no BrokenPipe message, exit 0."""
+    proc = subprocess.Popen([sys.executable, "-m", "optimize_cli", *args], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, env={**os.environ, "NO_COLOR": "1"})
+    proc.stdout.close()  # before the interpreter has even started: every write meets a closed pipe
+    err = proc.stderr.read().decode()
+    assert proc.wait(timeout=60) == 0 and err == ""
 
 
 @pytest.mark.parametrize("flag", ["--help", "-h"])

@@ -8,6 +8,7 @@ import numpy as np
 
 FIXTURE = Path(__file__).parent.parent / "fixtures" / "report_example.json"
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+SVG_START = b"<?xml"
 
 
 def densities(n: int = 4000, seed: int = 0) -> dict:
@@ -22,10 +23,10 @@ def densities(n: int = 4000, seed: int = 0) -> dict:
 
 
 def imgs(page: str) -> list[tuple[str, str]]:
-    """(id, base64 payload) of every <img> with a data:image/png src."""
+    """(id, base64 payload) of every <img> with a data:image/png or data:image/svg+xml src."""
     out = []
     for tag in re.findall(r"<img\b[^>]*>", page):
-        src = re.search(r'src="data:image/png;base64,([A-Za-z0-9+/=]+)"', tag)
+        src = re.search(r'src="data:image/(?:png|svg\+xml);base64,([A-Za-z0-9+/=]+)"', tag)
         ident = re.search(r'id="([^"]+)"', tag)
         if src:
             out.append((ident.group(1) if ident else "", src.group(1)))

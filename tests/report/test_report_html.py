@@ -6,19 +6,21 @@ import re
 from pathlib import Path
 
 import numpy as np
-from report_helpers import PNG_MAGIC, densities, imgs
+from report_helpers import PNG_MAGIC, SVG_START, densities, imgs
 
 from optimize_cli import report as rp
 
 
-def test_html_is_self_contained_with_two_decodable_pngs(example):
+def test_html_is_self_contained_with_two_decodable_svgs(example):
     page = rp.render_html(example, densities())
     assert "http://" not in page and "https://" not in page
     assert not re.search(r'(src|href)="(?!data:)', page)
     found = imgs(page)
     assert sorted(i for i, _ in found) == ["density-plot", "size-accuracy-plot"]
     for _, payload in found:
-        assert base64.b64decode(payload).startswith(PNG_MAGIC)
+        svg = base64.b64decode(payload)
+        assert svg.startswith(SVG_START) and b"<svg" in svg
+        assert not re.search(rb'href="(?!#)', svg)  # nothing fetched (namespace URIs are names, not links)
     assert all(re.search(r'alt="[^"]{20,}"', tag) for tag in re.findall(r"<img\b[^>]*>", page))
 
 
@@ -41,7 +43,7 @@ def test_html_without_densities_or_accuracy_still_has_the_size_plot(example):
     page = rp.render_html(example)
     found = imgs(page)
     assert [i for i, _ in found] == ["size-accuracy-plot"]
-    assert base64.b64decode(found[0][1]).startswith(PNG_MAGIC)
+    assert base64.b64decode(found[0][1]).startswith(SVG_START)
 
 
 def test_html_density_plot_handles_odd_series():
@@ -63,3 +65,28 @@ def test_report_and_measure_packages_do_not_import_tensorflow_at_module_level():
     for f in files:
         src = f.read_text(encoding="utf-8")
         assert not re.search(r"^(import|from)\s+(tensorflow|tf_keras|tensorflow_model_optimization|\.+tf\b)", src, re.M), f
+
+
+def test_html_on_a_phone_every_table_scrolls_in_its_own_box(example):
+    page = rp.render_html(example, densities())
+    tables = re.findall(r"(.{0,40})<table\b", page, flags=re.S)
+    assert len(tables) >= 5
+    assert all(before.endswith('<div class="scroll">') for before in tables), tables
+    assert '<meta name="viewport" content="width=device-width, initial-scale=1">' in page
+    assert page.count('<div class="scroll plot"><img') == 2  # plots keep a readable width and scroll too
+    assert ".plot img { min-width: 640px" in page
+
+
+def test_plot_titles_name_what_they_draw(example):
+    from optimize_cli.report.plots import density_title, size_accuracy_points, size_accuracy_title
+
+    pts = size_accuracy_points(example)
+    assert size_accuracy_title(example, pts) == ("Size vs accuracy: baseline → stages → result "
+                                                 "(PTQ int8 for reference)")
+    example["ptq_baseline"] = None
+    example["stages"] = []
+    assert size_accuracy_title(example, size_accuracy_points(example)) == "Size vs accuracy: baseline → result"
+    assert density_title({"layer": "dense", "series": [{"label": "baseline"}]}) == \
+        "Weight density of dense: baseline (log count)"
+    svg = base64.b64decode(rp.size_accuracy_png(example, fmt="svg")).decode()
+    assert "Size vs accuracy: baseline → result" in svg  # the text is kept as text

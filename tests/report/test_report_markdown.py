@@ -25,9 +25,9 @@ def test_markdown_title_path_and_results_columns(example):
     assert cells == ["", "Baseline (float32)", "PTQ int8", "1. prune", "2. cluster", "3. qat (PCQAT)", "Result (int8)"]
     row = lambda name: next(line for line in md.splitlines() if line.startswith(f"| {name} "))  # noqa: E731
     assert "7.10×" in row("compression ratio") and "3.66×" in row("compression ratio")
-    assert "0.090 / 0.099" in row("latency median / p90 (ms)") and "2.04×" in row("speedup")
+    assert "0.090 / 0.099" in row("latency median / p90 (ms)") and "2.04× speedup" in row("speedup / slowdown")
     assert "91.50% †" in row("accuracy") and "90.80%" in row("accuracy")
-    assert "1.20 pts" in row("accuracy drop")
+    assert "worse by 1.20 pts" in row("accuracy vs baseline")
     assert "50.0%" in row("sparsity") and "50,177" in row("max unique weights ‡")
 
 
@@ -87,8 +87,8 @@ def test_markdown_error_metric_documents_the_drop_sign(example):
     example["baseline"]["accuracy"], example["result"]["accuracy"] = 0.1, 0.125
     example["result"]["accuracy_drop"] = 0.025
     md = rp.render_markdown(example)
-    assert "the drop is result − baseline, so a positive drop is always worse" in md
-    assert "| mae drop " in md and "0.025" in md
+    assert "mae is an error metric (lower is better): a result below the baseline is better" in md
+    assert "| mae vs baseline " in md and "worse by 0.025" in md
 
 
 

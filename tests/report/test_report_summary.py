@@ -12,7 +12,7 @@ def test_summary_lines(example):
     assert text.splitlines() == [
         "result    runs/prune-cluster-pcqat/model.tflite (prune → cluster → qat (PCQAT) → int8)",
         "size      142,320 B → 61,244 B zipped (56.97% saved); 7.10× smaller than the baseline zip (434,879 B)",
-        "accuracy  90.80% (baseline 92.00%, drop 1.20 pts)",
+        "accuracy  90.80% (baseline 92.00%, worse by 1.20 pts)",
         "latency   0.090 ms median, p90 0.099 ms, 2.04× speedup (2 threads)",
         "verdict   PASS: 2 of 2 gates passed",
     ]

@@ -1,0 +1,53 @@
+"""What a run tells the user: the model loader's warnings reach stderr and report.json (issue 10 #4), and a
+stage's identical per-layer skip messages collapse into one line (issue 10 #7)."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import yaml
+from click.testing import CliRunner
+
+from optimize_cli.cli import main
+from optimize_cli.run.path import skipped_lines
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_loader_warnings_reach_stderr_and_report_json(tmp_path):
+    from optimize_cli.tf import tf
+
+    class Plain(tf.Module):
+        @tf.function(input_signature=[tf.TensorSpec([None, 8, 8, 1], tf.float32)])
+        def __call__(self, x):
+            return {"probs": tf.nn.softmax(tf.reshape(x, [-1, 64])[:, :10])}
+
+    m = Plain()
+    tf.saved_model.save(m, str(tmp_path / "plain"), signatures={"serving_default": m.__call__})
+    recipe = tmp_path / "r.yaml"
+    recipe.write_text(yaml.safe_dump({"version": 1, "name": "plain", "model": str(tmp_path / "plain"),
+                                      "data": {"eval": {"type": "npz", "path": str(ROOT / "sample_models/digits.npz"),
+                                                        "x": "x_test", "y": "y_test"}},
+                                      "export": {"quantization": "none"}}))
+    res = CliRunner().invoke(main, ["run", str(recipe), "--output", str(tmp_path / "out")])
+    assert res.exit_code == 0, res.output
+    warned = json.loads((tmp_path / "out" / "report.json").read_text())["warnings"]
+    assert {"source": "model", "message": "a SavedModel without a Keras model: only post-training "
+                                          "quantization is possible"} in warned
+    assert "only post-training quantization is possible" in res.stderr
+
+
+def test_identical_skip_messages_collapse_into_one_line_with_count_and_first_names():
+    reason = "tfmot: DepthwiseConv2D is not supported"
+    skipped = [{"name": f"dw{i}", "class": "DepthwiseConv2D", "reason": reason} for i in range(1, 14)]
+    skipped.append({"name": "lambda", "class": "Lambda", "reason": "skip_layers 'lambda'"})
+    lines = skipped_lines("prune", skipped)
+    assert lines == [f"  prune: skipped 13 DepthwiseConv2D layers (dw1, dw2, dw3, …): {reason}",
+                     "  prune: skipped lambda (Lambda): skip_layers 'lambda'"]
+
+
+def test_same_class_with_different_reasons_stays_apart():
+    lines = skipped_lines("cluster", [{"name": "a", "class": "Dense", "reason": "x"},
+                                      {"name": "b", "class": "Dense", "reason": "y"},
+                                      {"name": "c", "class": "Dense", "reason": "x"}])
+    assert lines == ["  cluster: skipped 2 Dense layers (a, c): x", "  cluster: skipped b (Dense): y"]
