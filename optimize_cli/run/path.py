@@ -225,7 +225,8 @@ def _one_stage(run: _Run, i: int, params, model, records: list[StageRecord]):
                         "evaluated_with": run.evaluated_with})
     for sk in res.skipped_layers:
         run.reporter.log(f"  {params.type}: skipped {sk['name']} ({sk.get('class', '')}): {sk.get('reason', '')}")
-    run.reporter.log(f"stage {i} {params.type}: {res.scheme}; keras {inputs.metric} "
+    lr = "" if rec.learning_rate is None else f"lr {rec.learning_rate:g}, "
+    run.reporter.log(f"stage {i} {params.type}: {res.scheme}; {lr}keras {inputs.metric} "
                      f"{'n/a' if kacc is None else f'{kacc:.4f}'}, sparsity {summ['sparsity']:.1%}, "
                      f"≤ {rec.max_unique_weights} distinct values per channel, {seconds:.1f}s")
     return model, rec, kernel
