@@ -14,7 +14,7 @@ from .. import stages as stages_pkg
 from ..measure.metrics import accuracy_drop
 from ..errors import RecipeError, StageError
 from ..progress import Reporter
-from . import fingerprint
+from . import fingerprint, sanity
 from .inputs import RunInputs, calibration, check_skip_layers, load_inputs
 from .measurements import density_layer, kernel_of, keras_accuracy, measure_tflite
 from .records import (CheckRecord, GateRecord, MetricInfo, ModelInfo, RecipeInfo, ResultLayer, ResultRecord,
@@ -77,7 +77,11 @@ def run_path(recipe, opts, reporter: Reporter, out: RunDir, t_start: float) -> R
     run = _Run(recipe, opts, reporter, out, load_inputs(recipe, opts.trust_model, opts.allow_code))
     _plan_stages(run)  # --resume decides here, before any conversion or training
     run.rep, run.sample = calibration(recipe, run.inputs)
+    for source, message in sanity.input_warnings(recipe, run.inputs, run.rep):
+        run.warn(source, message)
     base_tfl, baseline, ptq_baseline = _baselines(run)
+    for source, message in sanity.chance_level_baseline(recipe, run.inputs, baseline.accuracy):
+        run.warn(source, message)
     records, model = _resumed_stages(run)
     stage_kernels: dict[int, Any] = {}
     for i, params in enumerate(recipe.stages, start=1):
