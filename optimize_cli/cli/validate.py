@@ -18,6 +18,13 @@ def path_label(r) -> str:
     return label(r.stage_types, r.export.quantization, style="listing")
 
 
+def _problem_lines(e) -> list[str]:
+    """Every problem of a recipe, one line each (`file:line: key: message`); one line for other errors."""
+    from ..recipe import RecipeProblems
+
+    return [p.render(e.file) for p in e.problems] if isinstance(e, RecipeProblems) else [str(e)]
+
+
 @click.command()
 @click.argument("recipes", nargs=-1, required=True, type=click.Path(path_type=Path))
 @set_option("Override a recipe value before checking.")
@@ -45,7 +52,8 @@ def validate(recipes, sets, model, as_json) -> None:
             else:
                 from . import print_error
 
-                print_error(str(e))
+                for line in _problem_lines(e):
+                    print_error(line)
             continue
         if as_json:
             click.echo(json.dumps({

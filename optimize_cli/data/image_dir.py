@@ -65,9 +65,9 @@ def check(src: ImageDirSource, base: Path, check_paths: bool, show: Show) -> lis
 
 
 def files(src: ImageDirSource) -> list[Path]:
-    """Every image file under the folder, sorted (the fingerprint of what the loader reads)."""
+    """The image files the loader reads, in its order (class, then path): the fingerprint of the data."""
     root = Path(src.path)
-    return sorted(p for p in root.rglob("*") if p.is_file() and p.suffix.lower() in IMAGE_EXTENSIONS)
+    return [Path(f) for f in image_files(root, _classes("image_dir", src, root))[0]]
 
 
 class ImageDirSplit(Split):
@@ -181,12 +181,23 @@ def _classes(where: str, src: ImageDirSource, root: Path) -> list[str]:
     return classes
 
 
-def _image_files(root: Path, classes: list[str]) -> tuple[list[str], list[int]]:
-    """(image files, their labels) by class and then by path; hidden files and folders skipped."""
+def image_files(root: Path, classes: list[str]) -> tuple[list[str], list[int]]:
+    """(image files, their labels) by class and then by path; hidden files and folders skipped. Linked
+    folders are followed, each real folder once per class (a link back up, a loop, is not walked again)."""
     found: list[str] = []
     labels: list[int] = []
     for i, c in enumerate(classes):
+        seen: set[tuple[int, int]] = set()
         for dirpath, dirnames, filenames in os.walk(root / c, followlinks=True):
+            try:
+                st = os.stat(dirpath)
+            except OSError:
+                dirnames[:] = []
+                continue
+            if (st.st_dev, st.st_ino) in seen:
+                dirnames[:] = []
+                continue
+            seen.add((st.st_dev, st.st_ino))
             dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
             for f in sorted(filenames):
                 if not f.startswith(".") and os.path.splitext(f)[1].lower() in IMAGE_EXTENSIONS:
@@ -195,9 +206,9 @@ def _image_files(root: Path, classes: list[str]) -> tuple[list[str], list[int]]:
     return found, labels
 
 
-def _check_magic(where: str, image_files: list[str]) -> None:
+def _check_magic(where: str, paths: list[str]) -> None:
     """A cheap up-front check: every file starts like an image (12 bytes each)."""
-    for f in image_files:
+    for f in paths:
         try:
             with open(f, "rb") as fh:
                 head = fh.read(12)
@@ -216,10 +227,10 @@ def load(name: str, src: ImageDirSource, where: str, *, allow_code: bool = False
     if not root.is_dir():
         raise InputError(f"{where}.path: {root}: not a folder (image_dir reads one subfolder per class)")
     classes = _classes(where, src, root)
-    image_files, labels = _image_files(root, classes)
-    if not image_files:
+    found, labels = image_files(root, classes)
+    if not found:
         shown = ", ".join(classes[:5]) + (", ..." if len(classes) > 5 else "")
         raise InputError(f"{where}.path: {root}: no images ({', '.join(IMAGE_EXTENSIONS)}) in its class folders "
                          f"({shown})")
-    _check_magic(where, image_files)
-    return ImageDirSplit(name, src, np.array(image_files), np.array(labels, dtype=np.int64), classes, where=where)
+    _check_magic(where, found)
+    return ImageDirSplit(name, src, np.array(found), np.array(labels, dtype=np.int64), classes, where=where)

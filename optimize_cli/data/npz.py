@@ -4,6 +4,7 @@ Sample order is the file's rows. Arrays stored uncompressed (np.savez) are memor
 (np.savez_compressed) are read, that array only."""
 from __future__ import annotations
 
+import difflib
 import struct
 import zipfile
 from pathlib import Path
@@ -43,8 +44,49 @@ def check(src: NpzSource, base: Path, check_paths: bool, show: Show) -> list[Fin
     src.path = resolve_path(base, src.path)
     if check_paths and not path_exists(src.path):
         out.append((["path"], f"path does not exist: {show_path(src.path)}"))
+    elif check_paths:
+        out += _key_findings(src, show)
     if src.start is not None and src.stop is not None and src.stop <= src.start:
         out.append((["stop"], f"must be after start ({src.start})"))
+    return out
+
+
+def array_headers(path: Path) -> dict[str, tuple[tuple, np.dtype]]:
+    """key → (shape, dtype) of every array in an .npz, read from the members' .npy headers only (bounded
+    reads, no TensorFlow, nothing decompressed beyond a header). Raises OSError/ValueError/BadZipFile."""
+    out: dict[str, tuple[tuple, np.dtype]] = {}
+    with zipfile.ZipFile(path) as zf:
+        for info in zf.infolist():
+            if not info.filename.endswith(".npy"):
+                continue
+            with zf.open(info) as fh:
+                version = np.lib.format.read_magic(fh)
+                read = {(1, 0): np.lib.format.read_array_header_1_0,
+                        (2, 0): np.lib.format.read_array_header_2_0}.get(version)
+                if read is None:
+                    raise ValueError(f"{info.filename}: .npy format version {version} not supported")
+                shape, _fortran, dtype = read(fh)
+            out[info.filename[:-4]] = (tuple(shape), dtype)
+    return out
+
+
+def _key_findings(src: NpzSource, show: Show) -> list[Finding]:
+    """x and y must be arrays of the file (read from its headers); an unreadable file is left to the
+    loader (exit 3), which says what is wrong with it."""
+    try:
+        if not Path(src.path).is_file():
+            return []
+        arrays = array_headers(Path(src.path))
+    except Exception:  # noqa: BLE001 - BadZipFile, OSError, ValueError from a broken header: the loader reports it
+        return []
+    out: list[Finding] = []
+    for key_name in ("x", "y"):
+        key = getattr(src, key_name)
+        if key not in arrays:
+            near = difflib.get_close_matches(key, list(arrays), n=1)
+            hint = f"; did you mean '{near[0]}'?" if near else ""
+            has = ", ".join(f"{k} {list(shape)}" for k, (shape, _) in arrays.items()) or "no arrays"
+            out.append(([key_name], f"key {show(key)} not in {Path(src.path).name} (it has: {has}){hint}"))
     return out
 
 

@@ -2,6 +2,7 @@
 path check, its files, its loader. Read with shuffle_files=False; never downloads."""
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 from typing import Literal, Optional
@@ -84,6 +85,53 @@ def _tfds_dir(where: str, src: TfdsSource) -> Path:
                      f"{src.data_dir}) and copy the folder — optimize-cli never downloads")
 
 
+#: the files of a prepared dataset that name feature classes (tfds imports the module of each name)
+FEATURE_FILES = ("features.json", "dataset_info.json")
+_OWN_FEATURE = re.compile(r"tensorflow_datasets(\.[A-Za-z_][A-Za-z0-9_]*)+")
+
+
+def feature_classes(folder: Path) -> list[str]:
+    """Every Python class name (`pythonClassName`) the prepared dataset's JSON files name, in order."""
+    found: list[str] = []
+
+    def walk(v) -> None:
+        if isinstance(v, dict):
+            for k, item in v.items():
+                if k in ("pythonClassName", "python_class_name"):
+                    found.append(item if isinstance(item, str) else repr(item))
+                else:
+                    walk(item)
+        elif isinstance(v, list):
+            for item in v:
+                walk(item)
+
+    for fname in FEATURE_FILES:
+        path = folder / fname
+        if not path.is_file():
+            continue
+        try:
+            walk(json.loads(path.read_text(encoding="utf-8")))
+        except (OSError, ValueError) as e:
+            raise InputError(f"cannot read {path} ({type(e).__name__}: {e})") from None
+    return found
+
+
+def refuse_foreign_features(where: str, folder: Path, allow_code: bool) -> None:
+    """InputError (exit 3) when the dataset names a feature class outside tensorflow_datasets (tfds would
+    import its module, i.e. run code the data names), unless `--allow-code`."""
+    if allow_code:
+        return
+    try:
+        names = feature_classes(folder)
+    except InputError as e:
+        raise InputError(f"{where}: {e}") from None
+    foreign = [n for n in names if not _OWN_FEATURE.fullmatch(n)]
+    if foreign:
+        raise InputError(f"{where}: tfds dataset in {folder} names the feature class '{foreign[0]}', which is not "
+                         "one of tensorflow_datasets' own: reading it would import and run that module; pass "
+                         "--allow-code to allow it")
+
+
 def load(name: str, src: TfdsSource, where: str, *, allow_code: bool = False) -> Split:
     """The split from a prepared data_dir (never downloaded): exit 3 naming what is missing."""
     try:
@@ -92,6 +140,7 @@ def load(name: str, src: TfdsSource, where: str, *, allow_code: bool = False) ->
         raise InputError(f"{where}: type tfds needs the tensorflow-datasets package, which is not installed: "
                          "pip install tensorflow-datasets") from None
     folder = _tfds_dir(where, src)
+    refuse_foreign_features(where, folder, allow_code)
     try:
         builder = tfds.builder_from_directory(str(folder))
     except Exception as e:  # noqa: BLE001 - tfds raises many kinds

@@ -14,7 +14,7 @@ from .. import stages as stages_pkg
 from ..measure.metrics import accuracy_drop
 from ..errors import RecipeError, StageError
 from ..progress import Reporter
-from . import fingerprint
+from . import fingerprint, sanity
 from .inputs import RunInputs, calibration, check_skip_layers, load_inputs
 from .measurements import density_layer, kernel_of, keras_accuracy, measure_tflite
 from .records import (CheckRecord, GateRecord, MetricInfo, ModelInfo, RecipeInfo, ResultLayer, ResultRecord,
@@ -79,7 +79,11 @@ def run_path(recipe, opts, reporter: Reporter, out: RunDir, t_start: float) -> R
         run.warn("model", message)
     _plan_stages(run)  # --resume decides here, before any conversion or training
     run.rep, run.sample = calibration(recipe, run.inputs)
+    for source, message in sanity.input_warnings(recipe, run.inputs, run.rep):
+        run.warn(source, message)
     base_tfl, baseline, ptq_baseline = _baselines(run)
+    for source, message in sanity.chance_level_baseline(recipe, run.inputs, baseline.accuracy):
+        run.warn(source, message)
     records, model = _resumed_stages(run)
     stage_kernels: dict[int, Any] = {}
     for i, params in enumerate(recipe.stages, start=1):
@@ -227,7 +231,8 @@ def _one_stage(run: _Run, i: int, params, model, records: list[StageRecord]):
                         "evaluated_with": run.evaluated_with})
     for line in skipped_lines(params.type, res.skipped_layers):
         run.reporter.log(line)
-    run.reporter.log(f"stage {i} {params.type}: {res.scheme}; keras {inputs.metric} "
+    lr = "" if rec.learning_rate is None else f"lr {rec.learning_rate:g}, "
+    run.reporter.log(f"stage {i} {params.type}: {res.scheme}; {lr}keras {inputs.metric} "
                      f"{'n/a' if kacc is None else f'{kacc:.4f}'}, sparsity {summ['sparsity']:.1%}, "
                      f"≤ {rec.max_unique_weights} distinct values per channel, {seconds:.1f}s")
     return model, rec, kernel

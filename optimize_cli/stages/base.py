@@ -21,8 +21,9 @@ class StageParams(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    #: default learning rate = training.learning_rate × LR_SCALE (see each stage's learning_rate description)
-    LR_SCALE: ClassVar[float] = 1.0
+    #: the stage's own default learning rate, used when neither the stage nor training sets one (None:
+    #: training.learning_rate's default); see each stage's learning_rate description
+    DEFAULT_LEARNING_RATE: ClassVar[Optional[float]] = None
 
     learning_rate: Optional[float] = Field(
         None, gt=0, le=10, description="Learning rate for this stage (default: training.learning_rate)."
@@ -42,7 +43,7 @@ StageBase = StageParams
 
 def resolve_common(params: StageParams, training) -> list[StageProblem]:
     """The defaults and rules every stage shares, computed here once: the effective learning rate
-    (training.learning_rate × the stage's LR_SCALE) and batch size, and usable skip_layers patterns."""
+    (`effective_learning_rate`) and batch size, and usable skip_layers patterns."""
     out: list[StageProblem] = []
     for j, pat in enumerate(params.skip_layers):
         try:
@@ -53,10 +54,21 @@ def resolve_common(params: StageParams, training) -> list[StageProblem]:
             out.append((["skip_layers", j], f"not a usable regular expression "
                         f"({' '.join(str(e).split()) or type(e).__name__})", False))
     if params.learning_rate is None:
-        params.learning_rate = training.learning_rate * float(type(params).LR_SCALE)
+        params.learning_rate = effective_learning_rate(params, training)
     if params.batch_size is None:
         params.batch_size = training.batch_size
     return out
+
+
+def effective_learning_rate(params: StageParams, training) -> float:
+    """The rate a stage fits with, as the user wrote it: the stage's own learning_rate, else an explicit
+    training.learning_rate (it applies to every stage that sets none), else the stage's own default
+    (DEFAULT_LEARNING_RATE), else training.learning_rate's default."""
+    if params.learning_rate is not None:
+        return float(params.learning_rate)
+    own = type(params).DEFAULT_LEARNING_RATE
+    given = "learning_rate" in getattr(training, "model_fields_set", ())
+    return float(training.learning_rate if given or own is None else own)
 
 
 def resolved_for_run(module, params: StageParams, ctx) -> StageParams:

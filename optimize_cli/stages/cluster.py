@@ -13,7 +13,7 @@ CENTROID_INITS = ("kmeans++", "linear", "density", "random")
 class ClusterStage(StageParams):
     """Weight clustering: each kernel keeps at most `clusters` distinct values."""
 
-    LR_SCALE: ClassVar[float] = 0.1  # see the learning_rate description
+    DEFAULT_LEARNING_RATE: ClassVar[Optional[float]] = 1e-4  # see the learning_rate description
 
     type: Literal["cluster"] = "cluster"
     clusters: int = Field(
@@ -34,7 +34,7 @@ class ClusterStage(StageParams):
         None,
         gt=0,
         le=10,
-        description="Learning rate for this stage (default: training.learning_rate × 0.1, i.e. 1e-4). After "
+        description="Learning rate for this stage (default: training.learning_rate where the recipe sets it, else 1e-4). After "
         "k-means the weights only need small corrections: on the real DS-CNN (8 sparsity-preserving clusters "
         "after 50% pruning) 1e-4 ended 0.6–1.4 points above 1e-3 in both seeds tried, and on digits_dscnn 0.5.",
     )

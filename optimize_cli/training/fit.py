@@ -92,8 +92,9 @@ def fit(model, ctx, stage: str, *, epochs: int, learning_rate: float, batch_size
 
     `learning_rate` and `batch_size` are the stage's resolved values (its `resolve()` computed them).
     BatchNormalization layers run in inference mode (trainable=False in tf_keras) when
-    training.freeze_batchnorm; progress is reported once per epoch; a NaN or exploding loss stops training
-    and raises StageError naming the stage (`stage` is its type) and the epoch.
+    training.freeze_batchnorm; progress is reported once per epoch; a NaN or exploding loss, or a weight
+    that is no longer finite at an epoch's end, stops training and raises StageError naming the stage
+    (`stage` is its type) and the epoch.
     """
     from ..stages.base import stage_label
 
@@ -126,6 +127,8 @@ def fit(model, ctx, stage: str, *, epochs: int, learning_rate: float, batch_size
     if guard.tripped is not None:
         epoch, loss = guard.tripped
         what = "NaN/infinite loss" if not math.isfinite(loss) else f"loss exploded to {loss:.3g}"
+        if guard.bad_weight is not None:
+            what = f"non-finite values in weight {guard.bad_weight}"
         raise StageError(
             f"{label}: training diverged at epoch {epoch}/{epochs} ({what}); lower the learning rate "
             f"(now {lr:g}: set stages[{max(ctx.index - 1, 0)}].learning_rate or training.learning_rate)"
@@ -143,11 +146,13 @@ def DivergenceGuard():  # noqa: N802 - a factory that looks like a class
     base = _callback_base()
 
     class _Guard(base):
-        """Stops training when the loss is NaN/inf or grows 1000× above its first value."""
+        """Stops training when the loss is NaN/inf or grows 1000× above its first value, or when a weight
+        holds NaN/inf at an epoch's end (checked on the values, whatever the kernels made of the loss)."""
 
         def __init__(self):
             super().__init__()
             self.tripped: Optional[tuple[int, float]] = None
+            self.bad_weight: Optional[str] = None
             self.reference: Optional[float] = None
             self.epoch = 0
 
@@ -166,7 +171,24 @@ def DivergenceGuard():  # noqa: N802 - a factory that looks like a class
                 self.tripped = (self.epoch, loss)
                 self.model.stop_training = True
 
+        def on_epoch_end(self, epoch, logs=None):
+            if self.tripped is None:
+                self.bad_weight = non_finite_weight(self.model)
+                if self.bad_weight is not None:
+                    self.tripped = (epoch + 1, float((logs or {}).get("loss", math.nan)))
+                    self.model.stop_training = True
+
     return _Guard()
+
+
+def non_finite_weight(model) -> Optional[str]:
+    """The name of the first floating-point weight of `model` holding NaN or ±inf; None when all are finite."""
+    import numpy as np
+
+    for w in model.weights:
+        if w.dtype.is_floating and not np.isfinite(w.numpy()).all():
+            return w.name.split(":")[0]
+    return None
 
 
 def _EpochProgress(advance):  # noqa: N802

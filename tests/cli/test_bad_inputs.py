@@ -255,7 +255,7 @@ def _(w):
     return [w.recipe(**{"data.eval.path": str(w.dir / "nothere.npz")})]
 
 
-@case("data: npz key missing", 3, "data.eval", "x_tset")
+@case("data: npz key missing", 2, "data.eval.x", "x_tset", "did you mean 'x_test'")  # found in validation (issue 10.13)
 def _(w):
     return [w.recipe(**{"data.eval.x": "x_tset"})]
 

@@ -54,3 +54,33 @@ def test_data_bad_unreadable_or_corrupt_image(tmp_path, tf, samples):
     inputerror(lambda: D.check_against_model(s, (None, H, W, 1), (None, 2), True),
                 "data.train: cannot read sample 4", str(bad))
     inputerror(lambda: list(s.batches(2)), "sample 4", str(bad))
+
+
+def test_data_image_dir_linked_folders_are_walked_once_and_fingerprinted_as_read(tmp_path, tf, samples):
+    """A link back up (two of them made the walk exponential) is not walked again; a linked folder of
+    extra images is read, and the fingerprint's file list is exactly what the loader reads (not hidden
+    folders, not files outside the class folders)."""
+    import shutil
+
+    from optimize_cli.run.fingerprint import source_fingerprint
+
+    u8, _, y = samples
+    root = write_image_dir(tf, tmp_path / "img", u8, y)  # class0..class2, N / 3 images each
+    (root / "class0" / "loop").symlink_to(root / "class0", target_is_directory=True)
+    (root / "class0" / "sub").mkdir()
+    (root / "class0" / "sub" / "again").symlink_to(root / "class0", target_is_directory=True)
+    extra = write_image_dir(tf, tmp_path / "extra", u8[:2], [0, 0])
+    (root / "class1" / "more").symlink_to(extra / "class0", target_is_directory=True)
+    (root / "class2" / ".hidden").mkdir()
+    shutil.copy(root / "class2" / sorted(p.name for p in (root / "class2").iterdir() if p.is_file())[0],
+                root / "class2" / ".hidden" / "x.png")
+    shutil.copy(extra / "class0" / "000.png", root / "stray.png")
+    src = ImageDirSource(type="image_dir", path=str(root), image_size=(H, W), color_mode="grayscale")
+    s = D.load_split("train", src)
+    per_class = N // 3
+    # class0 once (not again through loop/ or sub/again/), class1 with the linked folder's two images
+    assert np.bincount(s.labels).tolist() == [per_class, per_class + 2, per_class]
+    assert [str(f) for f in D.source_files(src)] == list(s.files)
+    before = source_fingerprint(src)["files"]
+    (extra / "class0" / "000.png").write_bytes((extra / "class0" / "001.png").read_bytes())
+    assert source_fingerprint(src)["files"] != before  # a change behind a linked folder is seen

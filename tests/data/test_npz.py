@@ -20,3 +20,14 @@ def test_data_npz_streams_memory_mapped_arrays(tmp_path, samples):
         b = next(iter(s.dataset(5, shuffle=True, seed=1)))
         assert tuple(b[0].shape) == (5, H, W, 1) and tuple(b[1].shape) == (5,)
         assert np.array_equal(s.x, x[2:20]) and np.array_equal(s.y, y[2:20])
+
+
+def test_data_npz_array_headers_give_names_and_shapes_without_reading_arrays(tmp_path):
+    from optimize_cli.data.npz import array_headers
+
+    for compressed in (False, True):
+        p = write_npz(tmp_path / f"a{compressed}.npz", compressed, x=np.zeros((5, 3), np.float32),
+                      y=np.arange(5, dtype=np.int64))
+        got = array_headers(p)
+        assert {k: (s, d) for k, (s, d) in got.items()} == {"x": ((5, 3), np.dtype(np.float32)),
+                                                          "y": ((5,), np.dtype(np.int64))}

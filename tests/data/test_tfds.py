@@ -1,6 +1,7 @@
 """type: tfds — a prepared data_dir, never a download."""
 from __future__ import annotations
 
+import json
 import sys
 
 import numpy as np
@@ -11,11 +12,10 @@ from optimize_cli import data as D
 from optimize_cli.data import TfdsSource
 
 
-@pytest.mark.skipif(not HAVE_TFDS, reason="tensorflow-datasets is not installed")
-def test_data_tfds_reads_a_prepared_data_dir(tmp_path, samples):
+def prepare_tiny_images(tmp_path, u8, y) -> None:
+    """Prepare the dataset tiny_images (N uint8 images and labels) in data_dir tmp_path."""
     import tensorflow_datasets as tfds
 
-    u8, _, y = samples
     with tfds.core.registered.skip_registration():
         class TinyImages(tfds.core.GeneratorBasedBuilder):
             VERSION = tfds.core.Version("1.0.0")
@@ -35,6 +35,12 @@ def test_data_tfds_reads_a_prepared_data_dir(tmp_path, samples):
                     yield i, {"image": u8[i], "label": int(y[i])}
 
     TinyImages(data_dir=str(tmp_path)).download_and_prepare()
+
+
+@pytest.mark.skipif(not HAVE_TFDS, reason="tensorflow-datasets is not installed")
+def test_data_tfds_reads_a_prepared_data_dir(tmp_path, samples):
+    u8, _, y = samples
+    prepare_tiny_images(tmp_path, u8, y)
     s = D.load_split("train", TfdsSource(type="tfds", name="tiny_images", split="train[:12]", data_dir=str(tmp_path)))
     assert (s.samples, s.element_shape, s.label_shape) == (12, (H, W, 1), ())
     xs, ys = read_all(s)
@@ -54,3 +60,23 @@ def test_data_tfds_missing_dataset_names_where_it_looked(tmp_path, monkeypatch):
                     str(tmp_path / "mnist"), "never downloads")
     monkeypatch.setitem(sys.modules, "tensorflow_datasets", None)  # as if not installed
     inputerror(lambda: D.load_split("train", src), "data.train", "pip install tensorflow-datasets")
+
+
+@pytest.mark.skipif(not HAVE_TFDS, reason="tensorflow-datasets is not installed")
+def test_data_tfds_refuses_a_feature_class_from_outside_tfds(tmp_path, samples, monkeypatch, capsys):
+    """features.json names the class tfds imports to decode a feature: a module planted next to the data
+    (on sys.path, as the working directory of `python -m` is) must not run, nor may `this` print its poem."""
+    u8, _, y = samples
+    prepare_tiny_images(tmp_path, u8, y)
+    marker = tmp_path / "marker"
+    (tmp_path / "planted_feature.py").write_text(f"open({str(marker)!r}, 'w').write('ran')\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    features = tmp_path / "tiny_images" / "1.0.0" / "features.json"
+    spec = json.loads(features.read_text())
+    src = TfdsSource(type="tfds", name="tiny_images", split="train", data_dir=str(tmp_path))
+    for cls in ("planted_feature.ClassLabel", "this.ClassLabel"):
+        spec["featuresDict"]["features"]["label"]["pythonClassName"] = cls
+        features.write_text(json.dumps(spec))
+        inputerror(lambda: D.load_split("train", src), "data.train", f"'{cls}'", "--allow-code")
+    assert not marker.exists()
+    assert "Zen of Python" not in capsys.readouterr().out

@@ -26,7 +26,7 @@ def test_recipe_shortest_recipe_loads_with_defaults(work):
     assert (cluster.clusters, cluster.centroid_init, cluster.epochs) == (16, "kmeans++", 8)
     assert cluster.preserve_sparsity is True
     assert qat.epochs == 4
-    # resolved: prune fine-tunes at training.learning_rate, cluster and qat at a tenth of it
+    # resolved: training.learning_rate unset: prune at its default (1e-3), cluster and qat at their own (1e-4)
     assert [s.learning_rate for s in r.stages] == pytest.approx([1e-3, 1e-4, 1e-4])
     assert all(s.batch_size == 64 and s.skip_layers == [] for s in r.stages)
     t = r.training

@@ -105,6 +105,8 @@ def test_run_builtin_recipe_produces_measured_tflite(name, tmp_path, digits):
     doc = yaml.safe_load(recipe.read_text())
     stages = [s if isinstance(s, str) else s["type"] for s in doc.get("stages") or []]
     assert [s["type"] for s in rep["stages"]] == stages
+    resolved = yaml.safe_load((out / "recipe.resolved.yaml").read_text())
+    assert [s["learning_rate"] for s in rep["stages"]] == [s["learning_rate"] for s in resolved["stages"]]
     assert sorted(p.name for p in (out / "stages").iterdir() if p.is_dir()) == [
         f"{i:02d}_{t}" for i, t in enumerate(stages, start=1)]
 

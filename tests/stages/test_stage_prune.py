@@ -99,13 +99,13 @@ def test_prune_unknown_skip_layer_is_an_error(tiny_model, make_ctx):
         prune.run(tiny_model, PruneStage(epochs=1, skip_layers=["nope"]), make_ctx(index=1))
 
 
-def test_prune_nan_loss_raises_stage_error_naming_epoch(tiny_model, make_ctx, digits_data):
+def test_prune_diverging_training_raises_stage_error_naming_epoch(tiny_model, make_ctx):
+    """Divergence by arithmetic, not by how a CPU's kernels treat NaN: Adam's first step moves every weight
+    by ~learning_rate (10), so the next batch's logits are ~1e9 and its loss far past 1000x the first."""
     from optimize_cli.stages import prune
 
-    x = digits_data[0].copy()
-    x[5] = np.nan
-    with pytest.raises(StageError, match=r"stage 1 \(prune\): training diverged at epoch 1/2 \(NaN"):
-        prune.run(tiny_model, PruneStage(epochs=2), make_ctx(index=1, x=x))
+    with pytest.raises(StageError, match=r"stage 1 \(prune\): training diverged at epoch 1/2 \(loss exploded"):
+        prune.run(tiny_model, PruneStage(epochs=2, learning_rate=10), make_ctx(index=1, samples=96))
 
 
 def test_prune_m_by_n_structured_sparsity(tiny_model, make_ctx):

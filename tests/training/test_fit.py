@@ -50,5 +50,24 @@ def test_fit_the_stage_record_and_the_fit_share_one_learning_rate(tiny_model, ma
 
     monkeypatch.setattr(fit_mod, "fit", spy)
     res = run_stage(tiny_model, ClusterStage(clusters=8, epochs=1), make_ctx(samples=64, learning_rate=4e-3))
-    assert seen["learning_rate"] == pytest.approx(4e-4) == res.details["learning_rate"]
+    assert seen["learning_rate"] == pytest.approx(4e-3) == res.details["learning_rate"]  # training's, as written
     assert seen["batch_size"] == 32 and res.history.epochs == 1
+
+
+def test_fit_stops_on_a_non_finite_weight_at_epoch_end(tiny_model, make_ctx):
+    """The guard reads the weights, not only the loss: a weight that became inf (here set so by a callback
+    at the end of the first epoch, before the guard looks) stops training with the stage and epoch named."""
+    from optimize_cli.errors import StageError
+    from optimize_cli.stages.layers import copy_model
+    from optimize_cli.tf import keras, tf
+    from optimize_cli.training.fit import fit
+
+    model = copy_model(tiny_model)
+
+    class Overflow(keras.callbacks.Callback):
+        def on_epoch_end(self, epoch, logs=None):
+            bias = self.model.get_layer("dw").bias
+            bias.assign(tf.fill(bias.shape, float("inf")))
+
+    with pytest.raises(StageError, match=r"stage 1 \(qat\): training diverged at epoch 1/3 \(non-finite values in weight dw/bias\)"):
+        fit(model, make_ctx(samples=32), "qat", epochs=3, learning_rate=1e-3, batch_size=32, callbacks=[Overflow()])

@@ -1,0 +1,35 @@
+"""`validate` prints every problem of a recipe, each on its own line `file:line: key: message`."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+from click.testing import CliRunner
+
+from optimize_cli.cli import main
+
+FIXTURES = Path(__file__).resolve().parents[1] / "bad_recipes" / "_fixtures"
+
+
+def test_validate_prints_every_problem_on_its_own_line(tmp_path):
+    np.savez(tmp_path / "d.npz", x_train=np.zeros((4, 8, 8, 1), np.float32), y_train=np.zeros(4, np.int64))
+    recipe = tmp_path / "r.yaml"
+    recipe.write_text(
+        "version: 1\n"
+        f"model: {FIXTURES / 'model'}\n"
+        "data:\n"
+        "  train: {path: d.npz, x: x_trian, y: y_train}\n"   # line 4: a typo'd key
+        "  eval: {path: missing.npz}\n"                      # line 5: no such file
+        "stages: [qat, prune]\n"                             # line 6: qat must be last
+        "gates: {max_accuracy_drop: 0.01}\n"
+    )
+    res = CliRunner(env={"NO_COLOR": "1", "COLUMNS": "300"}).invoke(main, ["validate", str(recipe)])
+    assert res.exit_code == 2 and res.stdout == ""
+    lines = res.stderr.strip("\n").split("\n")
+    assert len(lines) == 3, lines
+    assert all(line.startswith(f"error: {recipe}:") for line in lines), lines
+    text = "\n".join(lines)
+    assert f"{recipe}:4: data.train.x: key 'x_trian' not in d.npz" in text and "did you mean 'x_train'" in text
+    assert f"{recipe}:5: data.eval.path: path does not exist" in text
+    assert f"{recipe}:6: stages[" in text
+    assert "more problem" not in text
