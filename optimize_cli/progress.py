@@ -146,6 +146,8 @@ def progress_columns(width: int, total: Optional[int], description: str = "") ->
 class _RichAdvance:
     """`advance(info)`: one epoch done; `advance.batch(done, of)`: progress within the epoch."""
 
+    per_batch = True  # the fit reports batches to it (a terminal); plain logs stay one line per epoch
+
     def __init__(self, prog, tid):
         self.prog, self.tid = prog, tid
 

@@ -198,4 +198,14 @@ def _EpochProgress(advance):  # noqa: N802
         def on_epoch_end(self, epoch, logs=None):
             advance(_fmt_logs(logs or {}))
 
-    return _Progress()
+    class _BatchProgress(_Progress):
+        """Also the batch within the epoch, on a terminal (long epochs); logs are not read per batch."""
+
+        def __init__(self):
+            super().__init__()
+            self._supports_tf_logs = True  # no per-batch conversion of the logs to numpy
+
+        def on_train_batch_end(self, batch, logs=None):
+            advance.batch(batch + 1, self.params.get("steps"))
+
+    return _BatchProgress() if getattr(advance, "per_batch", False) else _Progress()

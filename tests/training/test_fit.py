@@ -71,3 +71,26 @@ def test_fit_stops_on_a_non_finite_weight_at_epoch_end(tiny_model, make_ctx):
 
     with pytest.raises(StageError, match=r"stage 1 \(qat\): training diverged at epoch 1/3 \(non-finite values in weight dw/bias\)"):
         fit(model, make_ctx(samples=32), "qat", epochs=3, learning_rate=1e-3, batch_size=32, callbacks=[Overflow()])
+
+
+@pytest.mark.slow
+def test_fit_reports_batches_within_the_epoch_on_a_terminal(tiny_model, make_ctx, monkeypatch):
+    """On a terminal (rich progress) the fit reports each batch of the epoch: 64 samples at batch 32 are
+    batches 1/2 and 2/2; plain CI logs stay one line per epoch."""
+    import io
+
+    from rich.console import Console
+
+    from optimize_cli import progress
+    from optimize_cli.stages.layers import copy_model
+    from optimize_cli.training.fit import fit
+
+    seen = []
+    real = progress._RichAdvance.batch
+    monkeypatch.setattr(progress._RichAdvance, "batch", lambda self, done, of=None: (seen.append((done, of)),
+                                                                                    real(self, done, of)))
+    ctx = make_ctx(samples=64)
+    ctx.reporter = progress.Reporter(console=Console(file=io.StringIO(), width=80, force_terminal=True),
+                                     rich_progress=True)
+    fit(copy_model(tiny_model), ctx, "prune", epochs=1, learning_rate=1e-4, batch_size=32)
+    assert seen == [(1, 2), (2, 2)]
