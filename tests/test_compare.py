@@ -252,3 +252,28 @@ def test_compare_real_run_report_validates_with_jsonschema(real_run):
 
     schema = json.loads((ROOT / "optimize_cli" / "report.schema.json").read_text(encoding="utf-8"))
     jsonschema.Draft202012Validator(schema).validate(json.loads((real_run / "report.json").read_text("utf-8")))
+
+
+@pytest.mark.parametrize("field,text", [("tflite_bytes", "9" * 400), ("accuracy", "1e400"),
+                                        ("latency_ms", "-" + "7" * 400), ("compressed_bytes", "Infinity")])
+def test_cli_compare_of_a_report_with_an_absurd_number_exits_3_with_one_line(tmp_path, field, text):
+    """A 400-digit integer (float() overflows) or an infinite float in any field: exit 3, one line."""
+    from click.testing import CliRunner
+
+    from optimize_cli.cli import main
+
+    doc = report("huge", [], "int8")
+    doc["result"][field] = "@@"
+    p = tmp_path / "report.json"
+    p.write_text(json.dumps(doc).replace('"@@"', text))
+    r = CliRunner().invoke(main, ["compare", str(p)])
+    assert r.exit_code == 3, r.output
+    err = r.stderr.strip()
+    assert "\n" not in err and str(p) in err and "beyond any figure a run records" in err
+
+
+def test_compare_a_report_of_300_digits_still_renders(tmp_path):
+    doc = report("big", [], "int8", tflite_bytes=10**299)
+    p = tmp_path / "report.json"
+    p.write_text(json.dumps(doc))
+    assert "| TFLite bytes |" in compare_reports([p])
