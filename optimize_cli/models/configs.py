@@ -100,7 +100,8 @@ def savedmodel_root_identifier(sm) -> Optional[str]:
 
 def savedmodel_metadata(path: Path, sm) -> list[tuple[str, str]]:
     """(where, metadata JSON text) of every Keras object a SavedModel records: the nodes of
-    keras_metadata.pb, and the user objects of saved_model.pb (where pre-2.5 SavedModels keep them)."""
+    keras_metadata.pb, and the user objects of saved_model.pb (where pre-2.5 SavedModels keep them; `sm`
+    None for a SavedModel written as saved_model.pbtxt)."""
     out: list[tuple[str, str]] = []
     meta_file = path / "keras_metadata.pb"
     if meta_file.exists():
@@ -114,7 +115,7 @@ def savedmodel_metadata(path: Path, sm) -> list[tuple[str, str]]:
         except Exception as e:  # noqa: BLE001
             raise InputError(f"{path}: cannot read keras_metadata.pb ({one_line(e, 120)})") from None
         out += [(f"keras_metadata.pb node {n.node_id} ({n.node_path})", n.metadata) for n in meta.nodes]
-    for i, n in enumerate(sm.meta_graphs[0].object_graph_def.nodes):
+    for i, n in enumerate(sm.meta_graphs[0].object_graph_def.nodes if sm is not None else []):
         if n.WhichOneof("kind") == "user_object" and n.user_object.metadata:
             out.append((f"saved_model.pb node {i} ({n.user_object.identifier})", n.user_object.metadata))
     return out

@@ -109,10 +109,11 @@ def _keras_load(path: str, tfmot_scopes: bool, **kw):
 
 def _load_savedmodel(p: Path, trust_model: bool, tfmot_scopes: bool = False, compile: bool = True) -> LoadedModel:
     path = str(p)
-    if not (p / "saved_model.pb").exists():
+    has_pb = (p / "saved_model.pb").exists()
+    if not has_pb and not (p / "saved_model.pbtxt").exists():
         raise InputError(f"{path}: a directory but not a SavedModel (no saved_model.pb)")
-    sm = read_saved_model_pb(p)
-    ident = savedmodel_root_identifier(sm)
+    sm = read_saved_model_pb(p) if has_pb else None
+    ident = savedmodel_root_identifier(sm) if sm is not None else None
     has_meta = (p / "keras_metadata.pb").exists()
     if has_meta or (ident or "").startswith(_KERAS_ROOT_IDS):
         refuse_unsafe_savedmodel(p, sm, trust_model)

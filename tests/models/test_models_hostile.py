@@ -90,6 +90,14 @@ def hostile(tmp_path_factory):
     _rewrite_keras_metadata(d / "passive_sm", _mark_passive)
     out["passive_sm"] = (d / "passive_sm", marker)
 
+    # a plain Lambda layer (inspect loaded these with no check at all)
+    marker = d / "layer_ran"
+    inp = keras.Input((4,))
+    m = keras.Model(inp, L.Dense(2, name="head")(_payload_lambda(keras, marker, "evil_layer")(inp)))
+    for name in ("layer.h5", "layer_sm"):
+        m.save(str(d / name), **({"save_format": "tf"} if name.endswith("_sm") else {}))
+        out[name] = (d / name, marker)
+
     # (a) the Keras-2.0 form of a Sequential: its config is the list of layers
     marker = d / "sequential_ran"
     seq = keras.Sequential([keras.Input((4,)), _payload_lambda(keras, marker, "evil_seq"), L.Dense(2, name="d")])
@@ -121,6 +129,8 @@ CASES = {
     "act.keras": r"layer 'evil_act' is a Lambda layer \(at config\.config\.layers\[1\]\.config\.activation\)",
     "act_sm": r"layer 'evil_act' is a Lambda layer \(at keras_metadata\.pb node \d+ .*\)",
     "passive_sm": r"layer 'evil_act' is a Lambda layer \(at keras_metadata\.pb node \d+ .*\)",
+    "layer.h5": r"layer 'evil_layer' is a Lambda layer \(at model_config\.config\.layers\[1\]\)",
+    "layer_sm": r"layer 'evil_layer' is a Lambda layer \(at keras_metadata\.pb node \d+ .*\)",
     "seq20.h5": r"layer 'evil_seq' is a Lambda layer \(at model_config\.config\[1\]\)",
     "module.keras": r"'plain' names the Python module 'planted_mod_x1' \(at config\)",
 }
@@ -137,7 +147,7 @@ def test_hostile_model_is_refused_before_any_code_runs(hostile, name, monkeypatc
     assert not marker.exists(), "the hidden code ran while the model was refused"
 
 
-@pytest.mark.parametrize("name", ["passive_sm", "seq20.h5", "module.keras"])
+@pytest.mark.parametrize("name", ["layer.h5", "layer_sm", "passive_sm", "seq20.h5", "module.keras"])
 def test_hostile_payload_is_live_with_trust_model(hostile, name, monkeypatch):
     """The payloads do run when trusted: the refusal above is what protects the user."""
     d, out = hostile
@@ -161,7 +171,7 @@ def _recipe(tmp_path: Path, model: Path) -> Path:
     return p
 
 
-@pytest.mark.parametrize("name", ["act.h5", "passive_sm", "seq20.h5", "module.keras"])
+@pytest.mark.parametrize("name", ["layer.h5", "layer_sm", "act.h5", "passive_sm", "seq20.h5", "module.keras"])
 def test_run_and_inspect_refuse_hostile_models_with_exit_3(hostile, name, tmp_path, monkeypatch):
     d, out = hostile
     path, marker = out[name]
