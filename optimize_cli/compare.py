@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any, Optional
 
 from .errors import InputError
+from .models.files import path_problem, read_bounded
 from .report.figures import (compression_ratio, measurement_saved_percent, number, path_label,
                              result_accuracy_drop, result_max_unique, result_sparsity, speedup)
 from .report.format import fmt_change, fmt_compressed, fmt_int, fmt_ms, fmt_number, fmt_pct, fmt_ratio, fmt_speed
@@ -17,23 +18,56 @@ from .report.schema import SCHEMA_VERSION
 _REQUIRED = ("baseline", "result")
 
 
-def _load(path) -> dict:
-    p = Path(path)
-    if not p.exists():
-        raise InputError(f"{p}: no such file")
+#: the largest report.json compare reads (a real one is a few KB)
+MAX_REPORT_BYTES = 64 * 2**20
+#: digits of the largest integer a report may hold (float64 reaches 1.8e308)
+_MAX_DIGITS = 300
+
+
+class _TooLarge(Exception):
+    pass
+
+
+def _parse_int(text: str) -> int:
+    if len(text.lstrip("-")) > _MAX_DIGITS:
+        raise _TooLarge(f"an integer of {len(text.lstrip('-'))} digits")
+    return int(text)
+
+
+def _parse_float(text: str) -> float:
+    f = float(text)
+    if not math.isfinite(f):
+        raise _TooLarge(f"the number {text[:40]}")
+    return f
+
+
+def _report_file(p: Path) -> Path:
+    """`p` or, for a run directory, its report.json: a regular file (never a device or a FIFO)."""
+    why = path_problem(p)
+    if why is not None:
+        raise InputError(f"{p}: no such file" if why.startswith("no such") else f"{p}: {why}")
     if p.is_dir():
         cand = p / "report.json"
-        if not cand.is_file():
+        if path_problem(cand, dir_ok=False) is not None:
             raise InputError(f"{p}: a directory without report.json")
-        p = cand
+        return cand
+    return p
+
+
+def _load(path) -> dict:
+    p = _report_file(Path(path))
     try:
-        text = p.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as e:
-        raise InputError(f"{p}: cannot read ({getattr(e, 'strerror', None) or e})") from e
+        text = read_bounded(p, MAX_REPORT_BYTES, "report").decode("utf-8")
+    except UnicodeDecodeError as e:
+        raise InputError(f"{p}: cannot read ({e})") from e
     try:
-        data = json.loads(text)
+        data = json.loads(text, parse_int=_parse_int, parse_float=_parse_float, parse_constant=_parse_float)
     except json.JSONDecodeError as e:
         raise InputError(f"{p}: not valid JSON (line {e.lineno}: {e.msg})") from e
+    except _TooLarge as e:
+        raise InputError(f"{p}: not an optimize-cli report: it holds {e}, beyond any figure a run records") from None
+    except RecursionError:
+        raise InputError(f"{p}: not an optimize-cli report (JSON nested too deeply)") from None
     if not isinstance(data, dict):
         raise InputError(f"{p}: not an optimize-cli report (expected a JSON object)")
     version = data.get("schema_version")
@@ -49,7 +83,7 @@ def _load(path) -> dict:
 
 def _int(v: Any) -> Optional[int]:
     f = number(v)
-    return None if f is None else int(f)
+    return None if f is None or not math.isfinite(f) else int(f)
 
 
 def _run_figures(rep: dict, name: str) -> dict:

@@ -12,6 +12,7 @@ from typing import Optional
 
 from . import measure
 from .errors import InputError, one_line
+from .models.files import check_path, read_head
 from .report.format import fmt_int, fmt_pct
 
 _TFLITE_SUFFIXES = (".tflite", ".lite")
@@ -25,13 +26,7 @@ def _detect(p: Path) -> str:
         if (p / "saved_model.pb").is_file() or (p / "saved_model.pbtxt").is_file():
             return "saved_model"
         raise InputError(f"{p}: a directory without saved_model.pb is not a SavedModel")
-    if not p.is_file():
-        raise InputError(f"{p}: not a regular file")
-    try:
-        with open(p, "rb") as fh:
-            head = fh.read(8)
-    except OSError as e:
-        raise InputError(f"{p}: cannot read ({e.strerror or e})") from e
+    head = read_head(p, 8)
     suffix = p.suffix.lower()
     if head[4:8] == b"TFL3" or suffix in _TFLITE_SUFFIXES:
         return "tflite"
@@ -42,19 +37,18 @@ def _detect(p: Path) -> str:
     raise InputError(f"{p}: not a model (expected a .tflite file, a SavedModel directory, or a .h5 / .keras file)")
 
 
-def inspect_model(path) -> dict:
+def inspect_model(path, trust_model: bool = False) -> dict:
     """Describe the model at ``path`` (.tflite, SavedModel directory, .h5 or .keras) as a JSON-able dict:
     path, format, sizes {bytes, compressed_bytes, compression_saved_percent}, inputs, outputs, layers,
     totals (and for .tflite: quantization, ops). Raises InputError naming the path when it is missing,
-    unreadable or not a model."""
-    p = Path(path)
-    if not p.exists():
-        raise InputError(f"{p}: no such file or directory")
+    unreadable or not a model. Keras models are loaded through models.load_model: one with a Lambda, a
+    Python function or custom code in its config is refused (exit 3) unless ``trust_model``."""
+    p = check_path(Path(path))  # a regular file or a directory: never a device or a FIFO
     fmt = _detect(p)
     if fmt == "tflite":
         info = _inspect_tflite(p)
     else:
-        info = _inspect_tf(p, fmt)
+        info = _inspect_tf(p, fmt, trust_model)
     try:
         sizes = measure.path_sizes(p)
     except OSError as e:
@@ -123,26 +117,6 @@ def _inspect_tflite(p: Path) -> dict:
 # ------------------------------------------------------------------------- Keras / SavedModel
 
 
-def _load_keras(p: Path):
-    """A tf_keras model, loaded with tfmot's custom objects in scope; None when it is not a Keras model."""
-    from .tf import keras, tfmot
-
-    scopes = []
-    for factory in (lambda: tfmot.quantization.keras.quantize_scope(),
-                    lambda: tfmot.sparsity.keras.prune_scope(),
-                    lambda: tfmot.clustering.keras.cluster_scope()):
-        try:
-            scopes.append(factory())
-        except Exception:  # noqa: BLE001 - an older tfmot without one of them
-            pass
-    from contextlib import ExitStack
-
-    with ExitStack() as stack:
-        for s in scopes:
-            stack.enter_context(s)
-        return keras.models.load_model(str(p), compile=False)
-
-
 def _spec(name: str, shape, dtype) -> dict:
     dims = []
     try:
@@ -153,20 +127,25 @@ def _spec(name: str, shape, dtype) -> dict:
     return {"name": name, "shape": dims, "dtype": dt, "quantization": None}
 
 
-def _inspect_tf(p: Path, fmt: str) -> dict:
+def _inspect_tf(p: Path, fmt: str, trust_model: bool = False) -> dict:
+    """A Keras model loaded the one way every command loads it (models.load_model: the config is checked
+    before anything is deserialized), inside tfmot's scopes; a SavedModel that is not a Keras model is read
+    from its variables."""
+    from . import models
+
     if fmt == "saved_model" and not (p / "keras_metadata.pb").is_file():
         return _inspect_plain_saved_model(p, None)  # not written by Keras: read its variables
     try:
-        model = _load_keras(p)
-    except Exception as e:  # noqa: BLE001 - whatever the loader raises, the file is not usable
+        loaded = models.load_model(str(p), trust_model=trust_model, tfmot_scopes=True, compile=False)
+    except models.UnsafeModelError:
+        raise
+    except InputError as e:
         if fmt == "saved_model":
             return _inspect_plain_saved_model(p, e)
-        raise InputError(f"{p}: cannot load as a Keras model ({type(e).__name__}: {one_line(e, 200)})") from e
-    if not hasattr(model, "layers") or not hasattr(model, "count_params"):
-        if fmt == "saved_model":
-            return _inspect_plain_saved_model(p, None)
-        raise InputError(f"{p}: not a Keras model (loaded a {type(model).__name__})")
-    return _describe_keras(model)
+        raise
+    if loaded.keras_model is None:  # a subclassed model, read through its signature
+        return _inspect_plain_saved_model(p, None)
+    return _describe_keras(loaded.keras_model)
 
 
 def _describe_keras(model) -> dict:

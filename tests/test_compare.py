@@ -282,3 +282,28 @@ def test_compare_table_is_aligned_at_80_columns_and_cli_format_chooses(two_repor
     assert runner.invoke(main, ["compare", str(a), str(b), "--format", "table"]).output.split()[:1] == ["Baseline"]
     assert runner.invoke(main, ["compare", str(a), "--format", "json"]).output.lstrip().startswith("[")
     assert runner.invoke(main, ["compare", str(a), "--format", "xml"]).exit_code == 2
+
+
+@pytest.mark.parametrize("field,text", [("tflite_bytes", "9" * 400), ("accuracy", "1e400"),
+                                        ("latency_ms", "-" + "7" * 400), ("compressed_bytes", "Infinity")])
+def test_cli_compare_of_a_report_with_an_absurd_number_exits_3_with_one_line(tmp_path, field, text):
+    """A 400-digit integer (float() overflows) or an infinite float in any field: exit 3, one line."""
+    from click.testing import CliRunner
+
+    from optimize_cli.cli import main
+
+    doc = report("huge", [], "int8")
+    doc["result"][field] = "@@"
+    p = tmp_path / "report.json"
+    p.write_text(json.dumps(doc).replace('"@@"', text))
+    r = CliRunner().invoke(main, ["compare", str(p)])
+    assert r.exit_code == 3, r.output
+    err = r.stderr.strip()
+    assert "\n" not in err and str(p) in err and "beyond any figure a run records" in err
+
+
+def test_compare_a_report_of_300_digits_still_renders(tmp_path):
+    doc = report("big", [], "int8", tflite_bytes=10**299)
+    p = tmp_path / "report.json"
+    p.write_text(json.dumps(doc))
+    assert "| TFLite bytes |" in compare_reports([p])

@@ -53,7 +53,7 @@ class _Runner:
         self.interp = make_interpreter(tflite, threads)
         self.inputs = self.interp.get_input_details()
         self.outputs = self.interp.get_output_details()
-        self._batch = None  # the batch size the tensors are allocated for
+        self._batch = None  # the input shapes the tensors are allocated for (None: as converted)
         sigs = [d.get("shape_signature", d["shape"]) for d in self.inputs]
         self.dynamic = bool(self.inputs) and all(len(s) >= 1 and int(s[0]) == -1 for s in sigs)
         self.fixed = None if self.dynamic else (int(self.inputs[0]["shape"][0]) if len(self.inputs[0]["shape"]) else 0)
@@ -83,15 +83,31 @@ class _Runner:
             a = a.reshape([n] + [int(s) for s in sig])
         return _quantize_input(a, detail)
 
-    def _resize(self, n: int) -> None:
-        if self._batch == n:
+    def _shapes(self, arrays: list, n: int) -> list:
+        """The input shapes for a batch of `n`: the batch dimension `n`, and every other dimension the model
+        leaves dynamic (-1 in its signature) taken from the arrays themselves."""
+        out = []
+        for a, d in zip(arrays, self.inputs, strict=True):
+            sig = [int(s) for s in d.get("shape_signature", d["shape"])]
+            shape = [int(s) for s in d["shape"]]
+            if shape:
+                shape[0] = n
+            if a.ndim == len(sig):
+                shape = [int(a.shape[i]) if i and sig[i] == -1 else shape[i] for i in range(len(sig))]
+            out.append(shape)
+        return out
+
+    def _inner_dynamic(self) -> bool:
+        return any(int(s) == -1 for d in self.inputs for s in list(d.get("shape_signature", d["shape"]))[1:])
+
+    def _resize(self, shapes: list) -> None:
+        key = tuple(tuple(s) for s in shapes)
+        if self._batch == key:
             return
-        for d in self.inputs:
-            shape = list(d["shape"])
-            shape[0] = n
+        for d, shape in zip(self.inputs, shapes, strict=True):
             self.interp.resize_tensor_input(d["index"], shape)
         self.interp.allocate_tensors()
-        self._batch = n
+        self._batch = key
 
     def _run(self, arrays: list, n: int) -> list:
         for a, d in zip(arrays, self.inputs, strict=True):
@@ -119,8 +135,9 @@ class _Runner:
         chunks: list = [[] for _ in self.outputs]
         for start in range(0, n, bs):
             m = min(bs, n - start)
-            self._resize(m)
-            outs = self._run([a[start:start + m] for a in arrays], m)
+            part = [a[start:start + m] for a in arrays]
+            self._resize(self._shapes(part, m))
+            outs = self._run(part, m)
             for i, (o, d) in enumerate(zip(outs, self.outputs, strict=True)):
                 if o.ndim == 0 or o.shape[0] != m:
                     raise ValueError(f"output {d['name']} has batch {o.shape[:1]}, expected {m}")
@@ -129,13 +146,15 @@ class _Runner:
 
     def _predict_fixed(self, arrays, n) -> list:
         """The model's own batch (1 for most fixed-shape models); the last chunk is padded by repeating."""
-        if self._batch is not None:
+        b = max(1, self.fixed or 1)
+        if self._inner_dynamic():  # the batch stays the model's; the dynamic dimensions follow the arrays
+            self._resize(self._shapes([a[:1] for a in arrays], b))
+        elif self._batch is not None:
             # back to the shapes the model was converted with
             for d in self.inputs:
                 self.interp.resize_tensor_input(d["index"], list(d["shape"]))
             self.interp.allocate_tensors()
             self._batch = None
-        b = max(1, self.fixed or 1)
         chunks: list = [[] for _ in self.outputs]
         for start in range(0, n, b):
             m = min(b, n - start)
@@ -231,11 +250,11 @@ def latency_ms(tflite_bytes: BytesOrPath, sample_x, runs: int = 50, warmup: int 
     for a, d in zip(arrays, r.inputs, strict=True):
         rank = len(d.get("shape_signature", d["shape"]))
         one.append(a[None, ...] if a.ndim == rank - 1 else a[:1])
-    if r.dynamic:
-        r._resize(1)
     b = max(1, r.fixed or 1) if not r.dynamic else 1
     if b > 1:
         one = [np.repeat(a, b, axis=0) for a in one]
+    if r.dynamic or r._inner_dynamic():
+        r._resize(r._shapes(one, b))
     for a, d in zip(one, r.inputs, strict=True):
         r.interp.set_tensor(d["index"], r._fit(a, d, b))
     interp = r.interp

@@ -106,14 +106,69 @@ def _unpack_int4(data: bytes, n: int) -> np.ndarray:
     return nib[:n]
 
 
-def _densify(values: np.ndarray, shape: Sequence[int], sp) -> Optional[np.ndarray]:
-    """Decode a TFLite sparse tensor (traversal order, block map, DENSE / SPARSE_CSR levels) to dense."""
+#: the most values a sparse tensor may densify to, whatever the file says (2**28 float32 values: 1 GiB)
+MAX_DENSE_VALUES = 2**28
+#: ... and at most this many values per byte of the file (a sparse encoding saves at most ~this much)
+DENSE_VALUES_PER_FILE_BYTE = 64
+
+
+def dense_limit(file_bytes: int) -> int:
+    """How many values a tensor read from a file of `file_bytes` bytes may hold once densified."""
+    return min(MAX_DENSE_VALUES, DENSE_VALUES_PER_FILE_BYTE * max(int(file_bytes), 1024))
+
+
+def _elements(shape: Sequence[int]) -> Optional[int]:
+    """The number of values of `shape` (Python ints: no int64 wrap-around); None for a negative dim."""
+    n = 1
+    for s in shape:
+        if s < 0:
+            return None
+        n *= int(s)
+    return n
+
+
+def _too_large(what: str, n: int, limit: int) -> ValueError:
+    return ValueError(f"a sparse tensor's {what} ({n:,} values) is more than a file of this size can "
+                      f"describe (at most {limit:,})")
+
+
+def _level_csr(d, pos: np.ndarray):
+    """One SPARSE_CSR level: (positions, indices) of the next level; None when the segments and indices are
+    inconsistent (out of range, decreasing)."""
+    if d.arraySegments is None or d.arrayIndices is None:
+        return None
+    seg = np.asarray(d.arraySegments.values, np.int64)
+    ind = np.asarray(d.arrayIndices.values, np.int64)
+    if seg.ndim != 1 or ind.ndim != 1 or (pos.size and int(pos.max()) + 1 >= seg.size):
+        return None
+    starts, counts = seg[pos], seg[pos + 1] - seg[pos]
+    if counts.size and (int(counts.min()) < 0 or int(starts.min()) < 0 or int((starts + counts).max()) > ind.size):
+        return None
+    total = int(counts.sum())
+    if total > ind.size:  # overlapping segments
+        return None
+    pos = np.repeat(starts - (np.cumsum(counts) - counts), counts) + np.arange(total, dtype=np.int64)
+    return pos, counts, ind[pos]
+
+
+def _densify(values: np.ndarray, shape: Sequence[int], sp, limit: int = MAX_DENSE_VALUES) -> Optional[np.ndarray]:
+    """Decode a TFLite sparse tensor (traversal order, block map, DENSE / SPARSE_CSR levels) to dense. Every
+    size the file states (dense sizes, segments, the shape) is checked against the values present and
+    `limit` before anything is allocated: ValueError when too large, None when inconsistent."""
     order = [int(v) for v in (sp.traversalOrder if sp.traversalOrder is not None else [])]
     bmap = [int(v) for v in (sp.blockMap if sp.blockMap is not None else [])]
     dims = sp.dimMetadata or []
     rank = len(shape)
-    if not order or len(dims) != len(order) or len(order) != rank + len(bmap):
+    if not order or len(dims) != len(order) or len(order) != rank + len(bmap) \
+            or sorted(order) != list(range(len(order))):
         return None
+    if any(not 0 <= b < rank for b in bmap):
+        return None
+    n_dense = _elements(shape)
+    if n_dense is None:
+        return None
+    if n_dense > limit:
+        raise _too_large("shape", n_dense, limit)
     block_size = [1] * len(bmap)
     for p in range(rank, len(order)):
         block_size[order[p] - rank] = int(dims[p].denseSize)
@@ -122,19 +177,19 @@ def _densify(values: np.ndarray, shape: Sequence[int], sp) -> Optional[np.ndarra
     for d in dims:
         if int(d.format) == 0:  # DENSE
             size = int(d.denseSize)
+            if size < 0:
+                return None
+            if pos.size * size > n_dense:  # a valid encoding never enumerates more than the shape holds
+                raise _too_large("dense sizes", pos.size * size, n_dense)
             cols = [np.repeat(c, size) for c in cols]
             new = np.tile(np.arange(size, dtype=np.int64), pos.size)
             pos = np.repeat(pos, size) * size + new
         else:  # SPARSE_CSR
-            if d.arraySegments is None or d.arrayIndices is None:
+            level = _level_csr(d, pos)
+            if level is None:
                 return None
-            seg = np.asarray(d.arraySegments.values, np.int64)
-            ind = np.asarray(d.arrayIndices.values, np.int64)
-            starts, counts = seg[pos], seg[pos + 1] - seg[pos]
+            pos, counts, new = level
             cols = [np.repeat(c, counts) for c in cols]
-            total = int(counts.sum())
-            pos = np.repeat(starts - (np.cumsum(counts) - counts), counts) + np.arange(total, dtype=np.int64)
-            new = ind[pos]
         cols.append(new)
     if pos.size != values.size:
         return None
@@ -144,22 +199,27 @@ def _densify(values: np.ndarray, shape: Sequence[int], sp) -> Optional[np.ndarra
     for i in range(rank, len(order)):
         b = order[i] - rank
         orig[bmap[b]] = orig[bmap[b]] * block_size[b] + cols[i]
+    if any(o.size and (int(o.min()) < 0 or int(o.max()) >= int(s)) for o, s in zip(orig, shape, strict=True)):
+        return None
     dense = np.zeros(tuple(int(s) for s in shape), values.dtype)
     dense[tuple(orig)] = values
     return dense
 
 
 def tensor_values(model, raw: bytes, t) -> Optional[np.ndarray]:
-    """The constant values of tensor ``t`` in its stored dtype and shape (sparse tensors densified);
-    None for tensors without data."""
+    """The constant values of tensor ``t`` in its stored dtype and shape (sparse tensors densified, within
+    dense_limit(len(raw)): ValueError beyond it); None for tensors without data or with inconsistent
+    metadata."""
     data = _buffer_bytes(model, raw, t)
     if data is None:
         return None
     tname = tensor_type_name(t)
     shape = [int(s) for s in (t.shape if t.shape is not None else [])]
-    n = int(np.prod(shape)) if shape else 1
+    n = _elements(shape)
+    if n is None:
+        return None
     if tname == "INT4":
-        if t.sparsity is not None:
+        if t.sparsity is not None or n > 2 * len(data):
             return None
         return _unpack_int4(data, n).reshape(shape)
     dt = _NP_TYPES.get(tname)
@@ -167,12 +227,10 @@ def tensor_values(model, raw: bytes, t) -> Optional[np.ndarray]:
         return None
     vals = np.frombuffer(data, dt)
     if t.sparsity is not None:
-        dense = _densify(vals, shape, t.sparsity)
-        return dense
+        return _densify(vals, shape, t.sparsity, dense_limit(len(raw)))
     if vals.size != n:
         return None
     return vals.reshape(shape)
-
 
 
 def tflite_io(tflite: BytesOrPath) -> dict:

@@ -6,6 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from .. import stages as stage_registry
+from ..models.files import path_problem as model_path_problem
 from ..tree import fixed_export, order_problems
 from .model import Recipe
 from .paths import Rule, path_exists, resolve_path, show_path
@@ -88,8 +89,11 @@ def path_rules(recipe: Recipe, base: Path, check_paths: bool) -> list[Rule]:
         out.append(Rule(["model"], "missing: give the model path in the recipe or with --model", key_line=True))
     else:
         recipe.model = resolve_path(base, recipe.model)
-        if check_paths and not path_exists(recipe.model):
-            out.append(Rule(["model"], f"path does not exist: {show_path(recipe.model)}"))
+        why = model_path_problem(recipe.model) if check_paths else None
+        if why is not None:  # missing, or a device / FIFO / socket that would hang the loader
+            shown = show_path(recipe.model)
+            out.append(Rule(["model"], f"path does not exist: {shown}" if not path_exists(recipe.model)
+                            else f"{shown}: {why}"))
     for split in ("train", "eval", "representative"):
         src = getattr(recipe.data, split)
         if src is not None:

@@ -74,3 +74,42 @@ def convert(tf, model, mode: str, x=None, **kw) -> bytes:
 def by_layer(stats):
     return {s["layer"]: s for s in stats if s["role"] == "weight"}
 
+
+def sparse_fc_tflite(shape=(4, 4), dense_size=4, segments=(0, 1, 2, 3, 4), indices=(0, 1, 2, 3),
+                     values=(1.0, 2.0, 3.0, 4.0)) -> bytes:
+    """x[1, 4] → FULLY_CONNECTED(weights: a DENSE × SPARSE_CSR encoded constant) → y."""
+    import flatbuffers
+    from ai_edge_litert import schema_py_generated as s
+
+    def tensor(name, shp, buffer=0, sparsity=None):
+        t = s.TensorT()
+        t.name, t.shape, t.type, t.buffer, t.sparsity = name.encode(), list(shp), s.TensorType.FLOAT32, buffer, sparsity
+        return t
+
+    def int32_vector(vals):
+        v = s.Int32VectorT()
+        v.values = list(vals)
+        return v
+
+    outer, inner = s.DimensionMetadataT(), s.DimensionMetadataT()
+    outer.format, outer.denseSize = s.DimensionType.DENSE, dense_size
+    inner.format = s.DimensionType.SPARSE_CSR
+    inner.arraySegmentsType = inner.arrayIndicesType = s.SparseIndexVector.Int32Vector
+    inner.arraySegments, inner.arrayIndices = int32_vector(segments), int32_vector(indices)
+    sp = s.SparsityParametersT()
+    sp.traversalOrder, sp.dimMetadata = [0, 1], [outer, inner]
+    sg = s.SubGraphT()
+    sg.tensors = [tensor("x", (1, shape[1])), tensor("w", shape, 1, sp), tensor("y", (1, shape[0]))]
+    sg.inputs, sg.outputs = [0], [2]
+    op = s.OperatorT()
+    op.opcodeIndex, op.inputs, op.outputs = 0, [0, 1, -1], [2]
+    sg.operators = [op]
+    code = s.OperatorCodeT()
+    code.builtinCode = code.deprecatedBuiltinCode = s.BuiltinOperator.FULLY_CONNECTED
+    empty, weights = s.BufferT(), s.BufferT()
+    weights.data = list(np.asarray(values, "<f4").tobytes())
+    m = s.ModelT()
+    m.version, m.operatorCodes, m.subgraphs, m.buffers = 3, [code], [sg], [empty, weights]
+    b = flatbuffers.Builder(1024)
+    b.Finish(m.Pack(b), file_identifier=b"TFL3")
+    return bytes(b.Output())
