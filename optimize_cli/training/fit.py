@@ -119,7 +119,7 @@ def fit(model, ctx, stage: str, *, epochs: int, learning_rate: float, batch_size
         with ctx.reporter.task(f"{label}: fine-tune {epochs} epoch{'s' if epochs != 1 else ''}", total=epochs) as adv:
             progress = _EpochProgress(adv)
             hist = model.fit(ctx.train_dataset(int(batch_size)), epochs=epochs, verbose=0,
-                             callbacks=[*callbacks, guard, progress])
+                             callbacks=[StopWhenInterrupted(), *callbacks, guard, progress])
     finally:
         for bn in frozen:
             bn.trainable = True
@@ -167,6 +167,26 @@ def DivergenceGuard():  # noqa: N802 - a factory that looks like a class
                 self.model.stop_training = True
 
     return _Guard()
+
+
+def StopWhenInterrupted():  # noqa: N802
+    """A safe point at every batch end: a Ctrl-C or SIGTERM received meanwhile stops training here, in
+    Python code, with KeyboardInterrupt (interrupt.py: the signal handler itself only records it)."""
+    from ..interrupt import check
+
+    base = _callback_base()
+
+    class _Stop(base):
+        def on_train_batch_end(self, batch, logs=None):
+            check()
+
+        def on_test_batch_end(self, batch, logs=None):
+            check()
+
+        def on_predict_batch_end(self, batch, logs=None):
+            check()
+
+    return _Stop()
 
 
 def _EpochProgress(advance):  # noqa: N802
