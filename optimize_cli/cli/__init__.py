@@ -59,7 +59,9 @@ def program() -> list[str]:
     return list(_PROGRAM)
 
 
-def _invoked_as(argv0: str) -> list[str]:
+def invoked_as(argv0: str) -> list[str]:
+    """The program for `sys.argv[0]`: `python -m optimize_cli` for the package's __main__.py; a path as
+    the bare name when PATH finds that very file, else made absolute; a bare name as it is."""
     if os.path.basename(argv0) == "__main__.py":  # python -m optimize_cli
         return [sys.executable, "-m", __package__.split(".")[0]]
     if os.sep not in argv0:
@@ -91,7 +93,7 @@ class _Group(click.Group):
     def main(self, args=None, *rest, **kwargs):
         if args is None:  # the console script or `python -m optimize_cli` (callers in-process pass args)
             _OWN_PROCESS[0] = True
-            _PROGRAM[:] = _invoked_as(sys.argv[0] if sys.argv else "")
+            _PROGRAM[:] = invoked_as(sys.argv[0] if sys.argv else "")
             _own_signals()
         try:
             return super().main(args, *rest, **kwargs)
