@@ -29,23 +29,34 @@ def _record(signum, frame) -> None:
     _received.append(signum)
 
 
-@contextlib.contextmanager
-def signals_to_flag():
-    """Within: SIGINT and SIGTERM only record themselves (`requested()`, `check()`); the previous
-    handlers are put back on exit. Outside the main thread (no handlers can be set) nothing changes."""
+def set_handlers(handler) -> dict:
+    """Install `handler` for SIGINT and SIGTERM; returns the previous handlers (for `restore_handlers`).
+    Outside the main thread (no handlers can be set) nothing changes."""
     saved = {}
     for sig in (signal.SIGINT, getattr(signal, "SIGTERM", None)):
         if sig is None:
             continue
         try:
-            saved[sig] = signal.signal(sig, _record)
+            saved[sig] = signal.signal(sig, handler)
         except (ValueError, OSError):
             pass
+    return saved
+
+
+def restore_handlers(saved: dict) -> None:
+    for sig, handler in saved.items():
+        signal.signal(sig, signal.SIG_DFL if handler is None else handler)
+
+
+@contextlib.contextmanager
+def signals_to_flag():
+    """Within: SIGINT and SIGTERM only record themselves (`requested()`, `check()`); the previous
+    handlers are put back on exit."""
+    saved = set_handlers(_record)
     before = list(_received)
     _received.clear()
     try:
         yield
     finally:
-        for sig, handler in saved.items():
-            signal.signal(sig, signal.SIG_DFL if handler is None else handler)
+        restore_handlers(saved)
         _received[:] = before

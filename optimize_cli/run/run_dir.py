@@ -17,7 +17,6 @@ import hashlib
 import json
 import os
 import shutil
-import signal
 import time
 import uuid
 from pathlib import Path
@@ -25,6 +24,7 @@ from typing import Callable, Optional
 
 from .. import __version__
 from ..errors import RecipeError, StageError
+from ..interrupt import restore_handlers, set_handlers
 from .lock import OutputLock
 
 STAGES_DIR = "stages"
@@ -129,19 +129,11 @@ def signals_deferred(reraise: bool = True):
     def hold(signum, frame):
         pending.append(signum)
 
-    saved = {}
-    for sig in (signal.SIGINT, getattr(signal, "SIGTERM", None)):
-        if sig is None:
-            continue
-        try:
-            saved[sig] = signal.signal(sig, hold)
-        except (ValueError, OSError):  # not the main thread: nothing to defer
-            pass
+    saved = set_handlers(hold)  # (not the main thread: nothing to defer)
     try:
         yield
     finally:
-        for sig, handler in saved.items():
-            signal.signal(sig, handler)
+        restore_handlers(saved)
     if pending and reraise:
         raise KeyboardInterrupt
 
