@@ -247,3 +247,18 @@ def test_output_json_errors_are_a_json_object_on_stdout(tmp_path, home, args, co
     line = one_error_line(res)
     doc = json.loads(res.stdout)
     assert doc == {"error": line[len("error: "):], "exit_code": code} and says in doc["error"]
+
+
+def test_output_json_interruption_is_a_json_object_on_stdout(tmp_path, monkeypatch):
+    from optimize_cli import export
+
+    def interrupted(*a, **k):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(export, "convert", interrupted)
+    recipe = write_recipe(tmp_path)
+    res = cli("run", recipe, "--output", tmp_path / "out", "--quiet", "--json")
+    assert res.exit_code == 130
+    line, = res.stderr.strip().splitlines()
+    assert json.loads(res.stdout) == {"error": line, "exit_code": 130}
+    assert line.startswith("interrupted: nothing to resume (no stage had finished); run again with: ")
