@@ -3,11 +3,13 @@ JSON, append the Markdown report to $GITHUB_STEP_SUMMARY, say which gate was mis
 from __future__ import annotations
 
 import json
+import os
 import sys
 from pathlib import Path
 
 import click
 
+from . import program
 from .step_summary import append_step_summary
 from .options import json_option, model_option, output_option, quiet_option, set_option
 
@@ -30,7 +32,7 @@ def run(recipe: Path, model, output, sets, seed, resume, force, as_json, quiet, 
     from ..builtin import recipe_path
     from ..recipe import load_recipe
 
-    recipe = recipe_path(recipe)  # a built-in recipe's name is its file
+    given, recipe = recipe, recipe_path(recipe)  # a built-in recipe's name is its file
     overrides = list(sets) + ([f"training.seed={seed}"] if seed is not None else [])
     r = load_recipe(recipe, overrides, model=model)
     r.data.require_allow_code(allow_code)  # exit 2 before TensorFlow is imported
@@ -39,10 +41,10 @@ def run(recipe: Path, model, output, sets, seed, resume, force, as_json, quiet, 
     from ..run import run as run_recipe  # imports TensorFlow lazily inside
 
     # the command again, from what was parsed (not sys.argv): the interruption message completes it with
-    # --output DIR --resume into the exact command that continues the run
-    again = ["optimize-cli", "run", str(recipe)]
+    # --output DIR --resume into the exact command that continues the run, pastable from any directory
+    again = [*program(), "run", str(given) if recipe != Path(given) else os.path.abspath(recipe)]
     if model is not None:
-        again += ["--model", str(model)]
+        again += ["--model", os.path.abspath(os.path.expanduser(str(model))) if str(model) else ""]
     for s in sets:
         again += ["--set", s]
     if seed is not None:
@@ -64,9 +66,9 @@ def announce(result, as_json: bool, reporter) -> int:
     rep = result.dump()
     append_step_summary(report.render_markdown(report.json_ready(rep)), warn=_warn)
     if as_json:
-        print(json.dumps(report.json_summary(rep), indent=2))
+        _stdout(json.dumps(report.json_summary(rep, out_dir=os.path.abspath(result.output)), indent=2), result)
     else:
-        print(report.summary_lines(rep).replace("model.tflite", str(result.output / "model.tflite")))
+        _stdout(report.summary_lines(rep, out_dir=result.output), result)
     if result.missed_gates:
         failed = ", ".join(f"{g.name} (limit {g.limit}, got {g.value})" for g in result.missed_gates)
         reporter.console.print(f"[bold red]gate missed:[/bold red] {failed}", highlight=False)
@@ -76,3 +78,24 @@ def announce(result, as_json: bool, reporter) -> int:
 def _warn(message: str) -> None:
     """A warning that is shown even with --quiet (the CI summary could not be written)."""
     print(f"optimize-cli: warning: {message}", file=sys.stderr)
+
+
+def _stdout(text: str, result) -> None:
+    """Print the summary; stdout that cannot be written (a full disk, /dev/full) is exit 4, one line."""
+    from ..errors import StageError
+    from ..run.run_dir import os_reason
+
+    try:
+        sys.stdout.write(text + "\n")
+        sys.stdout.flush()
+    except BrokenPipeError:
+        raise
+    except OSError as e:
+        try:  # what is still buffered goes nowhere, rather than failing again when the program exits
+            null = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(null, sys.stdout.fileno())
+            os.close(null)
+        except (OSError, ValueError):
+            pass
+        raise StageError(f"stdout: cannot write the summary ({os_reason(e)}); the results are complete in "
+                         f"{result.output}") from None

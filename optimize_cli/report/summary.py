@@ -34,6 +34,8 @@ def summary_lines(report: dict, out_dir: Optional[str | os.PathLike] = None) -> 
         if not c["passed"]:
             lines.append(f"WARNING   {c['name']}: FAILED — {c['message']}")
     lines.append(f"verdict   {'PASS' if report['passed'] else 'FAIL'}: {verdict(report)}")
+    if out_dir is not None:
+        lines.append(f"report    {Path(out_dir) / 'report.html'}, {Path(out_dir) / 'report.json'}")
     return "\n".join(lines)
 
 

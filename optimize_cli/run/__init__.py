@@ -9,16 +9,16 @@ Reporter, and the caller (the CLI) prints the summary from the RunResult.
 """
 from __future__ import annotations
 
-import signal
 import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional
 
 from ..errors import Interrupted
+from ..interrupt import check, signals_to_flag
 from ..progress import Reporter
 from .records import RunResult
-from .resume import resume_command
+from .resume import again_command, resume_command
 from .run_dir import RunDir, signals_deferred
 
 
@@ -32,7 +32,8 @@ class RunOptions:
     trust_model: bool = False
     allow_code: bool = False  # python data sources may run (run --allow-code)
     # the command that was run, as a list without --output/--resume/--force (the CLI builds it from the
-    # parsed options): the interruption message turns it into the exact command that resumes the run
+    # parsed options: the program as invoked, absolute paths): the interruption message turns it into the
+    # exact command that resumes (or reruns) the run
     argv: Optional[list] = None
 
 
@@ -43,10 +44,24 @@ def inputs_of(recipe) -> list[str]:
         out.append(str(recipe.model))
     for split in ("train", "eval", "representative"):
         src = getattr(recipe.data, split, None)
-        for attr in ("path", "data_dir"):
-            p = getattr(src, attr, None) if src is not None else None
-            if p:
-                out.append(str(p).split("*", 1)[0].split("?", 1)[0].split("[", 1)[0])
+        out += inputs_of_source(src) if src is not None else []
+    return out
+
+
+def inputs_of_source(src) -> list[str]:
+    """A data source's files and folders (a glob as its fixed leading part)."""
+    paths = [getattr(src, attr, None) for attr in ("path", "data_dir")]
+    return [str(p).split("*", 1)[0].split("?", 1)[0].split("[", 1)[0] for p in paths if p]
+
+
+def input_folders(recipe) -> list[str]:
+    """The inputs the run reads as folders (the model, data folders): no output may be written inside
+    them. A python source's `path` is only where its module is found, not data, and is left out."""
+    out = [str(recipe.model)] if recipe.model else []
+    for split in ("train", "eval", "representative"):
+        src = getattr(recipe.data, split, None)
+        if src is not None and getattr(src, "type", None) != "python":
+            out += inputs_of_source(src)
     return out
 
 
@@ -60,9 +75,11 @@ def _interrupted(opts: RunOptions, out: RunDir) -> Interrupted:
             where = out.discard_if_useless()
     except KeyboardInterrupt:
         pass
-    kept = (f"finished stages kept in {where} ({', '.join(done)})" if where is not None and done else
-            "no stage had finished")
-    return Interrupted(f"interrupted: {kept}; resume with: {resume_command(opts.argv, opts.output, out)}")
+    if where is not None and done:
+        return Interrupted(f"interrupted: finished stages kept in {where} ({', '.join(done)}); resume with: "
+                           f"{again_command(opts.argv, out, resume=True)}")
+    rerun = again_command(opts.argv, out, resume=False, force=opts.force or opts.resume)
+    return Interrupted(f"interrupted: nothing to resume (no stage had finished); run again with: {rerun}")
 
 
 def run(recipe, opts: RunOptions, reporter: Optional[Reporter] = None) -> RunResult:
@@ -76,29 +93,26 @@ def run(recipe, opts: RunOptions, reporter: Optional[Reporter] = None) -> RunRes
     t_start = time.monotonic()
     reporter = reporter or Reporter(quiet=opts.quiet)
     final = Path(opts.output) if opts.output else Path("runs") / recipe.name
-    out = RunDir(final, force=opts.force, resume=opts.resume, protect=tuple(inputs_of(recipe)))
-
-    def _on_term(signum, frame):  # SIGTERM behaves like Ctrl-C: stop cleanly, keep finished stages
-        raise KeyboardInterrupt
-
-    try:
-        old_term = signal.signal(signal.SIGTERM, _on_term) if hasattr(signal, "SIGTERM") else None
-    except ValueError:  # not the main thread
-        old_term = None
-    try:
-        result = run_path(recipe, opts, reporter, out, t_start)
-        out.cleanup_scratch()
-        out.commit()
-    except KeyboardInterrupt:
-        raise _interrupted(opts, out) from None
-    except BaseException:
-        out.cleanup_scratch()
-        out.discard_if_useless()
-        raise
-    finally:
-        if old_term is not None:
-            signal.signal(signal.SIGTERM, old_term)
+    # Ctrl-C and SIGTERM only set a flag; the run stops at the next safe point (interrupt.check)
+    with signals_to_flag():
+        out = RunDir(final, force=opts.force, resume=opts.resume, protect=tuple(inputs_of(recipe)),
+                     read=tuple(input_folders(recipe)))
+        try:
+            try:
+                check()
+                result = run_path(recipe, opts, reporter, out, t_start)
+                out.cleanup_scratch()
+                check()  # the last safe point: not committed, finished stages kept
+                out.commit()
+            except KeyboardInterrupt:
+                raise _interrupted(opts, out) from None
+            except BaseException:
+                out.cleanup_scratch()
+                out.discard_if_useless()
+                raise
+        finally:
+            out.release()  # the lock on the output directory
     return result
 
 
-__all__ = ["RunOptions", "RunResult", "RunDir", "run", "resume_command", "inputs_of"]
+__all__ = ["RunOptions", "RunResult", "RunDir", "run", "resume_command", "again_command", "inputs_of"]

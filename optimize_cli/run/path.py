@@ -13,6 +13,7 @@ from .. import __version__
 from .. import stages as stages_pkg
 from ..measure.metrics import accuracy_drop
 from ..errors import RecipeError, StageError
+from ..interrupt import check
 from ..progress import Reporter
 from . import fingerprint, sanity
 from .inputs import RunInputs, calibration, check_skip_layers, load_inputs
@@ -53,7 +54,9 @@ class _Run:
         out_t = ex.inference_output_type if quantization == ex.quantization else None
         work = self.out.scratch(name)
         try:
-            return export.convert(model, quantization, self.rep, in_t, out_t, work)
+            tfl = export.convert(model, quantization, self.rep, in_t, out_t, work)
+            check()  # a safe point: a Ctrl-C / SIGTERM during the conversion stops the run here
+            return tfl
         except StageError as e:
             err = self.out.keep_logs(e, work)
             if name != "result" and str(err).startswith("export:"):  # say which conversion failed
@@ -62,8 +65,10 @@ class _Run:
 
     def measure(self, tfl: bytes, quantization: str) -> TfliteFigures:
         i = self.inputs
-        return measure_tflite(tfl, i.eval, i.metric, self.recipe.evaluation, quantization, self.sample,
-                              i.output_name)
+        figures = measure_tflite(tfl, i.eval, i.metric, self.recipe.evaluation, quantization, self.sample,
+                                 i.output_name)
+        check()  # a safe point
+        return figures
 
 
 def run_path(recipe, opts, reporter: Reporter, out: RunDir, t_start: float) -> RunResult:
@@ -87,6 +92,7 @@ def run_path(recipe, opts, reporter: Reporter, out: RunDir, t_start: float) -> R
     records, model = _resumed_stages(run)
     stage_kernels: dict[int, Any] = {}
     for i, params in enumerate(recipe.stages, start=1):
+        check()  # a safe point between stages: the finished ones are kept
         if i > run.done_before:
             model, rec, stage_kernels[i] = _one_stage(run, i, params, model, records)
             records.append(rec)

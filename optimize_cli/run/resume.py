@@ -8,6 +8,7 @@ stage was made from something else. Export, gates and evaluation settings do not
 from __future__ import annotations
 
 import json
+import os
 import shlex
 from pathlib import Path
 
@@ -108,8 +109,16 @@ def plan_resume(recipe, out: RunDir, made_from: dict, reporter: Reporter) -> tup
     return done, manifest
 
 
+def again_command(argv, out: RunDir, resume: bool, force: bool = False) -> str:
+    """The command (one line, shell-quoted, pastable from any directory) that continues this run
+    (`resume`) or runs it again: `argv` is the command that was run without --output/--resume/--force;
+    the output directory is given as an absolute path."""
+    args = list(argv) if argv else ["optimize-cli", "run", "RECIPE"]
+    args += ["--output", os.path.abspath(out.given)]
+    args += ["--resume"] if resume else (["--force"] if force else [])
+    return shlex.join(args)
+
+
 def resume_command(argv, output, out: RunDir) -> str:
-    """The exact command that continues this run (one line, shell-quoted): `argv` is the command that was
-    run without --output/--resume/--force."""
-    args = list(argv) if argv else ["optimize-cli", "run", str(output or "RECIPE")]
-    return shlex.join(args + ["--output", str(out.given), "--resume"])
+    """The exact command that continues this run (see `again_command`)."""
+    return again_command(argv or ["optimize-cli", "run", str(output or "RECIPE")], out, resume=True)

@@ -4,25 +4,75 @@
   failed, interrupted or killed run leaves DIR as it was;
 - each finished stage leaves `stages/NN_<type>/{model,record.json}`; `record.json` is written last
   (atomically), so a stage folder without it is unfinished and never reused;
-- removal never follows a symbolic link: a link is unlinked, never its target removed.
+- removal never follows a symbolic link: a link is unlinked, never its target removed;
+- every run directory holds a marker, `.optimize-cli-run` (written into `.DIR.partial` first, so DIR has it
+  once committed): `--force`/`--resume` replace or continue only an empty directory or one with the
+  marker, and the siblings `.DIR.partial`/`.DIR.old` are touched only when they carry it too;
+- one run at a time: a lock file `.DIR.lock` (run/lock.py) is held for the whole run.
 """
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import os
 import shutil
-import signal
+import time
+import uuid
 from pathlib import Path
 from typing import Callable, Optional
 
+from .. import __version__
 from ..errors import RecipeError, StageError
+from ..interrupt import restore_handlers, set_handlers
+from .lock import OutputLock
 
 STAGES_DIR = "stages"
 MANIFEST = "manifest.json"
 MANIFEST_FORMAT = 2
 RECORD = "record.json"
 WORK = ".work"
+MARKER = ".optimize-cli-run"  # in every run directory: what --force may replace and --resume continue
+NAME_MAX = 255  # bytes in one file name (Linux, macOS)
+
+
+def write_marker(d: Path, run_id: str) -> None:
+    """Mark `d` as a run directory of optimize-cli."""
+    write_atomic(d / MARKER, json.dumps({"tool": "optimize-cli", "version": __version__, "run_id": run_id,
+                                         "started": time.strftime("%Y-%m-%dT%H:%M:%S%z")}, indent=2))
+
+
+def is_marked(d: Path) -> bool:
+    """`d` holds optimize-cli's marker (a real file, not a link, naming the tool)."""
+    m = d / MARKER
+    try:
+        if m.is_symlink() or not m.is_file():
+            return False
+        with open(m, "rb") as fh:
+            doc = json.loads(fh.read(4096))
+    except (OSError, ValueError):
+        return False
+    return isinstance(doc, dict) and doc.get("tool") == "optimize-cli"
+
+
+def is_ours(d: Path) -> bool:
+    """A real directory that an optimize-cli run may replace or remove: empty, or marked."""
+    try:
+        return d.is_dir() and not d.is_symlink() and (is_marked(d) or not any(d.iterdir()))
+    except OSError:
+        return False
+
+
+def sibling(final: Path, suffix: str) -> Path:
+    """`.NAME.suffix` beside DIR; for a NAME too long for that, a shortened name made unique by a hash."""
+    name = f".{final.name}.{suffix}"
+    if len(os.fsencode(name)) > NAME_MAX:
+        prefix = final.name
+        while len(os.fsencode(prefix)) > 200:
+            prefix = prefix[:-1]
+        digest = hashlib.sha256(os.fsencode(final.name)).hexdigest()[:12]
+        name = f".{prefix}~{digest}.{suffix}"
+    return final.parent / name
 
 
 def stage_dirname(index: int, typ: str) -> str:
@@ -79,19 +129,11 @@ def signals_deferred(reraise: bool = True):
     def hold(signum, frame):
         pending.append(signum)
 
-    saved = {}
-    for sig in (signal.SIGINT, getattr(signal, "SIGTERM", None)):
-        if sig is None:
-            continue
-        try:
-            saved[sig] = signal.signal(sig, hold)
-        except (ValueError, OSError):  # not the main thread: nothing to defer
-            pass
+    saved = set_handlers(hold)  # (not the main thread: nothing to defer)
     try:
         yield
     finally:
-        for sig, handler in saved.items():
-            signal.signal(sig, handler)
+        restore_handlers(saved)
     if pending and reraise:
         raise KeyboardInterrupt
 
@@ -99,6 +141,9 @@ def signals_deferred(reraise: bool = True):
 def _real_output(given: Path) -> Path:
     """The absolute directory the results go to (through a link to a directory; never the root)."""
     final = Path(os.path.abspath(given))
+    if len(os.fsencode(final.name)) > NAME_MAX:
+        raise RecipeError(f"--output {given}: the name is too long ({len(os.fsencode(final.name))} bytes; a file "
+                          f"name has at most {NAME_MAX})")
     if final.is_symlink():
         if not final.is_dir():
             raise RecipeError(f"--output {given}: is a symbolic link to {os.readlink(final)}, which is not a "
@@ -110,23 +155,39 @@ def _real_output(given: Path) -> Path:
 
 
 class RunDir:
-    """DIR is replaced only when the run succeeds; work happens in a sibling `.DIR.partial`."""
+    """DIR is replaced only when the run succeeds; work happens in a sibling `.DIR.partial`.
 
-    def __init__(self, final: Path, force: bool, resume: bool, protect: tuple = ()):
+    `protect`: the run's inputs, which DIR must not contain (replacing it would delete them); `read`: the
+    folders it reads (model, data), which DIR must not be inside. The lock is held from here until
+    `release()`."""
+
+    def __init__(self, final: Path, force: bool, resume: bool, protect: tuple = (), read: tuple = ()):
         self.given = Path(final)
         self.final = _real_output(self.given)
-        self.partial = self.final.parent / f".{self.final.name}.partial"
-        self.old = self.final.parent / f".{self.final.name}.old"
+        self.partial = sibling(self.final, "partial")
+        self.old = sibling(self.final, "old")
+        self.run_id = uuid.uuid4().hex
         self.copied = False  # --resume copied DIR/stages of a completed run into the partial directory
         self.saved = 0  # stages this run finished
         self.logs: list[Path] = []  # logs kept for an error message (keep_logs)
         self.stages = self.partial / STAGES_DIR
         self.resumed_from: Optional[Path] = None
+        self._lock: Optional[OutputLock] = None
         self._refuse_inputs_inside(protect)
-        self._restore_interrupted_commit()
-        self._refuse_earlier_results(force, resume)
-        self._prepare_partial(resume)
-        self._prepare_stages(resume)
+        self._refuse_output_inside(read)
+        parent = self.final.parent
+        if parent.exists() and not parent.is_dir():
+            raise RecipeError(f"--output {self.given}: {parent} is a file, not a directory")
+        self._take_lock()
+        try:
+            self._refuse_foreign_siblings()
+            self._restore_interrupted_commit()
+            self._refuse_earlier_results(force, resume)
+            self._prepare_partial(resume)
+            self._prepare_stages(resume)
+        except BaseException:
+            self.release()
+            raise
 
     # ---- the checks and preparation of __init__, in order
     def _refuse_inputs_inside(self, protect: tuple) -> None:
@@ -138,6 +199,41 @@ class RunDir:
             if inside:
                 raise RecipeError(f"--output {self.given}: contains {p}, an input of this run; replacing the "
                                   "output directory would delete it — choose another --output")
+
+    def _refuse_output_inside(self, read: tuple) -> None:
+        """An output inside the model directory or a data folder (`read`) would write into an input."""
+        for p in read:
+            try:
+                real = Path(os.path.realpath(p))
+                inside = real.is_dir() and Path(os.path.realpath(self.final.parent)).is_relative_to(real)
+            except (OSError, ValueError):
+                inside = False
+            if inside:
+                raise RecipeError(f"--output {self.given}: is inside {p}, an input of this run; the results "
+                                  "would be written into it — choose an --output outside it")
+
+    def _take_lock(self) -> None:
+        try:
+            self.final.parent.mkdir(parents=True, exist_ok=True)
+            self._lock = OutputLock(sibling(self.final, "lock"), self.given, self.run_id)
+        except OSError as e:
+            what = e.filename if getattr(e, "filename", None) else self.final
+            raise RecipeError(f"--output {self.given}: cannot write there ({os_reason(e)}: {what})") from None
+
+    def release(self) -> None:
+        """Let go of the lock on the output directory (at the end of the run)."""
+        if self._lock is not None:
+            self._lock.release()
+            self._lock = None
+
+    def _refuse_foreign_siblings(self) -> None:
+        """`.DIR.partial` and `.DIR.old` are removed or renamed only when a run made them (marked, or
+        empty); a link there is only ever unlinked."""
+        for p in (self.partial, self.old):
+            if (p.exists() or p.is_symlink()) and not p.is_symlink() and not is_ours(p):
+                raise RecipeError(f"--output {self.given}: {p} exists and was not made by optimize-cli (no "
+                                  f"{MARKER} in it), and a run would replace it; move it away or choose "
+                                  "another --output")
 
     def _restore_interrupted_commit(self) -> None:
         """A run killed between the two renames of commit(): put the previous results back."""
@@ -156,6 +252,11 @@ class RunDir:
             nonempty = final.is_dir() and any(final.iterdir())
         except OSError as e:
             raise RecipeError(f"--output {given}: cannot read it ({os_reason(e)})") from None
+        if nonempty and not is_marked(final):
+            why = ("--force replaces" if force else "--resume continues" if resume else "a run replaces") + \
+                " only a directory that optimize-cli wrote"
+            raise RecipeError(f"--output {given}: already exists and is not an optimize-cli output directory (it "
+                              f"holds files but no {MARKER}); {why} — choose a new or empty directory")
         if nonempty and not (force or resume):
             raise RecipeError(
                 f"--output {given}: already exists (from an earlier run); use --force to replace it or "
@@ -167,9 +268,6 @@ class RunDir:
                 f"--output {given}: an interrupted run left finished stages in {self.partial / STAGES_DIR} "
                 f"({', '.join(kept)}); use --resume to continue it or --force to start over"
             )
-        parent = final.parent
-        if parent.exists() and not parent.is_dir():
-            raise RecipeError(f"--output {given}: {parent} is a file, not a directory")
 
     def _prepare_partial(self, resume: bool) -> None:
         partial = self.partial
@@ -180,6 +278,7 @@ class RunDir:
             if partial.exists() and not resume:
                 remove(partial)
             partial.mkdir(exist_ok=True)
+            write_marker(partial, self.run_id)
             remove(partial / WORK)  # scratch of a killed run
             remove(partial / (STAGES_DIR + ".copying"))
             probe = partial / ".write-test"

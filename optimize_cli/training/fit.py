@@ -120,7 +120,7 @@ def fit(model, ctx, stage: str, *, epochs: int, learning_rate: float, batch_size
         with ctx.reporter.task(f"{label}: fine-tune {epochs} epoch{'s' if epochs != 1 else ''}", total=epochs) as adv:
             progress = _EpochProgress(adv)
             hist = model.fit(ctx.train_dataset(int(batch_size)), epochs=epochs, verbose=0,
-                             callbacks=[*callbacks, guard, progress])
+                             callbacks=[StopWhenInterrupted(), *callbacks, guard, progress])
     finally:
         for bn in frozen:
             bn.trainable = True
@@ -189,6 +189,30 @@ def non_finite_weight(model) -> Optional[str]:
         if w.dtype.is_floating and not np.isfinite(w.numpy()).all():
             return w.name.split(":")[0]
     return None
+
+
+def StopWhenInterrupted():  # noqa: N802
+    """A safe point at every batch end: a Ctrl-C or SIGTERM received meanwhile stops training here, in
+    Python code, with KeyboardInterrupt (interrupt.py: the signal handler itself only records it)."""
+    from ..interrupt import check
+
+    base = _callback_base()
+
+    class _Stop(base):
+        def __init__(self):
+            super().__init__()
+            self._supports_tf_logs = True  # logs are not read: no per-batch conversion to numpy
+
+        def on_train_batch_end(self, batch, logs=None):
+            check()
+
+        def on_test_batch_end(self, batch, logs=None):
+            check()
+
+        def on_predict_batch_end(self, batch, logs=None):
+            check()
+
+    return _Stop()
 
 
 def _EpochProgress(advance):  # noqa: N802

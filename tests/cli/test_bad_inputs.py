@@ -25,6 +25,7 @@ import yaml
 from click.testing import CliRunner
 
 from optimize_cli.cli import main
+from optimize_cli.run.run_dir import write_marker
 
 ROOT = Path(__file__).resolve().parents[2]
 MODEL = ROOT / "sample_models" / "digits_cnn"
@@ -90,6 +91,7 @@ class Work:
         """An output directory holding a completed earlier run's files."""
         out = self.dir / "out"
         (out / "stages").mkdir(parents=True)
+        write_marker(out, "earlier")
         (out / "model.tflite").write_bytes(b"TFL3" + bytes(range(200)))
         (out / "report.json").write_text(json.dumps({"schema_version": 1}))
         return out
@@ -373,6 +375,7 @@ def _(w):
 def _(w):
     stage = w.dir / ".out.partial" / "stages" / "01_prune"
     w.text(".out.partial/stages/01_prune/record.json", "{}")
+    write_marker(w.dir / ".out.partial", "interrupted")
     w.text(".out.partial/stages/01_prune/model/model.keras", b"PK")
     assert stage.is_dir()
     return [w.recipe(PRUNE)]

@@ -15,6 +15,7 @@ def test_summary_lines(example):
         "accuracy  90.80% (baseline 92.00%, worse by 1.20 pts)",
         "latency   0.090 ms median, p90 0.099 ms, 2.04× speedup (2 threads)",
         "verdict   PASS: 2 of 2 gates passed",
+        "report    runs/prune-cluster-pcqat/report.html, runs/prune-cluster-pcqat/report.json",
     ]
 
 
@@ -23,6 +24,6 @@ def test_json_summary(example, tmp_path):
     assert set(out) >= {"result", "baseline", "gates", "passed"}
     assert "layers" not in out["result"] and out["result"]["compression_ratio"] == example["result"]["compression_ratio"]
     assert out["passed"] is True and out["gates"] == example["gates"]
-    assert out["report"] == str(tmp_path / "report.json")
+    assert out["report"] == str(tmp_path / "report.json") and out["output_dir"] == str(tmp_path)
     json.dumps(out)
 

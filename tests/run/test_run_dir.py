@@ -11,7 +11,7 @@ import pytest
 import yaml
 from click.testing import CliRunner
 
-from optimize_cli.run.run_dir import RunDir
+from optimize_cli.run.run_dir import RunDir, write_marker
 from optimize_cli.cli import main
 from optimize_cli.errors import RecipeError
 
@@ -83,8 +83,10 @@ def test_safety_replacing_output_never_follows_links_out_of_it(tmp_path, no_rmtr
     (out / "link_to_outside").symlink_to(outside, target_is_directory=True)
     (out / "stages").mkdir()
     (out / "stages" / "01_prune").symlink_to(outside, target_is_directory=True)
+    write_marker(out, "earlier")
     partial = tmp_path / ".out.partial"
     (partial / "stages").mkdir(parents=True)
+    write_marker(partial, "interrupted")
     (partial / ".work").symlink_to(outside, target_is_directory=True)
     (partial / "stages" / "01_prune").symlink_to(outside, target_is_directory=True)
     (partial / "stages" / "02_cluster").symlink_to(outside / "precious.txt")
@@ -120,7 +122,7 @@ def test_safety_output_given_as_a_link_writes_only_fixed_names_into_its_target(t
     # the only paths written are the fixed names inside DIR (no .partial/.old left beside it)
     assert sorted(os.listdir(tmp_path)) == ["latest", "real_out", "recipe.yaml"]
     assert sorted(os.listdir(real)) == [
-        "model.tflite", "recipe.resolved.yaml", "report.html", "report.json", "report.md", "stages"]
+        ".optimize-cli-run", "model.tflite", "recipe.resolved.yaml", "report.html", "report.json", "report.md", "stages"]
     for p in real.rglob("*"):
         assert not p.is_symlink()
         assert Path(os.path.realpath(p)).is_relative_to(real)
@@ -153,6 +155,7 @@ def test_safety_commit_after_kill_between_renames_restores_previous_results(tmp_
     old = tmp_path / ".out.old"
     old.mkdir()
     (old / "report.json").write_text("{}")
+    write_marker(old, "earlier")
     with pytest.raises(RecipeError, match="already exists"):
         RunDir(tmp_path / "out", force=False, resume=False)
     assert (tmp_path / "out" / "report.json").read_text() == "{}"

@@ -162,7 +162,9 @@ def test_run_refuses_existing_output_without_force(tmp_path):
     (out / "keep.txt").write_text("mine")
     res = CliRunner().invoke(main, ["run", str(ROOT / "recipes" / "ptq-dynamic.yaml"), "--output", str(out)])
     assert res.exit_code == 2
-    assert "already exists" in res.stderr and "--force" in res.stderr
+    # a folder no run wrote: not "from an earlier run", and --force is not offered (it would be refused)
+    assert "already exists and is not an optimize-cli output directory" in res.stderr
+    assert "from an earlier run" not in res.stderr and "use --force" not in res.stderr
     assert (out / "keep.txt").read_text() == "mine"
     assert not os.path.exists(tmp_path / ".out.partial")
 

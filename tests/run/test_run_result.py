@@ -94,7 +94,10 @@ def test_run_result_cli_prints_the_summary_the_library_did_not(prune_run, capsys
     code = announce(result, as_json=False, reporter=Reporter(quiet=True))
     printed = capsys.readouterr().out
     assert code == 0
-    assert printed == summary_lines(result.dump()).replace("model.tflite", str(out / "model.tflite")) + "\n"
+    assert printed == summary_lines(result.dump(), out_dir=out) + "\n"
+    lines = printed.splitlines()
+    assert lines[0].startswith(f"result    {out / 'model.tflite'} (")
+    assert lines[-1] == f"report    {out / 'report.html'}, {out / 'report.json'}"  # where to look next
 
 
 def test_run_result_cli_appends_the_step_summary_exactly_once(tmp_path, monkeypatch):
