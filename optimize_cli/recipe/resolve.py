@@ -105,4 +105,4 @@ def check_rules(recipe: Recipe, base: Path, check_paths: bool = True) -> list[Ru
     """The deployment-tree rules of DESIGN.md; fills in derived defaults and resolves paths."""
     q_given = recipe.export.quantization is not None
     return [*tree_rules(recipe), *export_rules(recipe), *data_rules(recipe, q_given),
-            *path_rules(recipe, base, check_paths), *target_rules(recipe.targets, base, check_paths)]
+            *path_rules(recipe, base, check_paths), *target_rules(recipe.targets, base, check_paths, recipe.gates)]

@@ -18,7 +18,7 @@ from ..strict import Strict
 from .paths import Rule, path_exists, resolve_path, show_path
 
 __all__ = ["ACCELERATORS", "TARGET_PACKAGES", "LitertTarget", "TflmTarget", "EthosUTarget", "Target",
-           "bare_targets", "target_name", "target_rules", "package_missing", "vela_config_names"]
+           "TARGET_GATES", "bare_targets", "target_name", "target_rules", "package_missing", "vela_config_names"]
 
 #: the accelerator configurations Vela 5.x accepts (`vela --accelerator-config`)
 ACCELERATORS = ("ethos-u55-32", "ethos-u55-64", "ethos-u55-128", "ethos-u55-256", "ethos-u65-256",
@@ -138,9 +138,18 @@ def _ethos_rules(i: int, t: EthosUTarget, base: Path, check_paths: bool) -> list
     return out
 
 
-def target_rules(targets: list, base: Path, check_paths: bool = True) -> list[Rule]:
-    """Each target's package installed (else the extra to install), names unique, Vela's options known."""
-    out: list[Rule] = []
+#: gate on a target figure → the target type that measures it
+TARGET_GATES = {"max_arena_bytes": "tflm", "max_flash_bytes": "ethos-u", "max_npu_ms": "ethos-u",
+                "max_npu_cycles": "ethos-u", "min_npu_ops_share": "ethos-u"}
+
+
+def target_rules(targets: list, base: Path, check_paths: bool = True, gates=None) -> list[Rule]:
+    """Each target's package installed (else the extra to install), names unique, Vela's options known,
+    and each gate on a target figure has a target that measures it."""
+    types = {t.type for t in targets}
+    out: list[Rule] = [Rule(["gates", g], f"needs a {typ!r} target in `targets:` to measure it", key_line=True)
+                       for g, typ in TARGET_GATES.items()
+                       if gates is not None and getattr(gates, g, None) is not None and typ not in types]
     seen: dict[str, int] = {}
     for i, t in enumerate(targets):
         missing = package_missing(t.type)
