@@ -8,6 +8,7 @@ from typing import Optional
 from .figures import path_label
 from .gates import verdict
 from .plots import density_png, size_accuracy_png
+from .targets import targets_html
 from .tables import (gates_table, layers_table, provenance_table, result_sentence, results_footnotes, results_table,
                      skipped_table)
 
@@ -75,6 +76,7 @@ def render_html(report: dict, densities: Optional[dict] = None) -> str:
     parts.append("<h2>Results</h2>")
     parts.append('<div class="scroll">' + results_table(report).html("results") + "</div>")
     parts.append('<ul class="notes">' + "".join(f"<li>{e(n)}</li>" for n in results_footnotes(report)) + "</ul>")
+    parts += targets_html(report, e)
 
     parts.append(f"<h2>Size vs {e(metric)}</h2>")
     parts.append('<figure><img id="size-accuracy-plot" '

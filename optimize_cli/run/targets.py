@@ -17,13 +17,13 @@ ACCURACY_TOLERANCE = 0.005  # TFLM and LiteRT run the same int8 arithmetic: a la
 
 def _baseline_for(target, run, base_tfl: bytes, result_tfl: bytes) -> tuple[bytes, str]:
     if target.type != "ethos-u":
-        return base_tfl, "float32 baseline"
+        return base_tfl, "float32"
     ptq = getattr(run, "ptq_tfl", None)
     if ptq is not None:
         return ptq, "int8 PTQ"
     if not run.recipe.stages and run.recipe.export.quantization == "int8":
         return result_tfl, "int8 PTQ"
-    return base_tfl, "float32 baseline"
+    return base_tfl, "float32"
 
 
 def vela_filename(name: str, first: bool) -> str:
@@ -68,8 +68,8 @@ def measure_run_targets(run, base_tfl: bytes, baseline, ptq_baseline, result) ->
             same = base_model is result_tfl  # an int8 PTQ run: the result is the baseline Ethos-U measures
             fb = dict(fr) if same else measure_target(t, base_model, batches, inputs.metric, ecfg.top_k)[0]
         fb["model"], fr["model"] = label, "result"
-        litert = baseline if label == "float32 baseline" else (ptq_baseline or result)
-        _check(run, name, label, fb, litert.accuracy)
+        litert = baseline if label == "float32" else (ptq_baseline or result)
+        _check(run, name, f"baseline ({label})", fb, litert.accuracy)
         _check(run, name, "result", fr, result.accuracy)
         if optimized is not None:
             fr["vela_path"] = vela_filename(name, first_vela)
