@@ -6,18 +6,30 @@ from pathlib import Path
 
 import click
 
+from ..recipe.targets import ACCELERATORS
 from .options import json_option
 
 
 @click.command()
 @click.argument("model", type=click.Path(path_type=Path))
 @json_option()
-def inspect(model, as_json) -> None:
+@click.option("--target", "targets", multiple=True, type=click.Choice(("tflm", *ACCELERATORS)),
+              help="Also measure a .tflite on a deployment target: tflm (arena bytes, unsupported ops) or an "
+              "Ethos-U accelerator (Vela: SRAM, flash, NPU/CPU ops, cycles). Repeatable.")
+def inspect(model, as_json, targets) -> None:
     """Show a model's layers, parameters, dtypes, sparsity, unique values and sizes (.tflite, SavedModel, .h5)."""
     from ..inspect import inspect_model, render_inspection
 
+    if targets and model.suffix.lower() != ".tflite":
+        raise click.UsageError("--target measures a .tflite file; convert the model first (optimize-cli run)")
     info = inspect_model(model)
+    if targets:
+        from ..measure.targets import inspect_targets, target_figures_line
+
+        info["targets"] = inspect_targets(model.read_bytes(), targets)
     if as_json:
         click.echo(json.dumps(info, indent=2))
     else:
         render_inspection(info)
+        for name, figures in info.get("targets", {}).items():
+            click.echo(target_figures_line(name, figures))

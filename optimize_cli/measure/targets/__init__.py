@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Callable, Optional
 
-__all__ = ["measure_target", "target_figures_line"]
+__all__ = ["measure_target", "target_figures_line", "inspect_targets"]
 
 
 def measure_target(target, tfl: bytes, batches: Optional[Callable] = None, metric: str = "accuracy",
@@ -47,3 +47,19 @@ def target_figures_line(name: str, f: dict) -> str:
     return (f"{name}: {f.get('npu_ops', 0)}/{total} ops on the NPU{cpu}; SRAM {f.get('sram_bytes', 0):,} B, "
             f"flash {f.get('flash_bytes', 0):,} B, {f.get('npu_cycles') or 0:,} cycles ({ms}), "
             f"{f.get('macs') or 0:,} MACs")
+
+
+def inspect_targets(tfl: bytes, names) -> dict:
+    """`inspect --target`: {name: figures} for `tflm` or an Ethos-U accelerator name, without eval data.
+    A missing package is a RecipeError (exit 2) naming the extra to install."""
+    from ...errors import RecipeError
+    from ...recipe.targets import EthosUTarget, TflmTarget, package_missing
+
+    out = {}
+    for name in dict.fromkeys(names):
+        target = TflmTarget() if name == "tflm" else EthosUTarget(accelerator=name)
+        missing = package_missing(target.type)
+        if missing:
+            raise RecipeError(f"--target {name}: {missing}")
+        out[name] = measure_target(target, tfl)[0]
+    return out
