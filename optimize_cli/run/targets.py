@@ -45,10 +45,21 @@ def _check(run, name: str, label: str, f: dict, litert_accuracy: Optional[float]
                      f"{litert_accuracy:.4f} by more than {ACCURACY_TOLERANCE * 100:g} point")
 
 
+def _measure(target, tfl: bytes, batches, metric: str, top_k: int) -> tuple[dict, Optional[bytes]]:
+    """measure_target, where anything the target's library raises becomes the figures' `error` (the run
+    goes on: a deployment target that cannot measure the model is a finding, not a failed run)."""
+    from ..measure.targets import measure_target
+
+    try:
+        return measure_target(target, tfl, batches, metric, top_k)
+    except Exception as e:  # noqa: BLE001 - third-party native libraries raise anything
+        return {"type": target.type, "version": "", "error": f"{type(e).__name__}: {e}"[:500]}, None
+
+
 def measure_run_targets(run, base_tfl: bytes, baseline, ptq_baseline, result) -> None:
     """Measure every non-LiteRT target of the recipe on the baseline and on the result (model.tflite in
     the partial output) and record the figures on `baseline.targets` and `result.targets`."""
-    from ..measure.targets import measure_target, target_figures_line
+    from ..measure.targets import target_figures_line
     from ..recipe.targets import target_name
 
     targets = [t for t in run.recipe.targets if t.type != "litert"]
@@ -64,9 +75,9 @@ def measure_run_targets(run, base_tfl: bytes, baseline, ptq_baseline, result) ->
         name = target_name(t)
         base_model, label = _baseline_for(t, run, base_tfl, result_tfl)
         with run.reporter.task(f"target {name}: {label} and result"):
-            fr, optimized = measure_target(t, result_tfl, batches, inputs.metric, ecfg.top_k)
-            same = base_model is result_tfl  # an int8 PTQ run: the result is the baseline Ethos-U measures
-            fb = dict(fr) if same else measure_target(t, base_model, batches, inputs.metric, ecfg.top_k)[0]
+            fr, optimized = _measure(t, result_tfl, batches, inputs.metric, ecfg.top_k)
+            same = base_model == result_tfl  # a post-training run: the result is the baseline a target measures
+            fb = dict(fr) if same else _measure(t, base_model, batches, inputs.metric, ecfg.top_k)[0]
         fb["model"], fr["model"] = label, "result"
         litert = baseline if label == "float32" else (ptq_baseline or result)
         _check(run, name, f"baseline ({label})", fb, litert.accuracy)

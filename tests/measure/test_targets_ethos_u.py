@@ -56,6 +56,7 @@ def test_ethos_u_figures_equal_vela_called_directly(tflites, tmp_path, capfd):
 def test_ethos_u_float_model_falls_back_to_the_cpu_with_ops_named(tflites):
     got, _ = run_vela(tflites["none"], "ethos-u65-256")
     assert got["npu_ops"] == 0 and got["cpu_ops"] > 0 and got["npu_ops_share"] == 0.0
+    assert got["npu_cycles"] is None and got["npu_ms"] is None  # not "0 ms": a max_npu_ms gate must not pass
     assert {"CONV_2D", "FULLY_CONNECTED"} & set(got["cpu_fallback_ops"])
     assert all("Float32" in c["reason"] for c in got["cpu_operators"] if c["reason"])
 

@@ -3,8 +3,6 @@ same .tflite, accuracy on TFLM kernels equals LiteRT's on the digits, and a mode
 reported (its op named), not a crash."""
 from __future__ import annotations
 
-import re
-
 import numpy as np
 import pytest
 from measure_models import convert
@@ -25,22 +23,8 @@ def int8_tiny(tiny_model, digits_data):
     return convert(tf, tiny_model, "int8", x)
 
 
-def direct_allocations(tfl: bytes, capfd) -> dict:
-    """The tflite_micro interpreter called directly: one invoke on zeros, then its allocator's printout."""
-    from tflite_micro import runtime
-
-    it = runtime.Interpreter.from_bytes(tfl, arena_size=ARENA)
-    d = it.get_input_details(0)
-    it.set_input(np.zeros(d["shape"], d["dtype"]), 0)
-    it.invoke()
-    capfd.readouterr()
-    it.print_allocations()
-    text = "".join(capfd.readouterr())
-    return {k: int(v) for k, v in re.findall(r"Arena allocation (total|head|tail) (\d+) bytes", text)}
-
-
-def test_tflm_arena_bytes_equal_the_interpreter_s_own_report(int8_tiny, capfd):
-    direct = direct_allocations(int8_tiny, capfd)
+def test_tflm_arena_bytes_equal_the_interpreter_s_own_report(int8_tiny, capfd, tflm_direct_allocations):
+    direct = tflm_direct_allocations(int8_tiny, ARENA)
     got = measure_tflm(int8_tiny, arena_size=ARENA)
     out, err = capfd.readouterr()
     assert got["runs"] and got["unsupported_ops"] == []

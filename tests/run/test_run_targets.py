@@ -10,7 +10,6 @@ import json
 import re
 from pathlib import Path
 
-import numpy as np
 import pytest
 import yaml
 from click.testing import CliRunner
@@ -42,18 +41,6 @@ def gated_run(tmp_path_factory):
     return res, out
 
 
-def direct_tflm_arena(tfl: bytes, arena: int, capfd) -> int:
-    from tflite_micro import runtime
-
-    it = runtime.Interpreter.from_bytes(tfl, arena_size=arena)
-    d = it.get_input_details(0)
-    it.set_input(np.zeros(d["shape"], d["dtype"]), 0)
-    it.invoke()
-    capfd.readouterr()
-    it.print_allocations()
-    return int(re.search(r"Arena allocation total (\d+) bytes", "".join(capfd.readouterr())).group(1))
-
-
 def test_run_targets_missed_arena_gate_exits_5_with_everything_written(gated_run):
     res, out = gated_run
     assert res.exit_code == 5, res.output
@@ -78,14 +65,15 @@ def test_run_targets_report_validates_against_the_schema(gated_run):
     assert report["baseline"]["targets"]["ethos-u55-128"]["model"] == "int8 PTQ"
 
 
-def test_run_targets_figures_equal_the_packages_called_directly(gated_run, tmp_path, capfd):
+def test_run_targets_figures_equal_the_packages_called_directly(gated_run, tmp_path, capfd,
+                                                               tflm_direct_allocations):
     from ethosu.vela import vela
 
     out = gated_run[1]
     report = json.loads((out / "report.json").read_text())
     tfl = (out / "model.tflite").read_bytes()
     tflm = report["result"]["targets"]["tflm"]
-    assert tflm["arena_bytes"] == direct_tflm_arena(tfl, tflm["arena_size_given"], capfd)
+    assert tflm["arena_bytes"] == tflm_direct_allocations(tfl, tflm["arena_size_given"])["total"]
     assert abs(tflm["accuracy"] - report["result"]["accuracy"]) <= 0.005  # TFLM vs LiteRT, within 0.5 point
 
     (tmp_path / "m.tflite").write_bytes(tfl)

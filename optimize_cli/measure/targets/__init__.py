@@ -43,9 +43,10 @@ def target_figures_line(name: str, f: dict) -> str:
                 f"tail {f.get('arena_tail_bytes') or 0:,}){acc}").replace(" ,", ",")
     total = f.get("npu_ops", 0) + f.get("cpu_ops", 0)
     cpu = f", CPU: {', '.join(f['cpu_fallback_ops'])}" if f.get("cpu_fallback_ops") else ""
-    ms = f"{f['npu_ms']:.3f} ms" if f.get("npu_ms") is not None else "n/a"
+    if f.get("npu_cycles") is None:
+        return f"{name}: 0/{total} ops on the NPU{cpu}"
     return (f"{name}: {f.get('npu_ops', 0)}/{total} ops on the NPU{cpu}; SRAM {f.get('sram_bytes', 0):,} B, "
-            f"flash {f.get('flash_bytes', 0):,} B, {f.get('npu_cycles') or 0:,} cycles ({ms}), "
+            f"flash {f.get('flash_bytes', 0):,} B, {f['npu_cycles']:,} cycles ({f.get('npu_ms') or 0:.3f} ms), "
             f"{f.get('macs') or 0:,} MACs")
 
 

@@ -58,15 +58,16 @@ def figures_from(row: dict, text: str) -> dict:
     cpu_ops = [{"op": op, "name": ofm, "reason": reason.strip()} for op, ofm, reason in _WHY.findall(text)]
     npu, cpu = counts.get("NPU", 0), counts.get("CPU", 0)
     inf_s = _num(row, "inference_time")
+    on_npu = npu > 0  # nothing on the NPU: Vela's 0 cycles / 0 ms say nothing (a gate must not pass on them)
     return {
         "system_config": row.get("system_config"), "memory_mode": row.get("memory_mode"),
         "sram_bytes": _kib(row, "sram_memory_used"), "dram_bytes": _kib(row, "dram_memory_used"),
         "flash_bytes": _kib(row, "on_chip_flash_memory_used") + _kib(row, "off_chip_flash_memory_used"),
         "npu_ops": npu, "cpu_ops": cpu, "npu_ops_share": npu / (npu + cpu) if npu + cpu else None,
         "cpu_fallback_ops": sorted({c["op"] for c in cpu_ops}), "cpu_operators": cpu_ops,
-        "macs": _num(row, "nn_macs", int), "npu_cycles": _num(row, "cycles_total", int),
-        "npu_compute_cycles": _num(row, "cycles_npu", int),
-        "npu_ms": None if inf_s is None else inf_s * 1000.0,
+        "macs": _num(row, "nn_macs", int), "npu_cycles": _num(row, "cycles_total", int) if on_npu else None,
+        "npu_compute_cycles": _num(row, "cycles_npu", int) if on_npu else None,
+        "npu_ms": None if inf_s is None or not on_npu else inf_s * 1000.0,
         "inferences_per_second": _num(row, "inferences_per_second"),
         "clock_hz": _num(row, "core_clock"),
         "original_weights_bytes": _num(row, "total_original_weights", int),
