@@ -38,6 +38,10 @@ def _tflm_rows(report: dict, b: dict, r: dict) -> list[list[str]]:
             for label, k in (("arena bytes", "arena_bytes"), ("arena head (non-persistent)", "arena_head_bytes"),
                              ("arena tail (persistent)", "arena_tail_bytes"))]
     rows.append([f"{report['metric']['name']} on TFLM kernels", acc(b), acc(r), "—"])
+    if b.get("litert_reference_accuracy") is not None or r.get("litert_reference_accuracy") is not None:
+        ref = [fmt_metric(report, f["litert_reference_accuracy"]) if f.get("litert_reference_accuracy") is not None
+               else "—" for f in (b, r)]
+        rows.append([f"{report['metric']['name']} on LiteRT's reference kernels", *ref, "—"])
     secs = [f.get("accuracy_seconds") for f in (b, r)]
     rows.append(["eval time on TFLM (batch 1)", *("—" if s is None else f"{s:.2f} s" for s in secs), "—"])
     rows.append(["ops without a TFLM kernel", unsupported(b), unsupported(r), "—"])

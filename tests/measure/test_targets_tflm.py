@@ -53,3 +53,12 @@ def test_tflm_unsupported_op_is_named_not_a_crash(capfd):
     out, err = capfd.readouterr()
     assert got["runs"] is False and got["unsupported_ops"] == ["ATAN2"] and got["arena_bytes"] is None
     assert "ATAN2" in got["error"] and "Didn't find op" not in out + err
+
+
+def test_tflm_predictions_equal_litert_reference_kernels(int8_tiny, digits_data):
+    """TFLM's kernels and LiteRT's reference kernels share their int8 arithmetic: the same accuracy (the
+    explanation the run gives when TFLM and LiteRT's optimized kernels differ by more than 0.5 point)."""
+    from optimize_cli.measure.targets.tflm import reference_litert_accuracy
+
+    _, _, x, y = digits_data
+    assert reference_litert_accuracy(int8_tiny, [(x, y)]) == measure_tflm(int8_tiny, [(x, y)])["accuracy"]

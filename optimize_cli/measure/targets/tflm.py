@@ -120,6 +120,43 @@ def predict(it, batches) -> tuple[np.ndarray, np.ndarray]:
     return np.stack(preds), np.concatenate(labels)
 
 
+class _ReferenceLitert:
+    """LiteRT with its reference kernels (BUILTIN_REF: the arithmetic TFLM's kernels share), behind the
+    TFLM interpreter's methods so that `predict` runs it the same way."""
+
+    def __init__(self, tfl: bytes):
+        from ai_edge_litert.interpreter import Interpreter, OpResolverType
+
+        self.it = Interpreter(model_content=bytes(tfl), experimental_op_resolver_type=OpResolverType.BUILTIN_REF)
+        self.it.allocate_tensors()
+        self.ins, self.outs = self.it.get_input_details(), self.it.get_output_details()
+        self.optimize_cli_io = {"input": len(self.ins), "output": len(self.outs)}
+
+    def get_input_details(self, i):
+        return self.ins[i]
+
+    def get_output_details(self, i):
+        return self.outs[i]
+
+    def set_input(self, v, i):
+        self.it.set_tensor(self.ins[i]["index"], v)
+
+    def invoke(self):
+        self.it.invoke()
+
+    def get_output(self, i):
+        return self.it.get_tensor(self.outs[i]["index"])
+
+
+def reference_litert_accuracy(tfl: bytes, batches, metric: str = "accuracy", top_k: int = 5) -> float:
+    """The metric with LiteRT's reference kernels, batch 1: where TFLM and LiteRT's default (optimized)
+    kernels disagree, this tells whether the difference is the kernels' rounding (it then equals TFLM's)."""
+    from ..metrics import compute_metric
+
+    preds, labels = predict(_ReferenceLitert(tfl), batches)
+    return float(compute_metric(preds, labels, metric, top_k))
+
+
 def measure_tflm(tfl: bytes, batches=None, metric: str = "accuracy", top_k: int = 5,
                  arena_size: Optional[int] = None) -> dict:
     """The TFLM figures of a .tflite: version, arena bytes (total/head/tail), unsupported ops, and with
