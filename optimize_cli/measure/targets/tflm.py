@@ -106,6 +106,8 @@ def predict(it, batches) -> tuple[np.ndarray, np.ndarray]:
 
     def run_all():
         for x, y in batches:
+            if isinstance(x, dict):
+                raise ValueError("inputs given by name are not scored on TFLM (its interpreter has no input names)")
             arrays = list(x) if isinstance(x, (list, tuple)) else [x]
             for j in range(len(y)):
                 for i, d in enumerate(ins):
@@ -171,7 +173,7 @@ def measure_tflm(tfl: bytes, batches=None, metric: str = "accuracy", top_k: int 
         preds, labels = predict(it, batches)
         figures["accuracy"] = float(compute_metric(preds, labels, metric, top_k))
         figures["eval_samples"] = int(len(labels))
-    except (RuntimeError, ValueError, IndexError) as e:
+    except (RuntimeError, ValueError, IndexError, KeyError, TypeError) as e:
         figures["accuracy"], figures["error"] = None, str(e)[:500]
     figures["accuracy_seconds"] = round(time.monotonic() - t0, 3)
     return figures
