@@ -13,6 +13,7 @@ from .report.figures import (compression_ratio, measurement_saved_percent, numbe
                              result_accuracy_drop, result_max_unique, result_sparsity, speedup)
 from .report.format import fmt_compressed, fmt_int, fmt_ms, fmt_number, fmt_pct, fmt_ratio
 from .report.schema import SCHEMA_VERSION
+from .report.targets import compare_target_figures, compare_target_rows
 
 _REQUIRED = ("baseline", "result")
 
@@ -75,6 +76,7 @@ def _run_figures(rep: dict, name: str) -> dict:
         "latency_ms": number(res.get("latency_ms")),
         "speedup": speedup(rep),
         "passed": rep.get("passed"),
+        "targets": compare_target_figures(rep),
         "baseline": {
             "accuracy": number(base.get("accuracy")),
             "tflite_bytes": _int(base.get("tflite_bytes")),
@@ -146,6 +148,7 @@ def _markdown(runs: list, first: dict) -> str:
         ("Max unique weights", "–", [_f_int(r["max_unique_weights"]) for r in runs]),
         ("Latency (ms)", fmt_ms(b["latency_ms"], MISSING, COMPARE_MS), [fmt_ms(r["latency_ms"], MISSING, COMPARE_MS) for r in runs]),
         ("Speedup", _f_x(1.0) if b["latency_ms"] else "–", [_f_x(r["speedup"]) for r in runs]),
+        *compare_target_rows(runs, MISSING),
     ]
     header = ["", "Baseline"] + [r["name"] for r in runs]
     lines = ["| " + " | ".join(_cell(h) for h in header) + " |",

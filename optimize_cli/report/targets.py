@@ -102,3 +102,36 @@ def targets_html(report: dict, escape: Optional[Callable[[str], str]] = None) ->
         parts += [f"<h2>{e(title)}</h2>", '<div class="scroll">' + table.html("target") + "</div>",
                   f'<p class="meta">{e(note)}</p>']
     return parts
+
+
+#: compare's target rows: (figure, label, bytes?) per target type
+_COMPARE = {"tflm": (("arena_bytes", "arena bytes"),),
+            "ethos-u": (("sram_bytes", "SRAM bytes"), ("flash_bytes", "flash bytes"), ("npu_cycles", "cycles"),
+                        ("npu_ms", "NPU ms"), ("npu_ops_share", "ops on the NPU"))}
+
+
+def compare_target_figures(report: dict) -> dict:
+    """{"baseline": {name: figures}, "result": {name: figures}} of one report (compare's JSON)."""
+    return {side: dict((report.get(side) or {}).get("targets") or {}) for side in ("baseline", "result")}
+
+
+def compare_target_rows(runs: list, missing: str = "–") -> list[tuple[str, str, list[str]]]:
+    """compare's rows for the targets the runs measured: (label, baseline cell of the first run, cells)."""
+    def cell(f: Optional[dict], key: str) -> str:
+        v = None if f is None else f.get(key)
+        if v is None:
+            return missing
+        if key == "npu_ms":
+            return f"{v:.4g}"
+        return f"{v:.0%}" if key == "npu_ops_share" else f"{int(v):,}"
+
+    names: dict[str, str] = {}
+    for r in runs:
+        for name, f in r["targets"]["result"].items():
+            names.setdefault(name, f.get("type", ""))
+    rows = []
+    for name, typ in names.items():
+        for key, label in _COMPARE.get(typ, ()):
+            base = runs[0]["targets"]["baseline"].get(name)
+            rows.append((f"{name}: {label}", cell(base, key), [cell(r["targets"]["result"].get(name), key) for r in runs]))
+    return rows

@@ -119,3 +119,15 @@ def test_run_target_gate_without_its_target_exits_2(tmp_path):
     recipe = write_recipe(tmp_path, targets=["tflm"], gates={"max_npu_ms": 1.0})
     res = CliRunner().invoke(main, ["validate", str(recipe)], catch_exceptions=False)
     assert res.exit_code == 2 and "gates.max_npu_ms" in res.output and "'ethos-u' target" in res.output
+
+
+def test_compare_shows_target_rows(gated_run):
+    out = gated_run[1]
+    report = json.loads((out / "report.json").read_text())
+    res = CliRunner().invoke(main, ["compare", str(out)], catch_exceptions=False)
+    assert res.exit_code == 0, res.output
+    arena = report["result"]["targets"]["tflm"]["arena_bytes"]
+    assert re.search(rf"\| tflm: arena bytes \| [0-9,]+ \| {arena:,} \|", res.stdout)
+    assert "| ethos-u55-128: cycles |" in res.stdout
+    js = json.loads(CliRunner().invoke(main, ["compare", str(out), "--json"]).stdout)
+    assert js[0]["targets"]["result"]["tflm"]["arena_bytes"] == arena
