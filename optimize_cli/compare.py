@@ -14,6 +14,7 @@ from .report.figures import (compression_ratio, measurement_saved_percent, numbe
                              result_accuracy_drop, result_max_unique, result_sparsity, speedup)
 from .report.format import fmt_change, fmt_compressed, fmt_int, fmt_ms, fmt_number, fmt_pct, fmt_ratio, fmt_speed
 from .report.schema import SCHEMA_VERSION
+from .report.targets import compare_target_figures, compare_target_rows
 
 _REQUIRED = ("baseline", "result")
 
@@ -109,6 +110,7 @@ def _run_figures(rep: dict, name: str) -> dict:
         "latency_ms": number(res.get("latency_ms")),
         "speedup": speedup(rep),
         "passed": rep.get("passed"),
+        "targets": compare_target_figures(rep),
         "baseline": {
             "accuracy": number(base.get("accuracy")),
             "tflite_bytes": _int(base.get("tflite_bytes")),
@@ -184,6 +186,7 @@ def _grid(runs: list, first: dict) -> tuple[list[str], list[tuple[str, str, list
         ("Latency (ms)", fmt_ms(b["latency_ms"], MISSING, COMPARE_MS), [fmt_ms(r["latency_ms"], MISSING, COMPARE_MS) for r in runs]),
         ("Speedup / slowdown", fmt_speed(1.0, MISSING, "x") if b["latency_ms"] else MISSING,
          [fmt_speed(r["speedup"], MISSING, "x") for r in runs]),
+        *compare_target_rows(runs, MISSING),
     ]
     notes = []
     for r in runs[1:]:

@@ -81,3 +81,24 @@ def make_ctx(digits_data, tiny_model):
         )
 
     return make
+
+
+@pytest.fixture
+def tflm_direct_allocations(capfd):
+    """tflite_micro's interpreter called directly (not through optimize_cli): allocations(tfl, arena_size)
+    runs one invoke on zeros and returns its allocator's own printout as {"total", "head", "tail"} bytes."""
+    import re
+
+    def allocations(tfl: bytes, arena_size: int) -> dict:
+        from tflite_micro import runtime
+
+        it = runtime.Interpreter.from_bytes(tfl, arena_size=arena_size)
+        d = it.get_input_details(0)
+        it.set_input(np.zeros(d["shape"], d["dtype"]), 0)
+        it.invoke()
+        capfd.readouterr()
+        it.print_allocations()
+        text = "".join(capfd.readouterr())
+        return {k: int(v) for k, v in re.findall(r"Arena allocation (total|head|tail) (\d+) bytes", text)}
+
+    return allocations

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import click
 
+from ..recipe.targets import ACCELERATORS
 from .options import json_option
 
 
@@ -14,12 +15,23 @@ from .options import json_option
 @json_option()
 @click.option("--trust-model", is_flag=True,
               help="Allow .h5/.keras/SavedModel models with Lambda layers or custom code (runs it).")
-def inspect(model, as_json, trust_model) -> None:
+@click.option("--target", "targets", multiple=True, type=click.Choice(("tflm", *ACCELERATORS)),
+              help="Also measure a .tflite on a deployment target: tflm (arena bytes, unsupported ops) or an "
+              "Ethos-U accelerator (Vela: SRAM, flash, NPU/CPU ops, cycles). Repeatable.")
+def inspect(model, as_json, trust_model, targets) -> None:
     """Show a model's layers, parameters, dtypes, sparsity, unique values and sizes (.tflite, SavedModel, .h5)."""
     from ..inspect import inspect_model, render_inspection
 
+    if targets and model.suffix.lower() != ".tflite":
+        raise click.UsageError("--target measures a .tflite file; convert the model first (optimize-cli run)")
     info = inspect_model(model, trust_model=trust_model)
+    if targets:
+        from ..measure.targets import inspect_targets, target_figures_line
+
+        info["targets"] = inspect_targets(model.read_bytes(), targets)
     if as_json:
         click.echo(json.dumps(info, indent=2))
     else:
         render_inspection(info)
+        for name, figures in info.get("targets", {}).items():
+            click.echo(target_figures_line(name, figures))

@@ -16,6 +16,7 @@ from .. import stages as stage_registry
 from ..strict import Strict as _Strict
 from ..tree import QUANTIZATIONS, scheme_for
 from ..data import DataConfig
+from .targets import LitertTarget, Target, bare_targets
 from .text import show_value
 
 __all__ = ["QUANTIZATIONS", "TrainingConfig", "EvaluationConfig", "ExportConfig", "GatesConfig", "Recipe",
@@ -102,6 +103,13 @@ class GatesConfig(_Strict):
     )
     max_compressed_bytes: Optional[int] = Field(None, gt=0, description="Largest allowed zipped .tflite size.")
     max_latency_ms: Optional[float] = Field(None, gt=0, description="Largest allowed median latency (ms).")
+    # target figures (recipe `targets:`): the largest over the targets that measure them
+    max_arena_bytes: Optional[int] = Field(None, gt=0, description="Largest allowed TFLM tensor arena (bytes).")
+    max_flash_bytes: Optional[int] = Field(None, gt=0, description="Largest allowed Ethos-U flash use (Vela, bytes).")
+    max_npu_ms: Optional[float] = Field(None, gt=0, description="Largest allowed Ethos-U inference time (Vela, ms).")
+    max_npu_cycles: Optional[int] = Field(None, gt=0, description="Largest allowed Ethos-U cycles (Vela).")
+    min_npu_ops_share: Optional[float] = Field(
+        None, ge=0, le=1, description="Smallest allowed share of the operators Vela puts on the NPU (0–1).")
 
 
 # ------------------------------------------------------------------------------------------- recipe
@@ -135,6 +143,10 @@ class Recipe(_Strict):
     export: ExportConfig = Field(default_factory=ExportConfig)
     evaluation: EvaluationConfig = Field(default_factory=EvaluationConfig)
     gates: GatesConfig = Field(default_factory=GatesConfig)
+    targets: list[Target] = Field(
+        default_factory=lambda: [LitertTarget()],
+        description="Where the result is measured: litert (default, always measured), tflm, "
+        "{type: ethos-u, accelerator: ethos-u55-128, ...} (bare accelerator names work too).")
 
     _source: Optional[Path] = PrivateAttr(None)
     _sha256: Optional[str] = PrivateAttr(None)
@@ -146,6 +158,11 @@ class Recipe(_Strict):
         if isinstance(v, dict) and any(v.get(k, 0) is None for k in NULLABLE_SECTIONS):
             return {k: x for k, x in v.items() if not (k in NULLABLE_SECTIONS and x is None)}
         return v
+
+    @field_validator("targets", mode="before")
+    @classmethod
+    def _bare_targets(cls, v):
+        return bare_targets(v)
 
     @field_validator("stages", mode="before")
     @classmethod

@@ -14,6 +14,7 @@ from .. import stages as stage_registry
 from ..errors import RecipeError
 from .model import EvaluationConfig, ExportConfig, GatesConfig, Recipe, TrainingConfig
 from ..data import DATA_SOURCES, DataConfig, FeatureSpec, TfrecordSource, ValidationSplit
+from .targets import TARGET_TYPES
 from .text import one_line, show_value
 
 STAGES = stage_registry.STAGES  # the live registry: type → parameter model
@@ -133,7 +134,8 @@ def clean_loc(loc: tuple) -> list:
     while i < len(loc):
         p = loc[i]
         parts.append(p)
-        if p == "stages" and i + 2 < len(loc) and isinstance(loc[i + 1], int) and loc[i + 2] in STAGES:
+        if (p in ("stages", "targets") and i + 2 < len(loc) and isinstance(loc[i + 1], int)
+                and loc[i + 2] in (STAGES if p == "stages" else TARGET_TYPES)):
             parts.append(loc[i + 1])
             i += 3
             continue

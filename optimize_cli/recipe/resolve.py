@@ -12,6 +12,7 @@ from .model import Recipe
 from .paths import Rule, path_exists, resolve_path, show_path
 from ..data import ValidationSplit
 from .sources import check_source
+from .targets import target_rules
 
 _IO_DEFAULT = {"int8": "int8", "int16x8": "int16"}
 _IO_ALLOWED = {"int8": {"float32", "int8", "uint8"}, "int16x8": {"float32", "int16"}}
@@ -108,4 +109,4 @@ def check_rules(recipe: Recipe, base: Path, check_paths: bool = True) -> list[Ru
     """The deployment-tree rules of DESIGN.md; fills in derived defaults and resolves paths."""
     q_given = recipe.export.quantization is not None
     return [*tree_rules(recipe), *export_rules(recipe), *data_rules(recipe, q_given),
-            *path_rules(recipe, base, check_paths)]
+            *path_rules(recipe, base, check_paths), *target_rules(recipe.targets, base, check_paths, recipe.gates)]

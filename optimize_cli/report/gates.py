@@ -12,11 +12,27 @@ GATE_FIELDS: dict[str, tuple[str, str]] = {
     "min_compression_ratio": ("compression_ratio", "min"),
     "max_compressed_bytes": ("compressed_bytes", "max"),
     "max_latency_ms": ("latency_ms", "max"),
+    # target figures (`result.targets.<name>.<figure>`): the worst over the targets that measured it
+    "max_arena_bytes": ("targets.arena_bytes", "max"),
+    "max_flash_bytes": ("targets.flash_bytes", "max"),
+    "max_npu_ms": ("targets.npu_ms", "max"),
+    "max_npu_cycles": ("targets.npu_cycles", "max"),
+    "min_npu_ops_share": ("targets.npu_ops_share", "min"),
 }
 #: relative slack for float comparisons at a gate's boundary: 0.90 − 0.88 is 0.020000000000000018 in
 #: binary floating point and must still pass `max_accuracy_drop: 0.02`.
 GATE_REL_TOLERANCE = 1e-9
 
+
+def _field_value(result: dict, field: str, kind: str) -> Optional[float]:
+    """A `result` field, or for `targets.<figure>` the worst value over the targets that report it."""
+    if not field.startswith("targets."):
+        return result.get(field)
+    figure = field.split(".", 1)[1]
+    values = [t[figure] for t in (result.get("targets") or {}).values() if t.get(figure) is not None]
+    if not values:
+        return None
+    return max(values) if kind == "max" else min(values)
 
 
 def evaluate_gates(gates: Any, report: dict) -> list[dict]:
@@ -37,7 +53,7 @@ def evaluate_gates(gates: Any, report: dict) -> list[dict]:
         limit = gates.get(name)
         if limit is None:
             continue
-        value = result.get(field)
+        value = _field_value(result, field, kind)
         if value is None:
             passed = False
         else:
@@ -60,8 +76,14 @@ def fmt_gate(report: dict, name: str, v: Optional[float]) -> str:
         return fmt_drop_amount(report, v) + (f" ({v:.4g})" if is_fraction_metric(report) else "")
     if name == "min_compression_ratio":
         return fmt_ratio(v)
-    if name == "max_compressed_bytes":
+    if name in ("max_compressed_bytes", "max_arena_bytes", "max_flash_bytes"):
         return f"{int(v):,} B"
+    if name == "max_npu_ms":
+        return f"{v:.4g} ms"
+    if name == "min_npu_ops_share":
+        return f"{v:.1%}"
+    if name == "max_npu_cycles":
+        return f"{int(v):,} cycles"
     if name == "max_latency_ms":
         return f"{fmt_ms(v)} ms"
     return f"{v:g}"

@@ -9,6 +9,7 @@ from typing import Optional
 from .figures import path_label
 from .gates import verdict
 from .plots import density_png, size_accuracy_png
+from .targets import targets_html
 from .tables import (gates_table, layers_table, provenance_table, result_sentence, results_footnotes, results_table,
                      skipped_table)
 
@@ -85,6 +86,7 @@ def render_html(report: dict, densities: Optional[dict] = None) -> str:
     parts.append("<h2>Results</h2>")
     parts.append(_scroll(results_table(report).html("results")))
     parts.append('<ul class="notes">' + "".join(f"<li>{e(n)}</li>" for n in results_footnotes(report)) + "</ul>")
+    parts += targets_html(report, e)
 
     parts.append(f"<h2>Size vs {e(metric)}</h2>")
     parts.append('<figure><div class="scroll plot"><img id="size-accuracy-plot" '

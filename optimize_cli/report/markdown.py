@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from .figures import path_label
 from .gates import verdict
+from .targets import targets_markdown
 from .tables import (gates_table, layers_table, provenance_table, result_sentence, results_footnotes, results_table,
                      skipped_table)
 
@@ -30,6 +31,7 @@ def render_markdown(report: dict) -> str:
     md.append(results_table(report).markdown())
     md.append("")
     md += [f"- {n}" for n in results_footnotes(report)]
+    md += targets_markdown(report)
     if report.get("checks"):
         md.append("")
         md.append("## Checks")

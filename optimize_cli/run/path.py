@@ -21,6 +21,7 @@ from .measurements import density_layer, kernel_of, keras_accuracy, measure_tfli
 from .records import (CheckRecord, GateRecord, MetricInfo, ModelInfo, RecipeInfo, ResultLayer, ResultRecord,
                       RunResult, StageLayer, StageRecord, TfliteFigures, ToolInfo, WarningRecord)
 from .resume import plan_resume
+from .targets import measure_run_targets
 from .run_dir import MANIFEST_FORMAT, RECORD, RunDir, stage_dirname, write_atomic
 
 
@@ -39,6 +40,7 @@ class _Run:
     manifest: dict = field(default_factory=lambda: {"format": MANIFEST_FORMAT, "stages": {}})
     density: Optional[dict] = None  # the plotted kernel: {"layer", "series": [{"label", "values"}]}
     warnings: list = field(default_factory=list)  # WarningRecord: report.json's `warnings`, also on stderr
+    ptq_tfl: Optional[bytes] = None  # the int8 PTQ baseline's .tflite (the Ethos-U target's baseline)
 
     def warn(self, source: str, message: str) -> None:
         """Tell the user (stderr) and record it in the report."""
@@ -98,6 +100,7 @@ def run_path(recipe, opts, reporter: Reporter, out: RunDir, t_start: float) -> R
             records.append(rec)
     _density_series(run, stage_kernels)
     result, tflite_layers = _export_and_measure(run, model, base_tfl, baseline)
+    measure_run_targets(run, base_tfl, baseline, ptq_baseline, result)
     return _records(run, baseline, ptq_baseline, records, result, tflite_layers, t_start)
 
 
@@ -129,7 +132,8 @@ def _baselines(run: _Run) -> tuple[bytes, TfliteFigures, Optional[TfliteFigures]
     ptq_baseline = None
     if recipe.stages and recipe.export.quantization == "int8":
         with reporter.task("baseline: int8 post-training quantization"):
-            ptq_baseline = run.measure(run.convert(kmodel, "int8", "ptq_baseline"), "int8")
+            run.ptq_tfl = run.convert(kmodel, "int8", "ptq_baseline")
+            ptq_baseline = run.measure(run.ptq_tfl, "int8")
     if kmodel is not None:
         dl = density_layer(measure.keras_weight_stats(kmodel))
         vals = kernel_of(kmodel, dl) if dl is not None else None

@@ -44,6 +44,7 @@ class TfliteFigures(Record):
     latency_ms: float
     latency_p90_ms: float
     threads: int
+    targets: dict = field(default_factory=dict)  # recipe `targets:` name → that target's figures
 
 
 @dataclass
@@ -112,6 +113,7 @@ class ResultRecord(Record):
     speedup: Optional[float]
     threads: int
     layers: list[ResultLayer] = field(default_factory=list)
+    targets: dict = field(default_factory=dict)  # recipe `targets:` name → that target's figures
 
 
 @dataclass
