@@ -108,6 +108,24 @@ def unsupported():
     return keras.Model(inp, L.Dense(10, activation="softmax")(h), name="unsupported")
 
 
+def with_lambda(marker: str):
+    """A Lambda whose code, if it ever ran while loading, would create `marker`."""
+    fn = eval(f"lambda t: (__import__('pathlib').Path({marker!r}).touch(), t)[1]")  # noqa: S307 - the payload
+    inp = keras.Input((8, 8, 1))
+    h = L.Lambda(fn, name="payload")(L.Flatten()(inp))
+    return keras.Model(inp, L.Dense(10, activation="softmax")(h), name="with_lambda")
+
+
+def extras(out: str, zoo: dict) -> None:
+    """The other files a Keras 3 user has: `.h5` (legacy format) and a `model.export()` SavedModel."""
+    zoo["cnn"].save(os.path.join(out, "cnn.h5"))
+    zoo["residual"].save(os.path.join(out, "residual.h5"))
+    zoo["mlp"].export(os.path.join(out, "mlp_export"), verbose=False)
+    marker = os.path.join(out, "lambda_ran")
+    with_lambda(marker).save(os.path.join(out, "with_lambda.keras"))
+    os.remove(marker)  # building the model ran it once, in this process: the test checks nothing reruns it
+
+
 def main(out: str, data: str) -> None:
     keras.utils.set_random_seed(0)
     with np.load(data) as f:
@@ -118,11 +136,12 @@ def main(out: str, data: str) -> None:
     for name, model in zoo.items():
         xs = tokens if name == "seq1d" else x
         model.compile(optimizer=keras.optimizers.Adam(1e-2), loss="sparse_categorical_crossentropy",
-                      metrics=["accuracy"])
-        model.fit(xs, y, epochs=2, batch_size=32, verbose=0)  # a few steps: BatchNorm statistics move too
+                      metrics=["accuracy"], run_eagerly=True)  # a few steps: eager beats tracing
+        model.fit(xs, y, epochs=2, batch_size=32, verbose=0)  # BatchNorm statistics move too
         model.save(os.path.join(out, f"{name}.keras"))
         batch = xs[:16]
-        np.savez(os.path.join(out, f"{name}.npz"), x=batch, y=np.asarray(model.predict_on_batch(batch)))
+        np.savez(os.path.join(out, f"{name}.npz"), x=batch, y=np.asarray(model(batch, training=False)))
+    extras(out, zoo)
 
 
 if __name__ == "__main__":
