@@ -31,6 +31,10 @@ CONTAINERS = ("Functional", "Sequential", "Model")
 _DEFAULT_ONLY = {"quantization_config": None, "synchronized": False, "renorm": False, "renorm_clipping": None,
                  "rms_scaling": False, "lora_rank": None, "lora_alpha": None, "optional": False}
 _RENAMED = {("LeakyReLU", "negative_slope"): "alpha", ("InputLayer", "batch_shape"): "batch_input_shape"}
+#: activations tf_keras computes as Keras 3 does (Keras 3's gelu is tanh-approximated and its hard_sigmoid is
+#: relu6(x + 3) / 6: tf_keras means other functions by those names)
+SAME_ACTIVATIONS = ("linear", "relu", "relu6", "leaky_relu", "sigmoid", "tanh", "softmax", "softplus", "softsign",
+                    "elu", "selu", "exponential", "swish", "silu", "mish")
 _NO_STATE_KEYS = ("module", "registered_name", "shared_object_id")
 #: call arguments Keras 3 records while tracing that mean nothing in tf_keras
 _IGNORED_CALL_KWARGS = {"mask": (None,), "training": (None, False)}
@@ -129,8 +133,10 @@ def layer_config(path: str, cls: str, conf: dict) -> dict:
             continue
         if key == "renorm_momentum" and not conf.get("renorm"):
             continue
-        if key == "activation" and not isinstance(value, str):
-            raise _refuse(path, name, cls, "uses a custom activation; use a built-in one (a string)")
+        if key == "activation" and value not in SAME_ACTIVATIONS:
+            shown = f"'{value}'" if isinstance(value, str) else "a custom function"
+            raise _refuse(path, name, cls, f"uses activation {shown}, which tf_keras does not compute as Keras 3 "
+                          f"does; translatable: {', '.join(SAME_ACTIVATIONS)}")
         out[key] = plain(value)
     return out
 

@@ -61,6 +61,7 @@ def prep(x):
     inp = keras.Input((8, 8, 1))
     h = L.Rescaling(16.0)(inp)  # the data is in [0, 1]; the model was made for 0..16 pixels
     h = norm(h)
+    h = L.Normalization(mean=0.1, variance=2.0)(h)  # given, not adapted: no weights
     h = L.Conv2D(8, 3, activation="relu")(h)
     h = L.Flatten()(h)
     return keras.Model(inp, L.Dense(10, activation="softmax")(h), name="prep")
@@ -84,7 +85,11 @@ def wide():
     b = L.UpSampling2D(2)(b)
     m = L.Multiply()([a, b])
     c = L.Concatenate()([L.Average()([a, b]), m])
-    g = L.GlobalMaxPooling2D()(c)
+    shared = L.Conv2D(8, 1, name="shared")  # one layer called twice
+    c = L.Add()([shared(c), shared(L.ReLU()(c))])
+    block_in = keras.Input((8, 8, 8))
+    block = keras.Model(block_in, L.Conv2D(8, 1, activation="relu6")(block_in), name="block")  # a nested Functional
+    g = L.GlobalMaxPooling2D()(block(c))
     r = L.Reshape((2, 4))(g)
     r = L.Flatten()(L.Softmax()(r))
     return keras.Model(inp, L.Dense(10, activation="softmax")(r), name="wide")

@@ -102,16 +102,18 @@ def test_keras3_int8_tflite_as_good_as_from_the_same_tf_keras_model(zoo, digits_
     assert abs(evaluate_tflite(a, xt, yt) - evaluate_tflite(b, xt, yt)) <= 0.002
 
 
-def test_keras3_check_names_the_first_layer_whose_output_differs(zoo, digits_data):
-    """A translation that went wrong in one layer (its weights changed after the copy) is refused, naming
-    that layer and not the ones after it."""
+def test_keras3_check_names_the_first_layer_whose_output_differs(zoo):
+    """A translation that went wrong in one layer (here: the nested model 'block', flattened into the
+    graph, its kernel changed after the copy) is refused naming that layer, not the ones after it."""
     from optimize_cli.models import load_model
+    from optimize_cli.models.keras3 import read_keras3, translate
 
-    lm = load_model(str(zoo / "cnn.keras"))
-    bn = lm.keras_model.get_layer("batch_normalization")
-    bn.set_weights([w + 0.5 for w in bn.get_weights()])
-    with pytest.raises(InputError, match=r"from layer 'batch_normalization' on: max abs difference"):
-        lm.verify(digits_data[2][:8])
+    lm = load_model(str(zoo / "wide.keras"))
+    inner = translate(read_keras3(str(zoo / "wide.keras"))).outputs_of["block"]
+    layer = lm.keras_model.get_layer(inner)
+    layer.set_weights([w + 0.5 for w in layer.get_weights()])
+    with np.load(zoo / "wide.npz") as ref, pytest.raises(InputError, match=r"from layer 'block' on: max abs difference"):
+        lm.verify(ref["x"])
 
 
 def test_keras3_check_without_keras3_says_outputs_were_not_compared(zoo, tmp_path, monkeypatch):
@@ -144,6 +146,7 @@ def test_keras3_runs_prune_cluster_qat_int8(zoo, name):
     assert rep["model"]["format"] == "keras3"
     tr = rep["model"]["translation"]
     assert tr["checked_against"].startswith("keras 3.") and tr["max_abs_diff"] <= tr["tolerance"]
+    assert tr["samples"] == 32 and tr["layers_compared"] >= 6
     assert [s["type"] for s in rep["stages"]] == ["prune", "cluster", "qat"]
     assert rep["checks"] and all(c["passed"] for c in rep["checks"]), rep["checks"]
 
@@ -153,6 +156,14 @@ def test_keras3_unsupported_layer_fails_validate_with_one_line(zoo):
     assert res.exit_code == 2, res.output
     lines = res.output.strip().splitlines()
     assert len(lines) == 1 and "layer 'noise'" in lines[0] and "'GaussianNoise'" in lines[0], res.output
+
+
+def test_keras3_validate_reads_the_file_without_tensorflow(zoo):
+    code = ("import sys; from click.testing import CliRunner; from optimize_cli.cli import main; "
+            f"r = CliRunner().invoke(main, ['validate', {str(recipe(zoo, 'residual.keras', ['prune']))!r}]); "
+            "print(r.exit_code, 'tensorflow' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert out.stdout.split() == ["0", "False"], out.stdout + out.stderr[-2000:]
 
 
 def test_keras3_lambda_is_refused_and_never_runs(zoo):
@@ -181,3 +192,36 @@ def test_keras3_export_savedmodel_advice_names_the_keras_file(zoo):
     res = cli("run", str(recipe(zoo, "mlp_export", ["prune"])), "--output", str(zoo / "out_export"), "--quiet")
     assert res.exit_code == 3, res.output
     assert "model.export()" in res.output and ".keras" in res.output
+
+
+def _config(zoo: Path, name: str) -> dict:
+    import zipfile
+
+    with zipfile.ZipFile(zoo / f"{name}.keras") as z:
+        return json.loads(z.read("config.json"))
+
+
+def _translate(cfg: dict):
+    from optimize_cli.models.keras3 import Keras3File, translate
+
+    return translate(Keras3File("m.keras", "keras", cfg, "3.15.1"))
+
+
+@pytest.mark.parametrize("change, refusal", [
+    (lambda d: d["config"].update(activation="gelu"), r"layer 'dense1' \(Dense\) uses activation 'gelu'"),
+    (lambda d: d["config"].update(lora_rank=4), r"layer 'dense1' \(Dense\) sets lora_rank=4"),
+    (lambda d: d["inbound_nodes"][0]["kwargs"].update(training=True), r"'dense1' \(Dense\) is called with training"),
+    (lambda d: d.update(class_name="MyDense"), r"layer 'dense1' is of class 'MyDense'"),
+])
+def test_keras3_translation_refuses_what_tf_keras_would_compute_differently(zoo, change, refusal):
+    """Settings that tf_keras lacks or computes differently are refused from the JSON config alone."""
+    cfg = _config(zoo, "cnn")
+    change(next(la for la in cfg["config"]["layers"] if la["config"]["name"] == "dense1"))
+    with pytest.raises(InputError, match=refusal):
+        _translate(cfg)
+
+
+def test_keras3_translation_of_a_subclassed_model_is_refused(zoo):
+    cfg = {**_config(zoo, "cnn"), "class_name": "MyModel"}
+    with pytest.raises(InputError, match="MyModel, not a Functional or Sequential"):
+        _translate(cfg)
