@@ -264,8 +264,10 @@ def _container_layers(path: str, cfg: dict) -> tuple[list[dict], list[tuple], li
 
 def _flatten(graph: _Graph, cfg: dict, wprefix: str, inputs: Optional[list[tuple]], rename: str) -> tuple:
     """Add a Keras 3 container's layers to `graph`; `inputs` (refs in the graph) replace its InputLayers when
-    it is nested. Returns (its input refs, its output refs, {Keras 3 layer name: translated name})."""
+    it is nested (a frozen nested model freezes its layers). Returns (its input refs, its output refs,
+    {Keras 3 layer name: translated name})."""
     path = graph.path
+    frozen = (cfg.get("config") or {}).get("trainable") is False
     layers, in_refs, out_refs, sequential = _container_layers(path, cfg)
     alias: dict[tuple, tuple] = {}  # (name, node, tensor) inside -> ref in the graph
     names: dict[str, str] = {}
@@ -295,7 +297,7 @@ def _flatten(graph: _Graph, cfg: dict, wprefix: str, inputs: Optional[list[tuple
             alias[(k3name, 0, 0)] = inputs[idx]
             continue
         new = graph.fresh(k3name, rename) if k3name in graph.names else k3name
-        tconf = layer_config(path, cls, {**conf, "name": new})
+        tconf = layer_config(path, cls, {**conf, "name": new, **({"trainable": False} if frozen else {})})
         graph.add(cls, tconf, nodes, wpath)
         for i in range(max(1, len(nodes))):
             alias[(k3name, i, 0)] = (new, i, 0)

@@ -225,3 +225,12 @@ def test_keras3_translation_of_a_subclassed_model_is_refused(zoo):
     cfg = {**_config(zoo, "cnn"), "class_name": "MyModel"}
     with pytest.raises(InputError, match="MyModel, not a Functional or Sequential"):
         _translate(cfg)
+
+
+def test_keras3_frozen_nested_model_stays_frozen_when_flattened(zoo):
+    cfg = _config(zoo, "residual")
+    head = next(la for la in cfg["config"]["layers"] if la["class_name"] == "Sequential")
+    head["config"]["trainable"] = False
+    layers = {la["name"]: la["config"] for la in _translate(cfg).config["config"]["layers"]}
+    inner = [la["config"]["name"] for la in head["config"]["layers"] if la["class_name"] != "InputLayer"]
+    assert len(inner) == 2 and [n for n, c in layers.items() if c.get("trainable") is False] == inner
