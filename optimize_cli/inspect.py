@@ -127,6 +127,12 @@ def _load_keras(p: Path):
     """A tf_keras model, loaded with tfmot's custom objects in scope; None when it is not a Keras model."""
     from .tf import keras, tfmot
 
+    if p.is_file():  # a Keras 3 file: described as its tf_keras translation
+        from .models.keras3_build import load_keras3_file
+
+        translated = load_keras3_file(str(p), trust_model=False)
+        if translated is not None:
+            return translated.keras_model
     scopes = []
     for factory in (lambda: tfmot.quantization.keras.quantize_scope(),
                     lambda: tfmot.sparsity.keras.prune_scope(),

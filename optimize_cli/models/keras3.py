@@ -329,6 +329,9 @@ def translate(k3: Keras3File) -> Translation:
         ins, outs, names = _flatten(graph, cfg, "", None, "")
     except (KeyError, IndexError, TypeError, ValueError) as e:
         raise InputError(f"{path}: the Keras 3 config is malformed ({type(e).__name__}: {e})") from None
+    if k3.kind == "h5" and any(w.count("layers/") > 1 for w in graph.weight_paths.values()):
+        raise InputError(f"{path}: a Keras 3 .h5 with a nested model cannot be translated; save the model as "
+                         ".keras (model.save('model.keras')) and pass that file")
     name = str((cfg.get("config") or {}).get("name") or "model")
     conf = {"name": name, "trainable": True, "layers": graph.layers,
             "input_layers": [list(r) for r in ins], "output_layers": [list(r) for r in outs]}

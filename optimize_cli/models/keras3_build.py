@@ -67,10 +67,7 @@ def _h5_weights(k3: Keras3File, tr: Translation) -> dict[str, list[np.ndarray]]:
     out: dict[str, list[np.ndarray]] = {}
     with h5py.File(k3.path, "r") as f:
         root = f["model_weights"] if "model_weights" in f else f
-        for name, wpath in tr.weight_paths.items():
-            if "/" in wpath.replace("layers/", "", 1):
-                raise InputError(f"{k3.path}: a Keras 3 .h5 with a nested model cannot be translated; save the "
-                                 "model as .keras (model.save('model.keras')) and pass that file")
+        for name in tr.weight_paths:  # nested models were refused by translate(): names are the file's
             if name not in root:
                 out[name] = []
                 continue

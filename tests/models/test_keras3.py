@@ -186,6 +186,8 @@ def test_keras3_h5_is_translated_and_nested_h5_refused_with_advice(zoo):
         assert np.max(np.abs(lm.keras_model.predict_on_batch(ref["x"]) - ref["y"])) <= 1e-5
     with pytest.raises(InputError, match=r"save the model as \.keras"):
         load_model(str(zoo / "residual.h5"))
+    res = cli("validate", str(recipe(zoo, "residual.h5", ["prune"])))
+    assert res.exit_code == 2 and "nested model" in res.output, res.output
 
 
 def test_keras3_export_savedmodel_advice_names_the_keras_file(zoo):
@@ -234,3 +236,10 @@ def test_keras3_frozen_nested_model_stays_frozen_when_flattened(zoo):
     layers = {la["name"]: la["config"] for la in _translate(cfg).config["config"]["layers"]}
     inner = [la["config"]["name"] for la in head["config"]["layers"] if la["class_name"] != "InputLayer"]
     assert len(inner) == 2 and [n for n, c in layers.items() if c.get("trainable") is False] == inner
+
+
+def test_keras3_inspect_describes_the_translation(zoo):
+    res = cli("inspect", str(zoo / "residual.keras"), "--json")
+    assert res.exit_code == 0, res.output
+    names = [la["name"] for la in json.loads(res.stdout)["layers"]]
+    assert any(n.startswith("add") for n in names) and "head" not in names
