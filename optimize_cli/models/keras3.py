@@ -321,6 +321,8 @@ def translate(k3: Keras3File) -> Translation:
     if not isinstance(cfg, dict) or cfg.get("class_name") not in CONTAINERS:
         raise InputError(f"{path}: the Keras 3 model is a {cfg.get('class_name') if isinstance(cfg, dict) else '?'}, "
                          "not a Functional or Sequential model; only those can be translated")
+    if not (cfg.get("config") or {}).get("layers"):
+        raise InputError(f"{path}: the Keras 3 {cfg.get('class_name')} has no layers")
     refusal = unsupported(cfg, path)
     if refusal:
         raise InputError(refusal)
