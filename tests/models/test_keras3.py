@@ -25,8 +25,22 @@ pytestmark = pytest.mark.slow
 
 @pytest.fixture(scope="module")
 def zoo(tmp_path_factory, digits_data):
-    """The folder of Keras 3 models and their reference outputs, and the digits npz they were trained on."""
-    out = tmp_path_factory.mktemp("keras3_zoo")
+    """The folder of Keras 3 models and their reference outputs, and the digits npz they were trained on;
+    built once per test session (xdist workers share it, under a lock). Tests only read it."""
+    import fcntl
+
+    base = tmp_path_factory.getbasetemp()
+    out = (base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base) / "keras3_zoo"
+    out.mkdir(exist_ok=True)
+    with open(out.parent / "keras3_zoo.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not (out / "done").exists():
+            _build_zoo(out, digits_data)
+            (out / "done").write_text("")
+    return out
+
+
+def _build_zoo(out: Path, digits_data) -> None:
     x, y, xt, yt = digits_data
     np.savez(out / "train.npz", x=x[:128], y=y[:128])
     np.savez(out / "digits.npz", x_train=x[:128], y_train=y[:128], x_test=xt[:128], y_test=yt[:128])
@@ -34,20 +48,21 @@ def zoo(tmp_path_factory, digits_data):
     proc = subprocess.run([sys.executable, str(ZOO), str(out), str(out / "train.npz")], env=env,
                           capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr[-3000:]
-    return out
 
 
 def cli(*args: str):
     return CliRunner(env={"NO_COLOR": "1", "COLUMNS": "300"}).invoke(main, list(args))
 
 
-def recipe(folder: Path, model: str, stages) -> Path:
-    doc = {"version": 1, "name": f"k3-{model}", "model": model,
-           "data": {"train": {"type": "npz", "path": "digits.npz", "x": "x_train", "y": "y_train"},
-                    "eval": {"type": "npz", "path": "digits.npz", "x": "x_test", "y": "y_test"}},
+def recipe(folder: Path, model: Path, stages) -> Path:
+    """A recipe in `folder` (the test's own) for a zoo model, trained and evaluated on the zoo's digits."""
+    data = str(model.parent / "digits.npz")
+    doc = {"version": 1, "name": f"k3-{model.stem}", "model": str(model),
+           "data": {"train": {"type": "npz", "path": data, "x": "x_train", "y": "y_train"},
+                    "eval": {"type": "npz", "path": data, "x": "x_test", "y": "y_test"}},
            "training": {"batch_size": 32, "learning_rate": 1e-3}, "stages": stages,
            "export": {"quantization": "int8"}}
-    path = folder / f"{Path(model).stem}.yaml"
+    path = folder / f"{model.stem}.yaml"
     path.write_text(yaml.safe_dump(doc))
     return path
 
@@ -130,11 +145,11 @@ def test_keras3_check_without_keras3_says_outputs_were_not_compared(zoo, tmp_pat
 
 
 @pytest.mark.parametrize("name", ["cnn", "residual"])
-def test_keras3_runs_prune_cluster_qat_int8(zoo, name):
+def test_keras3_runs_prune_cluster_qat_int8(zoo, name, tmp_path):
     """The whole training path on a Keras 3 file: the report says keras3, the translation check and the
     export checks passed."""
-    out = zoo / f"out_{name}"
-    res = cli("run", str(recipe(zoo, f"{name}.keras", [{"type": "prune", "target_sparsity": 0.5, "epochs": 1},
+    out = tmp_path / "out"
+    res = cli("run", str(recipe(tmp_path, zoo / f"{name}.keras", [{"type": "prune", "target_sparsity": 0.5, "epochs": 1},
                                                         {"type": "cluster", "clusters": 8, "epochs": 1},
                                                         {"type": "qat", "epochs": 1}])),
               "--output", str(out), "--quiet", "--force")
@@ -151,25 +166,25 @@ def test_keras3_runs_prune_cluster_qat_int8(zoo, name):
     assert rep["checks"] and all(c["passed"] for c in rep["checks"]), rep["checks"]
 
 
-def test_keras3_unsupported_layer_fails_validate_with_one_line(zoo):
-    res = cli("validate", str(recipe(zoo, "unsupported.keras", ["prune"])))
+def test_keras3_unsupported_layer_fails_validate_with_one_line(zoo, tmp_path):
+    res = cli("validate", str(recipe(tmp_path, zoo / "unsupported.keras", ["prune"])))
     assert res.exit_code == 2, res.output
     lines = res.output.strip().splitlines()
     assert len(lines) == 1 and "layer 'noise'" in lines[0] and "'GaussianNoise'" in lines[0], res.output
 
 
-def test_keras3_validate_reads_the_file_without_tensorflow(zoo):
+def test_keras3_validate_reads_the_file_without_tensorflow(zoo, tmp_path):
     code = ("import sys; from click.testing import CliRunner; from optimize_cli.cli import main; "
-            f"r = CliRunner().invoke(main, ['validate', {str(recipe(zoo, 'residual.keras', ['prune']))!r}]); "
+            f"r = CliRunner().invoke(main, ['validate', {str(recipe(tmp_path, zoo / 'residual.keras', ['prune']))!r}]); "
             "print(r.exit_code, 'tensorflow' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert out.stdout.split() == ["0", "False"], out.stdout + out.stderr[-2000:]
 
 
-def test_keras3_lambda_is_refused_and_never_runs(zoo):
+def test_keras3_lambda_is_refused_and_never_runs(zoo, tmp_path):
     from optimize_cli.models import load_model
 
-    res = cli("validate", str(recipe(zoo, "with_lambda.keras", ["prune"])))
+    res = cli("validate", str(recipe(tmp_path, zoo / "with_lambda.keras", ["prune"])))
     assert res.exit_code == 2 and "layer 'payload'" in res.output and "Lambda" in res.output, res.output
     for trust in (False, True):
         with pytest.raises(InputError, match="'payload'"):
@@ -177,7 +192,7 @@ def test_keras3_lambda_is_refused_and_never_runs(zoo):
     assert not (zoo / "lambda_ran").exists()
 
 
-def test_keras3_h5_is_translated_and_nested_h5_refused_with_advice(zoo):
+def test_keras3_h5_is_translated_and_nested_h5_refused_with_advice(zoo, tmp_path):
     from optimize_cli.models import load_model
 
     lm = load_model(str(zoo / "cnn.h5"))
@@ -186,12 +201,12 @@ def test_keras3_h5_is_translated_and_nested_h5_refused_with_advice(zoo):
         assert np.max(np.abs(lm.keras_model.predict_on_batch(ref["x"]) - ref["y"])) <= 1e-5
     with pytest.raises(InputError, match=r"save the model as \.keras"):
         load_model(str(zoo / "residual.h5"))
-    res = cli("validate", str(recipe(zoo, "residual.h5", ["prune"])))
+    res = cli("validate", str(recipe(tmp_path, zoo / "residual.h5", ["prune"])))
     assert res.exit_code == 2 and "nested model" in res.output, res.output
 
 
-def test_keras3_export_savedmodel_advice_names_the_keras_file(zoo):
-    res = cli("run", str(recipe(zoo, "mlp_export", ["prune"])), "--output", str(zoo / "out_export"), "--quiet")
+def test_keras3_export_savedmodel_advice_names_the_keras_file(zoo, tmp_path):
+    res = cli("run", str(recipe(tmp_path, zoo / "mlp_export", ["prune"])), "--output", str(tmp_path / "out"), "--quiet")
     assert res.exit_code == 3, res.output
     assert "model.export()" in res.output and ".keras" in res.output
 
