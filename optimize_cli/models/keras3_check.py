@@ -60,7 +60,7 @@ except Exception:  # a layer output the outer graph does not reach: compare the 
     kept, tensors = [], []
     probe = keras.Model(m.inputs, outs)
 kept += ["__output_%d__" % i for i in range(len(outs))]
-xs = np.load(xin)
+xs = np.load(xin, allow_pickle=False)
 x = [xs["x%d" % i] for i in range(len(xs.files))]
 ys = probe.predict_on_batch(x if len(x) > 1 else x[0])
 ys = ys if isinstance(ys, (list, tuple)) else [ys]
@@ -93,7 +93,7 @@ def keras3_outputs(path: str, xs: list[np.ndarray], names: list[str]) -> tuple[O
         info = json.loads(lines[-1])
         if "unavailable" in info:
             return None, f"Keras 3 is not importable ({info['unavailable']})"
-        with np.load(out) as ys:
+        with np.load(out, allow_pickle=False) as ys:
             return {n: ys[f"y{i}"] for i, n in enumerate(info["layers"])}, str(info["keras_version"])
 
 
