@@ -105,11 +105,15 @@ def test_keras3_int8_tflite_as_good_as_from_the_same_tf_keras_model(zoo, digits_
 
     translated = load_model(str(zoo / "cnn.keras")).keras_model
     L = keras.layers
-    inp = keras.Input((8, 8, 1))
-    h = L.Conv2D(8, 3, padding="same", use_bias=False)(inp)
-    h = L.ReLU()(L.BatchNormalization()(h))
-    h = L.Flatten()(L.MaxPooling2D()(L.Dropout(0.2)(h)))
-    by_hand = keras.Model(inp, L.Dense(10, activation="softmax")(h))
+    names = iter(layer.name for layer in translated.layers)  # the same names: the .tflite holds them
+    inp = keras.Input((8, 8, 1), name=next(names))
+    h = L.Conv2D(8, 3, padding="same", use_bias=False, name=next(names))(inp)
+    h = L.BatchNormalization(name=next(names))(h)
+    h = L.ReLU(name=next(names))(h)
+    h = L.Dropout(0.2, name=next(names))(h)
+    h = L.MaxPooling2D(name=next(names))(h)
+    h = L.Flatten(name=next(names))(h)
+    by_hand = keras.Model(inp, L.Dense(10, activation="softmax", name=next(names))(h), name=translated.name)
     by_hand.set_weights(translated.get_weights())
     x, _, xt, yt = digits_data
     a, b = (convert(m, "int8", x[:64]) for m in (translated, by_hand))
