@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any, Callable, Optional
 
 from ..errors import InputError, one_line
 from .configs import (h5_config, keras_zip_config, read_saved_model_pb, refuse_unsafe_savedmodel,
@@ -19,7 +19,7 @@ from .files import check_path, read_head
 from .safety import refuse_unsafe_config
 
 #: what `load_model` recognised; the report's `model.format`
-FORMATS = ("keras_savedmodel", "legacy_savedmodel", "h5", "keras", "tf_savedmodel")
+FORMATS = ("keras_savedmodel", "legacy_savedmodel", "h5", "keras", "tf_savedmodel", "keras3")
 
 _KERAS_ROOT_IDS = ("_tf_keras_model", "_tf_keras_network", "_tf_keras_sequential", "_tf_keras_layer")
 
@@ -35,6 +35,9 @@ class LoadedModel:
     concrete_function: Any = None
     signature_key: Optional[str] = None
     warnings: list[str] = field(default_factory=list)
+    #: (format keras3) verify(x) compares the translation with Keras 3 on inputs x; its record is `translation`
+    verify: Optional[Callable[[Any], dict]] = None
+    translation: Optional[dict] = None
 
 
 def _keras_major(version: Any) -> Optional[int]:
@@ -186,7 +189,12 @@ def _load_h5(p: Path, trust_model: bool, tfmot_scopes: bool = False, compile: bo
     try:
         model = _keras_load(path, tfmot_scopes, compile=compile)
     except Exception as e:
-        raise InputError(f"{path}: cannot load the .h5 model ({one_line(e)})") from None
+        from .keras3_build import load_keras3_file
+
+        translated = load_keras3_file(path, trust_model)  # a Keras 3 .h5 tf_keras cannot read
+        if translated is None:
+            raise InputError(f"{path}: cannot load the .h5 model ({one_line(e)})") from None
+        return translated
     return LoadedModel(model, "h5", path)
 
 
@@ -199,11 +207,11 @@ def _load_keras_zip(p: Path, trust_model: bool, tfmot_scopes: bool = False, comp
     except Exception as e:
         raise InputError(f"{path}: not a readable .keras file ({one_line(e)})") from None
     if _is_keras3(cfg, meta):
-        raise InputError(
-            f"{path}: saved by Keras {meta.get('keras_version', '3')}; tfmot needs a Keras 2 model. Re-save it "
-            "with tf_keras (import tf_keras as keras; model.save('model.keras')) or export a SavedModel "
-            "(model.export('saved_model') in Keras 3) and pass that directory"
-        )
+        from .keras3_build import load_keras3_file
+
+        translated = load_keras3_file(path, trust_model)
+        if translated is not None:
+            return translated
     refuse_unsafe_config(path, {k: v for k, v in cfg.items() if k != "compile_config"}, trust_model)
     refuse_unsafe_config(path, cfg.get("compile_config"), trust_model, custom_too=False, root="compile_config")
     try:

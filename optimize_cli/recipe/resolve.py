@@ -95,6 +95,8 @@ def path_rules(recipe: Recipe, base: Path, check_paths: bool) -> list[Rule]:
             shown = show_path(recipe.model)
             out.append(Rule(["model"], f"path does not exist: {shown}" if not path_exists(recipe.model)
                             else f"{shown}: {why}"))
+        elif check_paths:
+            out += keras3_rules(recipe.model)
     for split in ("train", "eval", "representative"):
         src = getattr(recipe.data, split)
         if src is not None:
@@ -103,6 +105,17 @@ def path_rules(recipe: Recipe, base: Path, check_paths: bool) -> list[Rule]:
         out.append(Rule(["data", "eval", "validation_split"], "needs data.train: it holds out part of data.train "
                         "for evaluation", key_line=True))
     return out
+
+
+def keras3_rules(model_path: str) -> list[Rule]:
+    """A Keras 3 model file with a layer the translation cannot build (read from its JSON config)."""
+    from ..models.keras3 import problem
+
+    why = problem(model_path) if Path(model_path).is_file() else None
+    if why is None:
+        return []
+    prefix = f"{model_path}: "
+    return [Rule(["model"], why[len(prefix):] if why.startswith(prefix) else why)]
 
 
 def check_rules(recipe: Recipe, base: Path, check_paths: bool = True) -> list[Rule]:

@@ -49,7 +49,9 @@ def load_inputs(recipe, trust_model: bool, allow_code: bool) -> RunInputs:
     kmodel = loaded.keras_model
     if recipe.stages and kmodel is None:
         raise InputError(f"model: {recipe.model} is a SavedModel without a Keras model ({loaded.format}); "
-                         "training stages need a Keras model — use a post-training recipe (stages: [])")
+                         "training stages need the Keras model file (from Keras 3's model.export(): pass the "
+                         ".keras file written by model.save('model.keras') instead) — or use a post-training "
+                         "recipe (stages: [])")
     splits = data_mod.load_splits(recipe.data, allow_code=allow_code)
     label_split = splits.get("train") or splits.get("eval")
     label_shape = label_split.label_shape if label_split is not None else None
@@ -62,6 +64,8 @@ def load_inputs(recipe, trust_model: bool, allow_code: bool) -> RunInputs:
         for sp in splits.values():
             data_mod.check_against_model(sp, kmodel.input_shape, kmodel.output_shape, classification,
                                          output=recipe.evaluation.output, output_names=kmodel.output_names)
+    if loaded.verify is not None:  # a translated Keras 3 model: the same outputs as Keras 3, before any stage
+        loaded.translation = loaded.verify(splits.get("train") or splits.get("eval") or splits.get("representative"))
     metric = metric_for(recipe, cinfo) if cinfo is not None else (recipe.evaluation.metric or "accuracy")
     return RunInputs(loaded, splits, cinfo, metric, out_idx, out_name)
 

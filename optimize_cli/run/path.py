@@ -328,7 +328,7 @@ def _records(run: _Run, baseline, ptq_baseline, stages: list[StageRecord], resul
         tool=ToolInfo("optimize-cli", __version__),
         versions=versions(),
         recipe=RecipeInfo(recipe.name, str(recipe.source), recipe.sha256),
-        model=ModelInfo(str(recipe.model), inputs.loaded.format),
+        model=ModelInfo(str(recipe.model), inputs.loaded.format, inputs.loaded.translation),
         metric=MetricInfo(inputs.metric, inputs.higher_is_better, ev.samples if ev else None),
         baseline=baseline, ptq_baseline=ptq_baseline, stages=stages, result=result, checks=checks, warnings=run.warnings,
         output=out.given, densities=run.density,

@@ -150,6 +150,7 @@ class RecipeInfo(Record):
 class ModelInfo(Record):
     path: str
     format: str
+    translation: Optional[dict] = None  # format keras3: the check against Keras 3 (models/keras3_check.py)
 
 
 @dataclass

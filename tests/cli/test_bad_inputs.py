@@ -209,10 +209,14 @@ def _(w):
     return [w.recipe(model=str(w.dir / "broken"))]
 
 
-@case("model: Keras 3 .keras file", 3, "{w}/k3.keras: saved by Keras 3.3.3; tfmot needs a Keras 2 model")
+@case("model: Keras 3 .keras file with a layer it cannot translate", 2,
+      "model: layer 'noise' is of class 'GaussianNoise', which cannot be translated from Keras 3 to tf_keras")
 def _(w):
+    layers = [{"class_name": "InputLayer", "config": {"name": "x", "batch_shape": [None, 4]}},
+              {"class_name": "GaussianNoise", "config": {"name": "noise", "stddev": 0.1}}]
     with zipfile.ZipFile(w.dir / "k3.keras", "w") as z:
-        z.writestr("config.json", json.dumps({"module": "keras", "class_name": "Functional", "config": {}}))
+        z.writestr("config.json", json.dumps({"module": "keras", "class_name": "Functional",
+                                              "config": {"layers": layers}}))
         z.writestr("metadata.json", json.dumps({"keras_version": "3.3.3"}))
         z.writestr("model.weights.h5", b"")
     return [w.recipe(), "--model", w.dir / "k3.keras"]
@@ -244,7 +248,7 @@ def _(w):
 
 
 @case("model: SavedModel without Keras, with stages", 3,
-      "is a SavedModel without a Keras model (tf_savedmodel); training stages need a Keras model")
+      "is a SavedModel without a Keras model (tf_savedmodel); training stages need the Keras model file")
 def _(w):
     return [w.recipe(PRUNE, model=str(plain_savedmodel(w.dir)))]
 

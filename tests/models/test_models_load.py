@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import zipfile
 
+import numpy as np
 import pytest
 
 from optimize_cli import models
@@ -31,15 +32,32 @@ def test_load_model_tf_module_savedmodel_has_no_keras_model(saved):
     assert lm.signature_key == "serving_default" and lm.concrete_function is not None
 
 
-def test_load_model_refuses_keras3_file(tmp_path):
+def test_load_model_translates_keras3_file(tmp_path):
+    """A Keras 3 .keras file (written here from its JSON config and HDF5 weights) becomes format keras3."""
+    import h5py
+
+    dense = {"class_name": "Dense", "config": {"name": "dense", "units": 2, "activation": "relu",
+                                               "dtype": {"class_name": "DTypePolicy", "config": {"name": "float32"}}},
+             "name": "dense", "inbound_nodes": [{"args": [{"class_name": "__keras_tensor__", "config": {
+                 "shape": [None, 3], "dtype": "float32", "keras_history": ["x", 0, 0]}}], "kwargs": {}}]}
+    cfg = {"module": "keras.src.models.functional", "class_name": "Functional", "config": {
+        "name": "m", "layers": [{"class_name": "InputLayer", "name": "x",
+                                 "config": {"name": "x", "batch_shape": [None, 3], "dtype": "float32"}}, dense],
+        "input_layers": ["x", 0, 0], "output_layers": ["dense", 0, 0]}}
+    kernel, bias = np.arange(6, dtype=np.float32).reshape(3, 2), np.array([0.5, -1.0], np.float32)
+    h5 = tmp_path / "w.h5"
+    with h5py.File(h5, "w") as f:
+        f["layers/dense/vars/0"], f["layers/dense/vars/1"] = kernel, bias
     p = tmp_path / "k3.keras"
     with zipfile.ZipFile(p, "w") as z:
         z.writestr("metadata.json", json.dumps({"keras_version": "3.6.0", "date_saved": "2024-10-01"}))
-        z.writestr("config.json", json.dumps({"module": "keras", "class_name": "Functional", "config": {}}))
-        z.writestr("model.weights.h5", b"")
-    with pytest.raises(InputError, match=r"k3\.keras: saved by Keras 3\.6\.0.*Re-save it with tf_keras.*SavedModel") as e:
-        models.load_model(str(p))
-    assert e.value.exit_code == 3
+        z.writestr("config.json", json.dumps(cfg))
+        z.write(h5, "model.weights.h5")
+    lm = models.load_model(str(p))
+    assert lm.format == "keras3" and lm.verify is not None
+    got = lm.keras_model.get_layer("dense").get_weights()
+    np.testing.assert_array_equal(got[0], kernel)
+    np.testing.assert_array_equal(got[1], bias)
 
 
 @pytest.mark.parametrize("name,content", [

@@ -1,0 +1,264 @@
+"""models/keras3*.py: Keras 3 files (built here, by Keras 3 in its own process: tests/models/keras3_zoo.py)
+are translated into tf_keras with the same outputs, run the whole prune → cluster → qat → int8 path, and
+what cannot be translated fails in `validate` naming the layer."""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import yaml
+from click.testing import CliRunner
+
+from optimize_cli.cli import main
+from optimize_cli.errors import InputError
+
+ZOO = Path(__file__).with_name("keras3_zoo.py")
+SUPPORTED_ZOO = ["cnn", "dscnn", "residual", "prep", "mlp", "wide", "seq1d"]
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def zoo(tmp_path_factory, digits_data):
+    """The folder of Keras 3 models and their reference outputs, and the digits npz they were trained on;
+    built once per test session (xdist workers share it, under a lock). Tests only read it."""
+    import fcntl
+
+    base = tmp_path_factory.getbasetemp()
+    out = (base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base) / "keras3_zoo"
+    out.mkdir(exist_ok=True)
+    with open(out.parent / "keras3_zoo.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not (out / "done").exists():
+            _build_zoo(out, digits_data)
+            (out / "done").write_text("")
+    return out
+
+
+def _build_zoo(out: Path, digits_data) -> None:
+    x, y, xt, yt = digits_data
+    np.savez(out / "train.npz", x=x[:128], y=y[:128])
+    np.savez(out / "digits.npz", x_train=x[:128], y_train=y[:128], x_test=xt[:128], y_test=yt[:128])
+    env = {k: v for k, v in os.environ.items() if k != "TF_USE_LEGACY_KERAS"}
+    proc = subprocess.run([sys.executable, str(ZOO), str(out), str(out / "train.npz")], env=env,
+                          capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+
+
+def cli(*args: str):
+    return CliRunner(env={"NO_COLOR": "1", "COLUMNS": "300"}).invoke(main, list(args))
+
+
+def recipe(folder: Path, model: Path, stages) -> Path:
+    """A recipe in `folder` (the test's own) for a zoo model, trained and evaluated on the zoo's digits."""
+    data = str(model.parent / "digits.npz")
+    doc = {"version": 1, "name": f"k3-{model.stem}", "model": str(model),
+           "data": {"train": {"type": "npz", "path": data, "x": "x_train", "y": "y_train"},
+                    "eval": {"type": "npz", "path": data, "x": "x_test", "y": "y_test"}},
+           "training": {"batch_size": 32, "learning_rate": 1e-3}, "stages": stages,
+           "export": {"quantization": "int8"}}
+    path = folder / f"{model.stem}.yaml"
+    path.write_text(yaml.safe_dump(doc))
+    return path
+
+
+@pytest.mark.parametrize("name", SUPPORTED_ZOO)
+def test_keras3_translation_gives_keras3_outputs(zoo, name):
+    """Every zoo model, translated without Keras 3 in this process, gives Keras 3's own outputs."""
+    from optimize_cli.models import load_model
+    from optimize_cli.tf import keras
+
+    lm = load_model(str(zoo / f"{name}.keras"))
+    assert lm.format == "keras3"
+    assert not any(isinstance(layer, keras.Model) for layer in lm.keras_model.layers)  # nested ones flattened
+    with np.load(zoo / f"{name}.npz") as ref:
+        got = lm.keras_model.predict_on_batch(ref["x"])
+        want = ref["y"]
+    assert np.max(np.abs(got - want)) <= 1e-5 * np.max(np.abs(want))
+
+
+def test_keras3_reading_imports_no_keras3():
+    """The modules that read Keras 3 files never import Keras 3 (only the check's subprocess script does)."""
+    import ast
+
+    import optimize_cli.models as models_pkg
+
+    for name in ("keras3.py", "keras3_build.py", "keras3_check.py"):
+        tree = ast.parse((Path(models_pkg.__file__).parent / name).read_text(encoding="utf-8"))
+        imported = {a.name for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names}
+        imported |= {n.module or "" for n in ast.walk(tree) if isinstance(n, ast.ImportFrom)}
+        assert not {m for m in imported if m == "keras" or m.startswith("keras.")}, (name, imported)
+
+
+def test_keras3_int8_tflite_as_good_as_from_the_same_tf_keras_model(zoo, digits_data):
+    """The translated model converts like the same model written with tf_keras by hand (same weights):
+    .tflite size within 1 %, accuracy within 0.2 point."""
+    from optimize_cli.export import convert
+    from optimize_cli.measure.interpreter import evaluate_tflite
+    from optimize_cli.models import load_model
+    from optimize_cli.tf import keras
+
+    translated = load_model(str(zoo / "cnn.keras")).keras_model
+    L = keras.layers
+    names = iter(layer.name for layer in translated.layers)  # the same names: the .tflite holds them
+    inp = keras.Input((8, 8, 1), name=next(names))
+    h = L.Conv2D(8, 3, padding="same", use_bias=False, name=next(names))(inp)
+    h = L.BatchNormalization(name=next(names))(h)
+    h = L.ReLU(name=next(names))(h)
+    h = L.Dropout(0.2, name=next(names))(h)
+    h = L.MaxPooling2D(name=next(names))(h)
+    h = L.Flatten(name=next(names))(h)
+    by_hand = keras.Model(inp, L.Dense(10, activation="softmax", name=next(names))(h), name=translated.name)
+    by_hand.set_weights(translated.get_weights())
+    x, _, xt, yt = digits_data
+    a, b = (convert(m, "int8", x[:64]) for m in (translated, by_hand))
+    assert abs(len(a) - len(b)) <= 0.01 * len(b)
+    assert abs(evaluate_tflite(a, xt, yt) - evaluate_tflite(b, xt, yt)) <= 0.002
+
+
+def test_keras3_check_names_the_first_layer_whose_output_differs(zoo):
+    """A translation that went wrong in one layer (here: the nested model 'block', flattened into the
+    graph, its kernel changed after the copy) is refused naming that layer, not the ones after it."""
+    from optimize_cli.models import load_model
+    from optimize_cli.models.keras3 import read_keras3, translate
+
+    lm = load_model(str(zoo / "wide.keras"))
+    inner = translate(read_keras3(str(zoo / "wide.keras"))).outputs_of["block"]
+    layer = lm.keras_model.get_layer(inner)
+    layer.set_weights([w + 0.5 for w in layer.get_weights()])
+    with np.load(zoo / "wide.npz") as ref, pytest.raises(InputError, match=r"from layer 'block' on: max abs difference"):
+        lm.verify(ref["x"])
+
+
+def test_keras3_check_without_keras3_says_outputs_were_not_compared(zoo, tmp_path, monkeypatch):
+    """Where Keras 3 cannot be imported the file is still read; the record says nothing was compared."""
+    from optimize_cli.models import load_model
+
+    fake = tmp_path / "fake" / "keras"
+    fake.mkdir(parents=True)
+    (fake / "__init__.py").write_text("raise ImportError('no Keras 3 here')\n")
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join([str(fake.parent), os.environ.get("PYTHONPATH", "")]))
+    rec = load_model(str(zoo / "mlp.keras")).verify(None)
+    assert rec["checked_against"] is None and rec["max_abs_diff"] is None
+    assert "Keras 3 is not importable" in rec["note"]
+
+
+@pytest.mark.parametrize("name", ["cnn", "residual"])
+def test_keras3_runs_prune_cluster_qat_int8(zoo, name, tmp_path):
+    """The whole training path on a Keras 3 file: the report says keras3, the translation check and the
+    export checks passed."""
+    out = tmp_path / "out"
+    res = cli("run", str(recipe(tmp_path, zoo / f"{name}.keras", [{"type": "prune", "target_sparsity": 0.5, "epochs": 1},
+                                                        {"type": "cluster", "clusters": 8, "epochs": 1},
+                                                        {"type": "qat", "epochs": 1}])),
+              "--output", str(out), "--quiet", "--force")
+    assert res.exit_code == 0, res.output
+    rep = json.loads((out / "report.json").read_text())
+    from optimize_cli.report import validate_report
+
+    validate_report(rep)
+    assert rep["model"]["format"] == "keras3"
+    tr = rep["model"]["translation"]
+    assert tr["checked_against"].startswith("keras 3.") and tr["max_abs_diff"] <= tr["tolerance"]
+    assert tr["samples"] == 32 and tr["layers_compared"] >= 6
+    assert [s["type"] for s in rep["stages"]] == ["prune", "cluster", "qat"]
+    assert rep["checks"] and all(c["passed"] for c in rep["checks"]), rep["checks"]
+
+
+def test_keras3_unsupported_layer_fails_validate_with_one_line(zoo, tmp_path):
+    res = cli("validate", str(recipe(tmp_path, zoo / "unsupported.keras", ["prune"])))
+    assert res.exit_code == 2, res.output
+    lines = res.output.strip().splitlines()
+    assert len(lines) == 1 and "layer 'noise'" in lines[0] and "'GaussianNoise'" in lines[0], res.output
+
+
+def test_keras3_validate_reads_the_file_without_tensorflow(zoo, tmp_path):
+    code = ("import sys; from click.testing import CliRunner; from optimize_cli.cli import main; "
+            f"r = CliRunner().invoke(main, ['validate', {str(recipe(tmp_path, zoo / 'residual.keras', ['prune']))!r}]); "
+            "print(r.exit_code, 'tensorflow' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert out.stdout.split() == ["0", "False"], out.stdout + out.stderr[-2000:]
+
+
+def test_keras3_lambda_is_refused_and_never_runs(zoo, tmp_path):
+    from optimize_cli.models import load_model
+
+    res = cli("validate", str(recipe(tmp_path, zoo / "with_lambda.keras", ["prune"])))
+    assert res.exit_code == 2 and "layer 'payload'" in res.output and "Lambda" in res.output, res.output
+    for trust in (False, True):
+        with pytest.raises(InputError, match="'payload'"):
+            load_model(str(zoo / "with_lambda.keras"), trust_model=trust)
+    assert not (zoo / "lambda_ran").exists()
+
+
+def test_keras3_h5_is_translated_and_nested_h5_refused_with_advice(zoo, tmp_path):
+    from optimize_cli.models import load_model
+
+    lm = load_model(str(zoo / "cnn.h5"))
+    assert lm.format == "keras3"
+    with np.load(zoo / "cnn.npz") as ref:
+        assert np.max(np.abs(lm.keras_model.predict_on_batch(ref["x"]) - ref["y"])) <= 1e-5
+    with pytest.raises(InputError, match=r"save the model as \.keras"):
+        load_model(str(zoo / "residual.h5"))
+    res = cli("validate", str(recipe(tmp_path, zoo / "residual.h5", ["prune"])))
+    assert res.exit_code == 2 and "nested model" in res.output, res.output
+
+
+def test_keras3_export_savedmodel_advice_names_the_keras_file(zoo, tmp_path):
+    res = cli("run", str(recipe(tmp_path, zoo / "mlp_export", ["prune"])), "--output", str(tmp_path / "out"), "--quiet")
+    assert res.exit_code == 3, res.output
+    assert "model.export()" in res.output and ".keras" in res.output
+
+
+def _config(zoo: Path, name: str) -> dict:
+    import zipfile
+
+    with zipfile.ZipFile(zoo / f"{name}.keras") as z:
+        return json.loads(z.read("config.json"))
+
+
+def _translate(cfg: dict):
+    from optimize_cli.models.keras3 import Keras3File, translate
+
+    return translate(Keras3File("m.keras", "keras", cfg, "3.15.1"))
+
+
+@pytest.mark.parametrize("change, refusal", [
+    (lambda d: d["config"].update(activation="gelu"), r"layer 'dense1' \(Dense\) uses activation 'gelu'"),
+    (lambda d: d["config"].update(lora_rank=4), r"layer 'dense1' \(Dense\) sets lora_rank=4"),
+    (lambda d: d["inbound_nodes"][0]["kwargs"].update(training=True), r"'dense1' \(Dense\) is called with training"),
+    (lambda d: d.update(class_name="MyDense"), r"layer 'dense1' is of class 'MyDense'"),
+])
+def test_keras3_translation_refuses_what_tf_keras_would_compute_differently(zoo, change, refusal):
+    """Settings that tf_keras lacks or computes differently are refused from the JSON config alone."""
+    cfg = _config(zoo, "cnn")
+    change(next(la for la in cfg["config"]["layers"] if la["config"]["name"] == "dense1"))
+    with pytest.raises(InputError, match=refusal):
+        _translate(cfg)
+
+
+def test_keras3_translation_of_a_subclassed_model_is_refused(zoo):
+    cfg = {**_config(zoo, "cnn"), "class_name": "MyModel"}
+    with pytest.raises(InputError, match="MyModel, not a Functional or Sequential"):
+        _translate(cfg)
+
+
+def test_keras3_frozen_nested_model_stays_frozen_when_flattened(zoo):
+    cfg = _config(zoo, "residual")
+    head = next(la for la in cfg["config"]["layers"] if la["class_name"] == "Sequential")
+    head["config"]["trainable"] = False
+    layers = {la["name"]: la["config"] for la in _translate(cfg).config["config"]["layers"]}
+    inner = [la["config"]["name"] for la in head["config"]["layers"] if la["class_name"] != "InputLayer"]
+    assert len(inner) == 2 and [n for n, c in layers.items() if c.get("trainable") is False] == inner
+
+
+def test_keras3_inspect_describes_the_translation(zoo):
+    res = cli("inspect", str(zoo / "residual.keras"), "--json")
+    assert res.exit_code == 0, res.output
+    names = [la["name"] for la in json.loads(res.stdout)["layers"]]
+    assert any(n.startswith("add") for n in names) and "head" not in names
