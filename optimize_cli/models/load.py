@@ -184,7 +184,12 @@ def _load_h5(p: Path, trust_model: bool, tfmot_scopes: bool = False, compile: bo
     if cfg is None:
         raise InputError(f"{path}: the HDF5 file holds no model config (weights only?); save the whole model "
                          "with model.save(...)")
-    refuse_unsafe_config(path, cfg, trust_model, root="model_config")
+    from .keras3 import read_keras3
+
+    # a Keras 3 .h5 names Keras 3 classes (DTypePolicy …) that tf_keras lacks: those are the translation's
+    # to judge; Lambda, functions and foreign modules are refused in every file
+    written_by_keras3 = read_keras3(path) is not None
+    refuse_unsafe_config(path, cfg, trust_model, custom_too=not written_by_keras3, root="model_config")
     refuse_unsafe_config(path, training, trust_model, custom_too=False, root="training_config")
     try:
         model = _keras_load(path, tfmot_scopes, compile=compile)

@@ -69,7 +69,7 @@ def test_run_of_a_subclassed_model_ptq_succeeds_and_training_exits_3(subclassed,
                              "--output", str(tmp_path / "prune"), "--quiet"])
     assert r.exit_code == 3, r.output
     err = [line for line in r.stderr.splitlines() if line.strip()]
-    assert len(err) == 1 and "training stages need a Keras model" in err[0]
+    assert len(err) == 1 and "training stages need the Keras model file" in err[0]
 
 
 def test_tf_module_with_two_inputs_is_refused_with_one_line(tmp_path):
