@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from ..recipe.targets import ACCELERATORS
+from ..target_names import ACCELERATORS
 from .options import json_option
 
 
