@@ -148,7 +148,7 @@ def test_keras3_check_without_keras3_says_outputs_were_not_compared(zoo, tmp_pat
     assert "Keras 3 is not importable" in rec["note"]
 
 
-@pytest.mark.parametrize("name", ["cnn", "residual"])
+@pytest.mark.parametrize("name", ["cnn", "dscnn", "residual"])
 def test_keras3_runs_prune_cluster_qat_int8(zoo, name, tmp_path):
     """The whole training path on a Keras 3 file: the report says keras3, the translation check and the
     export checks passed."""
