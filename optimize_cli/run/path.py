@@ -254,6 +254,7 @@ def _one_stage(run: _Run, i: int, params, model, records: list[StageRecord]):
                            max_unique_per_channel=int(s.get("max_unique_per_channel", s["unique_weights"])))
                 for s in stats],
         history=res.history.as_dict(),
+        filters=res.details.get("filters"),
         distill=describe_distill(ctx.distill, inputs.compile_info.loss if inputs.compile_info else None),
     )
     run.out.save_stage(model, rec.dump(), i, params.type, run.manifest,
