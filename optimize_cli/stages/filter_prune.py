@@ -128,7 +128,8 @@ def rank(kernel, criterion: str, keep: int):
     if criterion == "l2":
         score = np.sqrt((f ** 2).sum(axis=1))
     elif criterion == "geometric_median":
-        score = np.sqrt(((f[:, None, :] - f[None, :, :]) ** 2).sum(axis=-1)).sum(axis=1)
+        sq = (f ** 2).sum(axis=1)  # pairwise distances through the Gram matrix: no (n, n, d) array
+        score = np.sqrt(np.maximum(sq[:, None] + sq[None, :] - 2.0 * f @ f.T, 0.0)).sum(axis=1)
     else:
         score = np.abs(f).sum(axis=1)
     return np.sort(np.argsort(-score, kind="stable")[:keep])

@@ -145,6 +145,9 @@ def distilling(model, ctx):
         return model
     if teacher is None:
         raise StageError("distill: no teacher model (the input model) was given to the stage")
+    if len(getattr(model, "outputs", None) or [None]) > 1:
+        raise StageError("distill: only models with one output can be distilled; remove training.distill "
+                         "(or the stage's distill)")
     from .distill import Distiller
 
     return Distiller(model, teacher, settings, ctx.compile_info.loss, bool(ctx.compile_info.from_logits))

@@ -122,3 +122,46 @@ def test_distill_example_recipe_records_distillation(tmp_path):
     validate_report(rep)
     assert [s["distill"] for s in rep["stages"]] == [
         {"alpha": 0.5, "temperature": 4.0, "loss": "kl"}, {"alpha": 0.7, "temperature": 2.0, "loss": "kl"}]
+
+
+def test_distill_settings_are_part_of_the_stage_fingerprint(tmp_path):
+    """A checkpoint made with other distillation settings is not reused by --resume."""
+    import yaml
+
+    from optimize_cli.recipe import load_recipe
+    from optimize_cli.run import fingerprint
+
+    base = {"version": 1, "model": str(ROOT / "sample_models" / "digits_cnn"),
+            "data": {"train": {"type": "npz", "path": str(ROOT / "sample_models" / "digits.npz"),
+                               "x": "x_train", "y": "y_train"}},
+            "stages": [{"type": "prune"}, {"type": "cluster"}]}
+
+    def made(**changes):
+        doc = yaml.safe_load(yaml.safe_dump(base))
+        for key, value in changes.items():
+            if key == "training":
+                doc["training"] = value
+            else:
+                doc["stages"][1]["distill"] = value
+        path = tmp_path / f"r{len(list(tmp_path.iterdir()))}.yaml"
+        path.write_text(yaml.safe_dump(doc))
+        r = load_recipe(path)
+        return [fingerprint.stage_made_from(r, fingerprint.made_from(r), i) for i in (1, 2)]
+
+    plain, by_training, by_stage = made(), made(training={"distill": {"alpha": 0.5}}), made(stage={"alpha": 0.5})
+    assert plain[0] != by_training[0] and plain[1] != by_training[1]
+    assert plain[0] == by_stage[0] and plain[1] != by_stage[1]   # only the stage that distils and after
+
+
+def test_distill_refuses_a_model_with_two_outputs(make_ctx):
+    from optimize_cli.errors import StageError
+    from optimize_cli.tf import keras
+    from optimize_cli.training.fit import fit
+
+    inp = keras.Input((8, 8, 1))
+    h = keras.layers.Flatten()(inp)
+    model = keras.Model(inp, [keras.layers.Dense(10)(h), keras.layers.Dense(1)(h)])
+    ctx = make_ctx(samples=32)
+    ctx.distill, ctx.teacher = DistillConfig(), model
+    with pytest.raises(StageError, match="only models with one output"):
+        fit(model, ctx, "prune", epochs=1, learning_rate=1e-3, batch_size=32)
