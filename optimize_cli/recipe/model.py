@@ -16,6 +16,7 @@ from .. import stages as stage_registry
 from ..strict import Strict as _Strict
 from ..tree import QUANTIZATIONS, scheme_for
 from ..data import DataConfig
+from ..training.distill import DistillConfig
 from .targets import LitertTarget, Target, bare_targets
 from .text import show_value
 
@@ -49,6 +50,8 @@ class TrainingConfig(_Strict):
         "output layer (probabilities or logits).",
     )
     seed: int = Field(0, ge=0, le=2**31 - 1, description="Seed for Python, NumPy and TensorFlow.")
+    distill: Optional[DistillConfig] = Field(
+        None, description="Distillation from the input model in every training stage (a stage's own overrides).")
 
 
 class EvaluationConfig(_Strict):

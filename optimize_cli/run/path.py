@@ -20,6 +20,7 @@ from .inputs import RunInputs, calibration, check_skip_layers, load_inputs
 from .measurements import density_layer, kernel_of, keras_accuracy, measure_tflite
 from .records import (CheckRecord, GateRecord, MetricInfo, ModelInfo, RecipeInfo, ResultLayer, ResultRecord,
                       RunResult, StageLayer, StageRecord, TfliteFigures, ToolInfo, WarningRecord)
+from ..training.distill import describe as describe_distill
 from .resume import plan_resume
 from .targets import measure_run_targets
 from .run_dir import MANIFEST_FORMAT, RECORD, RunDir, stage_dirname, write_atomic
@@ -41,6 +42,7 @@ class _Run:
     density: Optional[dict] = None  # the plotted kernel: {"layer", "series": [{"label", "values"}]}
     warnings: list = field(default_factory=list)  # WarningRecord: report.json's `warnings`, also on stderr
     ptq_tfl: Optional[bytes] = None  # the int8 PTQ baseline's .tflite (the Ethos-U target's baseline)
+    teacher: Any = None  # the input model, copied before the first stage, when a stage distils
 
     def warn(self, source: str, message: str) -> None:
         """Tell the user (stderr) and record it in the report."""
@@ -188,10 +190,25 @@ def _resumed_stages(run: _Run) -> tuple[list[StageRecord], Any]:
     return records, model
 
 
+def _teacher(run: _Run, params):
+    """(distillation settings, teacher) for a stage: the input model, copied once, when it distils."""
+    from ..training.distill import effective
+
+    settings = effective(getattr(params, "distill", None), run.recipe.training)
+    if settings is None:
+        return None, None
+    if run.teacher is None:
+        from ..stages.layers import copy_model
+
+        run.teacher = copy_model(run.inputs.keras_model)
+    return settings, run.teacher
+
+
 def _stage_context(run: _Run, i: int):
     from ..context import StageContext
 
     recipe, train, seed = run.recipe, run.inputs.train, run.recipe.training.seed
+    distill, teacher = _teacher(run, recipe.stages[i - 1])
     return StageContext(
         train_dataset=lambda bs, _t=train: _t.dataset(bs, shuffle=True, seed=seed),
         train_samples=train.samples,
@@ -201,6 +218,8 @@ def _stage_context(run: _Run, i: int):
         reporter=run.reporter,
         workdir=run.out.scratch(f"stage{i}"),
         index=i,
+        distill=distill,
+        teacher=teacher,
     )
 
 
@@ -235,6 +254,8 @@ def _one_stage(run: _Run, i: int, params, model, records: list[StageRecord]):
                            max_unique_per_channel=int(s.get("max_unique_per_channel", s["unique_weights"])))
                 for s in stats],
         history=res.history.as_dict(),
+        filters=res.details.get("filters"),
+        distill=describe_distill(ctx.distill, inputs.compile_info.loss if inputs.compile_info else None),
     )
     run.out.save_stage(model, rec.dump(), i, params.type, run.manifest,
                        {"made_from": fingerprint.stage_made_from(recipe, run.made_from, i),

@@ -73,6 +73,8 @@ class StageRecord(Record):
     skipped_layers: list[dict] = field(default_factory=list)
     layers: list[StageLayer] = field(default_factory=list)
     history: dict[str, list[float]] = field(default_factory=dict)   # per-epoch loss/metrics of the fit
+    filters: Optional[dict] = None   # filter_prune: ratio, criterion, params and MACs before/after, thinned layers
+    distill: Optional[dict] = None   # {alpha, temperature, loss} when the stage distilled from the input model
 
     @classmethod
     def from_dict(cls, d: dict) -> "StageRecord":

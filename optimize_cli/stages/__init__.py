@@ -14,10 +14,11 @@ from __future__ import annotations
 from types import ModuleType
 from typing import Callable, Optional
 
-from . import cluster, prune, qat
+from . import cluster, filter_prune, prune, qat
 from .base import StageContext, StageParams, StageResult
 from .checks import export_checks
 from .cluster import ClusterStage
+from .filter_prune import FilterPruneStage
 from .prune import PruneStage
 from .qat import QatStage
 
@@ -69,9 +70,10 @@ def run_stage(model, params: StageParams, ctx: StageContext) -> StageResult:
     return stage_module(params.type).run(model, params, ctx)
 
 
+register(filter_prune)
 register(prune)
 register(cluster)
 register(qat)
 
-__all__ = ["STAGES", "STAGE_ORDER", "ClusterStage", "PruneStage", "QatStage", "StageContext", "StageParams",
+__all__ = ["STAGES", "STAGE_ORDER", "ClusterStage", "FilterPruneStage", "PruneStage", "QatStage", "StageContext", "StageParams",
            "StageResult", "export_checks", "on_register", "register", "run_stage", "stage_module", "unregister"]

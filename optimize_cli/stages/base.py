@@ -10,6 +10,7 @@ from typing import Any, Callable, ClassVar, Optional
 from pydantic import BaseModel, ConfigDict, Field
 
 from ..progress import Reporter
+from ..training.distill import DistillConfig
 from ..training.fit import FitHistory
 
 #: a problem a stage's `resolve()` finds: (path inside the stage, message, show the key's line)
@@ -34,6 +35,9 @@ class StageParams(BaseModel):
     skip_layers: list[str] = Field(
         default_factory=list,
         description="Layer names or regular expressions (full match) this stage leaves as they are.",
+    )
+    distill: Optional[DistillConfig] = Field(
+        None, description="Distillation from the input model for this stage (default: training.distill)."
     )
 
 
@@ -121,6 +125,8 @@ class StageContext:
     workdir: Path                  # scratch folder for this stage
     index: int = 0
     extra: dict = field(default_factory=dict)
+    distill: Optional[DistillConfig] = None   # the stage's distillation settings (None: off)
+    teacher: Any = None                        # the input model, frozen: the distillation teacher
 
     def batch_size(self, params) -> int:
         return params.batch_size or self.training.batch_size

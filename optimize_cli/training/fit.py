@@ -109,9 +109,10 @@ def fit(model, ctx, stage: str, *, epochs: int, learning_rate: float, batch_size
             if bn.trainable:
                 bn.trainable = False
                 frozen.append(bn)
-    model.compile(
+    trained = distilling(model, ctx)
+    trained.compile(
         optimizer=optimizer(getattr(ctx.training, "optimizer", "adam"), lr),
-        loss=ctx.compile_info.loss,
+        loss=None if trained is not model else ctx.compile_info.loss,
         metrics=_fresh_metrics(ctx.compile_info.metrics),
     )
     guard = DivergenceGuard()
@@ -119,7 +120,7 @@ def fit(model, ctx, stage: str, *, epochs: int, learning_rate: float, batch_size
     try:
         with ctx.reporter.task(f"{label}: fine-tune {epochs} epoch{'s' if epochs != 1 else ''}", total=epochs) as adv:
             progress = _EpochProgress(adv)
-            hist = model.fit(ctx.train_dataset(int(batch_size)), epochs=epochs, verbose=0,
+            hist = trained.fit(ctx.train_dataset(int(batch_size)), epochs=epochs, verbose=0,
                              callbacks=[StopWhenInterrupted(), *callbacks, guard, progress])
     finally:
         for bn in frozen:
@@ -134,6 +135,22 @@ def fit(model, ctx, stage: str, *, epochs: int, learning_rate: float, batch_size
             f"(now {lr:g}: set stages[{max(ctx.index - 1, 0)}].learning_rate or training.learning_rate)"
         )
     return FitHistory({k: [float(v) for v in vals] for k, vals in hist.history.items()})
+
+
+def distilling(model, ctx):
+    """The model to fit: `model` itself, or a distillation wrapper around it when the stage distils
+    (`ctx.distill` set; the teacher is `ctx.teacher`, the input model)."""
+    settings, teacher = getattr(ctx, "distill", None), getattr(ctx, "teacher", None)
+    if settings is None:
+        return model
+    if teacher is None:
+        raise StageError("distill: no teacher model (the input model) was given to the stage")
+    if len(getattr(model, "outputs", None) or [None]) > 1:
+        raise StageError("distill: only models with one output can be distilled; remove training.distill "
+                         "(or the stage's distill)")
+    from .distill import Distiller
+
+    return Distiller(model, teacher, settings, ctx.compile_info.loss, bool(ctx.compile_info.from_logits))
 
 
 def _callback_base():

@@ -57,7 +57,7 @@ def test_cli_validate_bad_recipe_exits_2_with_one_line(work):
     assert result.exit_code == 2
     assert result.stdout == ""
     assert result.stderr == (f"error: {path}:5: stages[1].type: 'prune' cannot come after 'qat': the order is "
-                             "prune → cluster → qat (qat is always the last training stage)\n")
+                             "filter_prune → prune → cluster → qat (qat is always the last training stage)\n")
 
 
 def test_cli_validate_json(work):

@@ -66,12 +66,12 @@ def test_error_did_you_mean_for_stage_types(work, typ, hint):
     path = write(work, SHORTEST.replace("[prune, cluster, qat]", f"[{typ}]"))
     msg = error_of(path)
     assert msg == (f"{path}:5: stages[0].type: unknown stage type '{typ}' (did you mean '{hint}'?); "
-                   "valid: prune, cluster, qat")
+                   "valid: filter_prune, prune, cluster, qat")
 
 
 def test_error_unknown_stage_type_without_a_close_match(work):
     msg = error_of(write(work, SHORTEST.replace("[prune, cluster, qat]", "[{type: distill}]")))
-    assert "unknown stage type 'distill'; valid: prune, cluster, qat" in msg
+    assert "unknown stage type 'distill'; valid: filter_prune, prune, cluster, qat" in msg
 
 
 @pytest.mark.parametrize("value, message", [

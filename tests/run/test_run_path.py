@@ -19,7 +19,7 @@ RECIPES = sorted(p.stem for p in (ROOT / "recipes").glob("*.yaml"))
 DATA = ROOT / "sample_models" / "digits.npz"
 ACCURACY_FLOOR = 0.90  # the float model has 0.98 on the 540 test digits; short fine-tunes stay above 0.90
 # tiny epoch counts: the suite checks what each path does, not how good its defaults are
-SHORT = {"prune": 2, "cluster": 1, "qat": 1}
+SHORT = {"filter_prune": 2, "prune": 2, "cluster": 1, "qat": 1}
 
 pytestmark = pytest.mark.slow
 

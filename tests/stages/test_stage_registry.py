@@ -99,7 +99,7 @@ def test_stage_registry_validate_picks_up_a_new_stage(noise, work):
     runner = CliRunner()
     assert runner.invoke(main, ["validate", recipe(work, "[prune, noise, qat]")]).exit_code == 0
     cases = {
-        "[noise, prune]": "stages[1].type: 'prune' cannot come after 'noise': the order is prune → cluster → noise "
+        "[noise, prune]": "stages[1].type: 'prune' cannot come after 'noise': the order is filter_prune → prune → cluster → noise "
                           "→ qat (qat is always the last training stage)",
         "[cluster, {type: noise, epochs: 5}]": "stages[1].epochs: must be at most 3 after cluster",
         "[nois]": "unknown stage type 'nois' (did you mean 'noise'?)",
@@ -120,7 +120,7 @@ def test_stage_registry_tree_draws_a_new_stage(noise):
     text = console.export_text()
     assert "├── noise\n" in text or "└── noise\n" in text
     assert "PQAT (prune-preserving QAT) → int8" in text
-    assert tree.stage_order() == ["prune", "cluster", "noise", "qat"]
+    assert tree.stage_order() == ["filter_prune", "prune", "cluster", "noise", "qat"]
 
 
 def test_stage_registry_schema_describes_a_new_stage(noise):
@@ -140,7 +140,7 @@ def test_stage_registry_unregister_restores_the_builtin_stages(noise):
     from optimize_cli.recipe import json_schema
 
     stages.unregister("noise")
-    assert list(stages.STAGES) == ["prune", "cluster", "qat"] and "NoiseStage" not in json_schema()["$defs"]
+    assert list(stages.STAGES) == ["filter_prune", "prune", "cluster", "qat"] and "NoiseStage" not in json_schema()["$defs"]
     stages.register(noise, before="qat")
 
 
