@@ -156,13 +156,18 @@ def has_search(raw: Any) -> bool:
 
 
 def _markers(node, parts) -> list:
-    if isinstance(node, dict):
-        if "search" in node:
-            return [(parts, node)]
-        return [m for k, v in node.items() for m in _markers(v, [*parts, k])]
-    if isinstance(node, list):
-        return [m for i, v in enumerate(node) for m in _markers(v, [*parts, i])]
-    return []
+    """(dotted parts, node) of every `{search: ...}` value under `node` (iterative: any depth)."""
+    out, todo = [], [(parts, node)]
+    while todo:
+        here, n = todo.pop()
+        if isinstance(n, dict):
+            if "search" in n:
+                out.append((here, n))
+            else:
+                todo += [([*here, k], v) for k, v in reversed(list(n.items()))]
+        elif isinstance(n, list):
+            todo += [([*here, i], v) for i, v in reversed(list(enumerate(n)))]
+    return out
 
 
 def _number(v) -> bool:
