@@ -45,7 +45,31 @@ def make_sampler(space: SearchSpace):
         return optuna.samplers.NSGAIISampler(seed=cfg.seed, constraints_func=_constraints)
     if cfg.sampler == "random":
         return optuna.samplers.RandomSampler(seed=cfg.seed)
-    return optuna.samplers.GridSampler(grid(space), seed=cfg.seed)
+    return _AskTellGrid(grid(space), seed=cfg.seed)
+
+
+def _grid_class():
+    import optuna
+
+    class AskTellGrid(optuna.samplers.GridSampler):
+        """Optuna's grid, without its `study.stop()` once the grid is exhausted (which only works inside
+        `optimize`): the workers stop at the study's total, which is at most the grid's size."""
+
+        def after_trial(self, study, trial, state, values) -> None:
+            return None
+
+    return AskTellGrid
+
+
+def _AskTellGrid(*args, **kwargs):  # noqa: N802 - a class, built when optuna is imported
+    return _grid_class()(*args, **kwargs)
+
+
+def grid_size(space: SearchSpace) -> int:
+    n = 1
+    for values in grid(space).values():
+        n *= len(values)
+    return n
 
 
 def open_study(space: SearchSpace, name: str, opts: SearchOptions):
@@ -140,6 +164,8 @@ def run_search(space: SearchSpace, source: Path, name: str, opts: SearchOptions,
     (opts.output / "trials").mkdir(exist_ok=True)
     study = open_study(space, name, opts)
     total = opts.trials or space.config.trials
+    if space.config.sampler == "grid":
+        total = min(total, grid_size(space))
     workers = _Workers(study, space, opts, total, log)
     threads = [threading.Thread(target=workers.loop, daemon=True) for _ in range(max(1, opts.workers))]
     interrupted = False
