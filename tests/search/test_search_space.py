@@ -11,16 +11,8 @@ from click.testing import CliRunner
 
 from optimize_cli.cli import main
 from optimize_cli.recipe.space import load_space
+from search_helpers import HEAD, ROOT
 
-ROOT = Path(__file__).resolve().parents[2]
-SAMPLE = ROOT / "sample_models"
-HEAD = f"""version: 1
-name: s
-model: {SAMPLE / 'digits_cnn'}
-data:
-  train: {{type: npz, path: {SAMPLE / 'digits.npz'}, x: x_train, y: y_train}}
-  eval:  {{type: npz, path: {SAMPLE / 'digits.npz'}, x: x_test,  y: y_test}}
-"""
 
 
 def write(tmp_path: Path, body: str) -> Path:

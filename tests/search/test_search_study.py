@@ -8,19 +8,12 @@ import sys
 from pathlib import Path
 
 import pytest
+from search_helpers import HEAD
 
-ROOT = Path(__file__).resolve().parents[2]
-SAMPLE = ROOT / "sample_models"
-RECIPE = f"""version: 1
-name: sq
-model: {SAMPLE / 'digits_cnn'}
-data:
-  train: {{type: npz, path: {SAMPLE / 'digits.npz'}, x: x_train, y: y_train}}
-  eval:  {{type: npz, path: {SAMPLE / 'digits.npz'}, x: x_test,  y: y_test}}
-export: {{quantization: {{search: {{choices: [dynamic, float16, int8]}}}}}}
-evaluation: {{latency_runs: 3, latency_warmup: 1}}
-gates: {{GATE}}
-search: {{trials: 3, sampler: grid, objectives: [compressed_bytes]}}
+RECIPE = HEAD + """export: {quantization: {search: {choices: [dynamic, float16, int8]}}}
+evaluation: {latency_runs: 3, latency_warmup: 1}
+gates: {GATE}
+search: {trials: 3, sampler: grid, objectives: [compressed_bytes]}
 """
 
 pytestmark = pytest.mark.slow
