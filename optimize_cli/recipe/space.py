@@ -156,10 +156,15 @@ def has_search(raw: Any) -> bool:
 
 
 def _markers(node, parts) -> list:
-    """(dotted parts, node) of every `{search: ...}` value under `node` (iterative: any depth)."""
-    out, todo = [], [(parts, node)]
+    """(dotted parts, node) of every `{search: ...}` value under `node` (iterative: any depth; a node that
+    YAML aliases share is walked once, so an alias bomb costs its size in the file, not its expansion)."""
+    out, todo, seen = [], [(parts, node)], set()
     while todo:
         here, n = todo.pop()
+        if isinstance(n, (dict, list)):
+            if id(n) in seen:
+                continue
+            seen.add(id(n))
         if isinstance(n, dict):
             if "search" in n:
                 out.append((here, n))
