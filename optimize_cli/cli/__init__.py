@@ -237,10 +237,10 @@ def _native_logs_kept_off_the_terminal(callback):
 
 
 def _register() -> None:
-    from . import catalog, compare, completion, inspect, run, validate
+    from . import catalog, compare, completion, inspect, run, search, validate
 
     for command in (run.run, validate.validate, catalog.recipes, catalog.tree, catalog.schema,
-                    inspect.inspect, compare.compare, completion.completion):
+                    inspect.inspect, compare.compare, completion.completion, search.search):
         if command.name in EXAMPLES and not command.epilog:
             lines = EXAMPLES[command.name].splitlines()
             command.epilog = "\b\nExample" + ("s" if len(lines) > 1 else "") + ":\n" + "\n".join(

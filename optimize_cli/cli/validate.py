@@ -36,11 +36,18 @@ def validate(recipes, sets, model, as_json) -> None:
     from ..errors import RecipeError
     from ..builtin import recipe_path
     from ..recipe import RecipeProblems, load_recipe
+    from ..recipe.space import SearchRecipeError, load_space
 
     failed = 0
     for path in recipes:
+        space = None
         try:
-            r = load_recipe(recipe_path(path), list(sets), model=model)
+            try:
+                r = load_recipe(recipe_path(path), list(sets), model=model)
+            except SearchRecipeError:
+                if sets:
+                    raise RecipeError(f"{path}: --set is not supported for search recipes yet") from None
+                space, r = load_space(recipe_path(path), model=model)
         except RecipeError as e:
             failed += 1
             if as_json:
@@ -59,7 +66,12 @@ def validate(recipes, sets, model, as_json) -> None:
             click.echo(json.dumps({
                 "recipe": str(path), "valid": True, "name": r.name, "stages": r.stage_types,
                 "scheme": r.qat_scheme, "quantization": r.export.quantization, "problems": [],
+                **({"search": space.dump()} if space is not None else {}),
             }))
+        elif space is not None:
+            click.echo(f"{path}: ok (search over {len(space.params)} values; first path {path_label(r)})")
+            for p in space.params:
+                click.echo(f"  {p.describe()}")
         else:
             click.echo(f"{path}: ok ({path_label(r)})")
     sys.exit(EXIT_USAGE if failed else 0)

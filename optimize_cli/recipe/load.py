@@ -19,6 +19,7 @@ from .model import Recipe
 from .overrides import parse_set, set_path
 from .problems import Problem, RecipeProblems, explain, typed_problems, without_hinted
 from .resolve import check_rules
+from .space import SearchRecipeError, has_search
 from .text import format_loc
 from .yaml_lines import find_node, key_problems, yaml_error
 
@@ -118,13 +119,20 @@ def load_recipe(
     overrides: list[str] | tuple[str, ...] = (),
     model: Optional[str] = None,
     check_paths: bool = True,
+    raw_hook: Optional[Callable[[dict], dict]] = None,
 ) -> Recipe:
-    """Read, override, validate and resolve a recipe; raise RecipeProblems naming file, line and key."""
+    """Read, override, validate and resolve a recipe; raise RecipeProblems naming file, line and key.
+    A search recipe is refused (SearchRecipeError) unless ``raw_hook`` turns it into a plain one."""
     path = Path(path)
     file = str(path)
     text_bytes, text = _read(path, file)
     root, raw = _compose(file, text)
     problems_of = _problems_maker(file, root, _override(file, raw, overrides, model))
+    if raw_hook is not None:
+        raw = raw_hook(raw)
+    elif has_search(raw):
+        raise SearchRecipeError(f"{file}: this is a search recipe (it has search spaces); run it with "
+                                f"'optimize-cli search {file}'")
     try:
         recipe = Recipe.model_validate(raw)
     except ValidationError as e:

@@ -1,0 +1,59 @@
+"""`optimize-cli search`: find the path and its parameters under the recipe's gates (Optuna). The parent
+process never imports TensorFlow; every trial is a normal `run` in its own subprocess."""
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import click
+
+from .options import json_option, output_option, quiet_option
+
+
+@click.command()
+@click.argument("recipe", type=click.Path(path_type=Path))
+@click.option("--trials", type=click.IntRange(min=1), help="Finished trials the study holds in total "
+              "(default: search.trials).")
+@click.option("--timeout", type=click.FloatRange(min=0), help="Start no new trial after S seconds.")
+@click.option("--workers", type=click.IntRange(min=1, max=64), default=1, show_default=True,
+              help="Trials run at once (local worker processes).")
+@click.option("--storage", help="Optuna RDB storage URL (default: SQLite file DIR/study.db).")
+@click.option("--study", "study_name", help="Study name in the storage (default: the recipe's name).")
+@output_option("Output directory (default runs/<recipe name>).")
+@click.option("--resume", is_flag=True, help="Continue the study in DIR.")
+@json_option("Print the search summary as JSON on stdout.")
+@quiet_option("No per-trial lines; only errors on stderr.")
+def search(recipe, trials, timeout, workers, storage, study_name, output, resume, as_json, quiet) -> None:
+    """Search RECIPE's spaces ({search: [lo, hi]}, {search: {choices: [...]}}, optional stages) for the
+    recipes that minimize its search.objectives under its gates."""
+    from ..builtin import recipe_path
+    from ..recipe.space import load_space
+    from ..search import SearchOptions, run_search
+
+    path = recipe_path(recipe)
+    space, first = load_space(path)
+    if space.config.sensitivity:
+        print("optimize-cli: warning: search.sensitivity is not yet implemented; searching without it",
+              file=sys.stderr)
+    out = Path(output) if output is not None else Path("runs") / first.name
+    opts = SearchOptions(output=out, trials=trials, timeout=timeout, workers=workers, storage=storage,
+                         study=study_name, resume=resume, quiet=quiet)
+
+    def log(line: str) -> None:
+        if not quiet:
+            print(line, file=sys.stderr, flush=True)
+
+    doc = run_search(space, Path(path).resolve(), first.name, opts, log)
+    best = doc["recommended"]
+    if as_json:
+        click.echo(json.dumps({"output_dir": str(out.resolve()), "search": str((out / "search.json").resolve()),
+                               "trials": len(doc["trials"]), "recommended": best, "pareto": doc["pareto"],
+                               "exit_code": doc["exit_code"]}, indent=2))
+    else:
+        click.echo(f"{len(doc['trials'])} trials in {out}; " + (
+            f"recommended trial {best:04d}: {out / 'best.yaml'}" if best is not None
+            else "no trial passed every gate"))
+    if doc["interrupted"]:
+        raise KeyboardInterrupt
+    sys.exit(doc["exit_code"])

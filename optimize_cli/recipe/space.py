@@ -1,0 +1,278 @@
+"""Search spaces in recipes (`optimize-cli search`, DESIGN.md): `{search: [lo, hi]}` (int when both are
+ints, `log: true`), `{search: {choices: [...]}}`, `optional: true` on a stage, and the `search:` section.
+
+A search recipe is read as a raw mapping; every concrete choice of its values is an ordinary recipe that
+`load_recipe` validates (`concrete()`), so the pydantic limits and the tree rules are checked for every
+choice of path and at both ends of every range. Never imports TensorFlow.
+"""
+from __future__ import annotations
+
+import copy
+import itertools
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal, Optional
+
+from pydantic import Field, ValidationError
+
+from ..errors import RecipeError
+from ..strict import Strict
+from .text import format_loc, show_value
+
+OBJECTIVES = ("compressed_bytes", "tflite_bytes", "latency_ms", "accuracy_drop")
+SAMPLERS = ("tpe", "nsga2", "random", "grid")
+#: the sections whose values may be searched
+SEARCHABLE = ("stages", "training", "export")
+#: combinations of optional stages and choices checked by `validate`, at most
+MAX_COMBINATIONS = 256
+
+
+class SearchConfig(Strict):
+    """The `search:` section."""
+
+    objectives: list[Literal[OBJECTIVES]] = Field(  # type: ignore[valid-type]
+        default_factory=lambda: ["compressed_bytes"], min_length=1, description="Figures to minimize.")
+    trials: int = Field(20, ge=1, le=100_000, description="Finished trials the study holds in total.")
+    sampler: Literal[SAMPLERS] = Field("tpe", description="tpe | nsga2 | random | grid.")  # type: ignore[valid-type]
+    seed: int = Field(0, ge=0, le=2**31 - 1, description="Seed of the sampler.")
+    sensitivity: bool = Field(False, description="Per-layer sensitivity pre-pass (not yet implemented).")
+
+
+class SearchRecipeError(RecipeError):
+    """`run` (or anything that needs a plain recipe) was given a search recipe (exit 2)."""
+
+
+@dataclass
+class Param:
+    """One searched value: a range, a set of choices, or an optional stage (on/off)."""
+
+    name: str  # dotted: stages.0.target_sparsity, training.learning_rate, stages.1.enabled
+    parts: list
+    kind: Literal["int", "float", "choice", "optional"]
+    low: Any = None
+    high: Any = None
+    log: bool = False
+    choices: list = field(default_factory=list)
+    stage: Optional[int] = None  # the stage it belongs to (sampled only when that stage is on)
+
+    def describe(self) -> str:
+        if self.kind == "optional":
+            return f"{self.name}: stage on or off"
+        if self.kind == "choice":
+            return f"{self.name}: one of {', '.join(show_value(c) for c in self.choices)}"
+        return f"{self.name}: {self.kind} in [{self.low}, {self.high}]{' (log)' if self.log else ''}"
+
+    def ends(self) -> list:
+        """The values `validate` checks: both ends of a range, every choice."""
+        if self.kind == "optional":
+            return [True, False]
+        return list(self.choices) if self.kind == "choice" else [self.low, self.high]
+
+    def grid(self) -> list:
+        if self.kind in ("optional", "choice"):
+            return self.ends()
+        if self.kind == "int" and self.high - self.low < 1000:
+            return list(range(self.low, self.high + 1))
+        raise RecipeError(f"{self.name}: the grid sampler needs choices, not a float range")
+
+    def dump(self) -> dict:
+        out = {"name": self.name, "kind": self.kind}
+        if self.kind in ("int", "float"):
+            out.update(low=self.low, high=self.high, log=self.log)
+        elif self.kind == "choice":
+            out["choices"] = self.choices
+        return out
+
+
+@dataclass
+class SearchSpace:
+    """The searched values of a recipe, its `search:` section, and the raw recipe they sit in."""
+
+    params: list[Param]
+    config: SearchConfig
+    raw: dict
+    source: Optional[Path] = None  # the recipe file
+
+    def concrete(self, values: dict) -> dict:
+        """The raw recipe with `values` (name → value) in place of its spaces; stages turned off are
+        dropped, `optional` keys and the `search:` section removed."""
+        raw = copy.deepcopy(self.raw)
+        raw.pop("search", None)
+        by_name = {p.name: p for p in self.params}
+        for name, v in values.items():
+            p = by_name[name]
+            if p.kind != "optional":
+                _set(raw, p.parts, v)
+        for p in self.params:  # a value nobody chose (its stage is off): the low end keeps the dict valid
+            if p.kind not in ("optional",) and p.name not in values:
+                _set(raw, p.parts, p.ends()[0])
+        stages = raw.get("stages")
+        if isinstance(stages, list):
+            off = {p.stage for p in self.params if p.kind == "optional" and values.get(p.name) is False}
+            raw["stages"] = [s for i, s in enumerate(stages) if i not in off]
+            for s in raw["stages"]:
+                if isinstance(s, dict):
+                    s.pop("optional", None)
+        return raw
+
+    def combinations(self):
+        """(label, values) for every choice of optional stages and discrete choices, then each range end."""
+        discrete = [p for p in self.params if p.kind in ("optional", "choice")]
+        ranges = [p for p in self.params if p.kind in ("int", "float")]
+        base = {p.name: p.low for p in ranges}
+        combos = list(itertools.islice(itertools.product(*(p.ends() for p in discrete)), MAX_COMBINATIONS))
+        for combo in combos:
+            values = {**base, **dict(zip((p.name for p in discrete), combo, strict=True))}
+            yield _label(values, discrete), values
+        first = dict(zip((p.name for p in discrete), combos[0], strict=True)) if discrete else {}
+        for p in ranges:
+            yield _label({p.name: p.high}, [p]), {**base, **first, p.name: p.high}
+
+    def dump(self) -> dict:
+        return {"params": [p.dump() for p in self.params], **self.config.model_dump(mode="json")}
+
+
+def _label(values: dict, params: list[Param]) -> str:
+    return ", ".join(f"{p.name}={show_value(values[p.name])}" for p in params) or "the recipe as written"
+
+
+def _set(raw, parts, value) -> None:
+    node = raw
+    for k in parts[:-1]:
+        node = node[k]
+    node[parts[-1]] = value
+
+
+def has_search(raw: Any) -> bool:
+    """Whether a raw recipe has a `search:` section, a `{search: ...}` value or an optional stage."""
+    if not isinstance(raw, dict):
+        return False
+    if "search" in raw:
+        return True
+    stages = raw.get("stages")
+    if isinstance(stages, list) and any(isinstance(s, dict) and "optional" in s for s in stages):
+        return True
+    return any(_markers(raw.get(k), [k]) for k in raw)
+
+
+def _markers(node, parts) -> list:
+    """(dotted parts, node) of every `{search: ...}` value under `node` (iterative: any depth; a node that
+    YAML aliases share is walked once, so an alias bomb costs its size in the file, not its expansion)."""
+    out, todo, seen = [], [(parts, node)], set()
+    while todo:
+        here, n = todo.pop()
+        if isinstance(n, (dict, list)):
+            if id(n) in seen:
+                continue
+            seen.add(id(n))
+        if isinstance(n, dict):
+            if "search" in n:
+                out.append((here, n))
+            else:
+                todo += [([*here, k], v) for k, v in reversed(list(n.items()))]
+        elif isinstance(n, list):
+            todo += [([*here, i], v) for i, v in reversed(list(enumerate(n)))]
+    return out
+
+
+def _number(v) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool)
+
+
+def _param(file: str, parts: list, node: dict) -> Param:
+    where = f"{file}: {format_loc(parts)}"
+    extra = set(node) - {"search", "log"}
+    if extra:
+        raise RecipeError(f"{where}: unknown key '{sorted(extra)[0]}' in a search space (search, log)")
+    spec, log = node["search"], node.get("log", False)
+    stage = parts[1] if parts[0] == "stages" and len(parts) > 1 and isinstance(parts[1], int) else None
+    name = ".".join(str(p) for p in parts)
+    if parts[0] not in SEARCHABLE:
+        raise RecipeError(f"{where}: search spaces are allowed in {', '.join(SEARCHABLE)} only")
+    if not isinstance(log, bool):
+        raise RecipeError(f"{where}: log must be true or false (got {show_value(log)})")
+    if isinstance(spec, dict) and set(spec) == {"choices"}:
+        choices = spec["choices"]
+        if not isinstance(choices, list) or not choices:
+            raise RecipeError(f"{where}: choices must be a non-empty list")
+        if log:
+            raise RecipeError(f"{where}: log applies to a range [lo, hi], not to choices")
+        if len({repr(c) for c in choices}) != len(choices):
+            raise RecipeError(f"{where}: choices are repeated")
+        return Param(name, parts, "choice", choices=choices, stage=stage)
+    if not (isinstance(spec, list) and len(spec) == 2 and all(_number(v) for v in spec)):
+        raise RecipeError(f"{where}: search must be [lo, hi] (two numbers) or {{choices: [...]}} "
+                          f"(got {show_value(spec)})")
+    lo, hi = spec
+    if not lo < hi:
+        raise RecipeError(f"{where}: search range [{lo}, {hi}] must have lo < hi")
+    if log and lo <= 0:
+        raise RecipeError(f"{where}: a log range needs lo > 0 (got {lo})")
+    kind = "int" if isinstance(lo, int) and isinstance(hi, int) else "float"
+    return Param(name, parts, kind, low=lo if kind == "int" else float(lo), high=hi if kind == "int" else float(hi),
+                 log=log, stage=stage)
+
+
+def parse_space(file: str, raw: dict) -> SearchSpace:
+    """The spaces and the `search:` section of a raw recipe; each problem is one RecipeError line."""
+    try:
+        config = SearchConfig.model_validate(raw.get("search") or {})
+    except ValidationError as e:
+        err = e.errors(include_url=False)[0]
+        raise RecipeError(f"{file}: {format_loc(['search', *err['loc']])}: {err['msg']}") from None
+    params = [_param(file, parts, node) for parts, node in _markers(
+        {k: v for k, v in raw.items() if k != "search"}, [])]
+    stages = raw.get("stages") if isinstance(raw.get("stages"), list) else []
+    for i, s in enumerate(stages):
+        if isinstance(s, dict) and "optional" in s:
+            if not isinstance(s["optional"], bool):
+                raise RecipeError(f"{file}: stages[{i}].optional: must be true or false "
+                                  f"(got {show_value(s['optional'])})")
+            if s["optional"]:
+                params.append(Param(f"stages.{i}.enabled", ["stages", i, "enabled"], "optional", stage=i))
+    params.sort(key=lambda p: (p.kind != "optional", p.name))  # the path first: other values depend on it
+    if not params:
+        raise RecipeError(f"{file}: the search section is there but nothing is searched: give a value as "
+                          "{search: [lo, hi]} or {search: {choices: [...]}}, or a stage optional: true")
+    if config.sampler == "grid":
+        for p in params:
+            p.grid()
+    return SearchSpace(params, config, raw)
+
+
+def load_space(path: str | Path, model: Optional[str] = None, check_paths: bool = True):
+    """(SearchSpace, the Recipe of its first combination): every combination of optional stages and
+    choices, and both ends of every range, validated as a plain recipe (limits and tree rules)."""
+    from .load import load_recipe
+
+    found: list[SearchSpace] = []
+
+    def take(raw: dict) -> dict:
+        if not found:
+            found.append(parse_space(str(path), raw))
+        return found[0].concrete(current[0])
+
+    current: list[dict] = [{}]
+    first = None
+    for label, values in _combos_of(path, model, take, found):
+        current[0] = values
+        try:
+            r = load_recipe(path, model=model, check_paths=check_paths and first is None, raw_hook=take)
+        except RecipeError as e:
+            lines = [p.render(e.file) for p in e.problems] if hasattr(e, "problems") else [str(e)]
+            raise RecipeError(f"{lines[0]} (with {label})") from None
+        first = first or r
+    return found[0], first
+
+
+def _combos_of(path, model, take, found):
+    """The space's combinations; the space is read by a first load (values at their low ends)."""
+    from .load import load_recipe
+
+    if not found:
+        try:
+            load_recipe(path, model=model, check_paths=False, raw_hook=take)
+        except RecipeError:
+            if not found:
+                raise
+    yield from found[0].combinations()

@@ -1,0 +1,134 @@
+"""The study's outcome: each trial's record, the Pareto front, the recommended trial (best on the first
+objective among those that pass every gate), and the files: search.json, search.md, best.yaml,
+pareto/NN.yaml, and model.tflite + report.* of the recommended trial."""
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+from typing import Optional
+
+from ..errors import EXIT_GATE, EXIT_INTERRUPTED, EXIT_OK, EXIT_STAGE
+from ..recipe.space import SearchSpace
+
+SEARCH_SCHEMA_VERSION = 1
+
+
+def record(t, objectives: list[str]) -> dict:
+    """One trial as search.json lists it."""
+    a = t.user_attrs
+    state = "interrupted" if t.state.name == "FAIL" and "exit_code" not in a else (
+        "complete" if t.state.name == "COMPLETE" else t.state.name.lower())
+    return {
+        "number": t.number, "state": state, "params": dict(t.params), "recipe": a.get("recipe"),
+        "output": str(Path(a["recipe"]).with_suffix("")) if a.get("recipe") else None,
+        "values": dict(zip(objectives, t.values, strict=True)) if t.values else None, "figures": a.get("figures") or {},
+        "gates": a.get("gates") or [], "passed": bool(a.get("passed")) and state == "complete",
+        "seconds": a.get("seconds"), "exit_code": a.get("exit_code"), "reason": a.get("reason"),
+    }
+
+
+def log_line(t, objectives: list[str]) -> str:
+    """The one stderr line per trial."""
+    r = record(t, objectives)
+    head = f"trial {r['number']:04d} {r['state']}"
+    if r["seconds"] is not None:
+        head += f" in {r['seconds']:.1f} s"
+    if r["state"] != "complete":
+        return f"{head}: {r['reason'] or 'stopped'}"
+    figs = " ".join(f"{k}={_show(v)}" for k, v in r["values"].items())
+    return f"{head}: {figs}; gates {'passed' if r['passed'] else 'missed'}"
+
+
+def _show(v) -> str:
+    if isinstance(v, float):
+        return str(int(v)) if v.is_integer() and abs(v) >= 1 else f"{v:.4g}"
+    return str(v)
+
+
+def pareto(records: list[dict], objectives: list[str]) -> list[dict]:
+    """The non-dominated complete trials (among those that pass every gate, when any does)."""
+    done = [r for r in records if r["state"] == "complete"]
+    pool = [r for r in done if r["passed"]] or done
+
+    def vec(r):
+        return [r["values"][k] for k in objectives]
+
+    def dominates(a, b):
+        return all(x <= y for x, y in zip(a, b, strict=True)) and any(x < y for x, y in zip(a, b, strict=True))
+
+    front = [r for r in pool if not any(dominates(vec(o), vec(r)) for o in pool if o is not r)]
+    return sorted(front, key=lambda r: (vec(r), r["number"]))
+
+
+def recommended(records: list[dict], objectives: list[str]) -> Optional[dict]:
+    ok = [r for r in records if r["passed"]]
+    return min(ok, key=lambda r: ([r["values"][k] for k in objectives], r["number"])) if ok else None
+
+
+def exit_code(records: list[dict], best: Optional[dict], interrupted: bool) -> int:
+    if interrupted:
+        return EXIT_INTERRUPTED
+    if best is not None:
+        return EXIT_OK
+    if records and all(r["state"] != "complete" for r in records):
+        return EXIT_STAGE
+    return EXIT_GATE
+
+
+def write_outputs(study, space: SearchSpace, out: Path, interrupted: bool = False) -> dict:
+    """search.json, search.md, best.yaml, pareto/NN.yaml and the recommended trial's files; returns the
+    search.json document (with its exit_code)."""
+    objectives = list(space.config.objectives)
+    records = [record(t, objectives) for t in study.get_trials(deepcopy=False)]
+    front = pareto(records, objectives)
+    best = recommended(records, objectives)
+    doc = {
+        "schema_version": SEARCH_SCHEMA_VERSION, "study": study.study_name, "recipe": str(space.source),
+        "objectives": objectives, "sampler": space.config.sampler, "space": space.dump(),
+        "trials": records, "pareto": [r["number"] for r in front],
+        "recommended": best["number"] if best else None, "interrupted": interrupted,
+    }
+    doc["exit_code"] = exit_code(records, best, interrupted)
+    pareto_dir = out / "pareto"
+    shutil.rmtree(pareto_dir, ignore_errors=True)
+    pareto_dir.mkdir()
+    for i, r in enumerate(front):
+        shutil.copyfile(_ran(r), pareto_dir / f"{i:02d}.yaml")
+    if best is not None:
+        shutil.copyfile(_ran(best), out / "best.yaml")
+        run_dir = Path(best["output"])
+        for name in ("model.tflite", "report.json", "report.md", "report.html"):
+            if (run_dir / name).is_file():
+                shutil.copyfile(run_dir / name, out / name)
+    (out / "search.json").write_text(json.dumps(doc, indent=2) + "\n", encoding="utf-8")
+    (out / "search.md").write_text(markdown(doc), encoding="utf-8")
+    return doc
+
+
+def _ran(r: dict) -> Path:
+    """The recipe exactly as the trial's run resolved it (absolute paths, every default), else its input."""
+    resolved = Path(r["output"]) / "recipe.resolved.yaml"
+    return resolved if resolved.is_file() else Path(r["recipe"])
+
+
+def markdown(doc: dict) -> str:
+    objectives = doc["objectives"]
+    lines = [f"# Search {doc['study']}", "", f"Recipe: `{doc['recipe']}` · sampler {doc['sampler']} · "
+             f"objectives (minimized): {', '.join(objectives)}", ""]
+    best = doc["recommended"]
+    lines.append(f"Recommended trial: **{best:04d}** (`best.yaml`)" if best is not None
+                 else "No trial passed every gate: nothing is recommended.")
+    lines += ["", "| trial | state | " + " | ".join(objectives) + " | gates | seconds | parameters |",
+              "|---|---|" + "---|" * len(objectives) + "---|---|---|"]
+    front = set(doc["pareto"])
+    for r in doc["trials"]:
+        vals = [_show(r["values"][k]) if r["values"] else "" for k in objectives]
+        params = ", ".join(f"{k}={_show(v)}" for k, v in r["params"].items())
+        gates = ("passed" if r["passed"] else "missed") if r["state"] == "complete" else (r["reason"] or "")
+        mark = " ★" if r["number"] in front else ""
+        secs = f"{r['seconds']:.1f}" if r["seconds"] is not None else ""
+        lines.append(f"| {r['number']:04d}{mark} | {r['state']} | " + " | ".join(vals) +
+                     f" | {gates} | {secs} | {params} |")
+    lines += ["", "★ on the Pareto front.", ""]
+    return "\n".join(lines)
