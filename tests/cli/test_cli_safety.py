@@ -5,44 +5,20 @@ from __future__ import annotations
 import hashlib
 import os
 import re
-from pathlib import Path
 
 import pytest
-import yaml
-from click.testing import CliRunner
 
-from optimize_cli.cli import main
 
-ROOT = Path(__file__).resolve().parents[2]
+from run_helpers import MODEL, ROOT, cli, ptq_recipe, write_recipe
+
 PACKAGE = ROOT / "optimize_cli"
-MODEL = ROOT / "sample_models" / "digits_cnn"
-DATA = ROOT / "sample_models" / "digits.npz"
-
-PTQ = {
-    "version": 1,
-    "name": "safety",
-    "model": str(MODEL),
-    "data": {"eval": {"type": "npz", "path": str(DATA), "x": "x_test", "y": "y_test", "stop": 100}},
-    "stages": [],
-    "export": {"quantization": "dynamic"},
-    "evaluation": {"latency_runs": 2, "latency_warmup": 0},
-}
+PTQ = ptq_recipe('safety', 100)
 
 
 @pytest.fixture(autouse=True)
 def _in_tmp(tmp_path, monkeypatch):
     """Nothing a test runs may write outside its temporary directory (no runs/ in the repository)."""
     monkeypatch.chdir(tmp_path)
-
-
-def cli(*args):
-    return CliRunner(env={"NO_COLOR": "1", "COLUMNS": "200"}).invoke(main, [str(a) for a in args])
-
-
-def write_recipe(folder: Path, doc: dict, name: str = "recipe.yaml") -> Path:
-    p = folder / name
-    p.write_text(yaml.safe_dump(doc, sort_keys=False))
-    return p
 
 
 # ------------------------------------------------------------------------------------------- YAML

@@ -16,34 +16,18 @@ from pathlib import Path
 
 import pytest
 import yaml
-from click.testing import CliRunner
 
-from optimize_cli.cli import main
 from optimize_cli.run.run_dir import MARKER, RunDir, is_marked, sibling
 
-ROOT = Path(__file__).resolve().parents[2]
-MODEL = ROOT / "sample_models" / "digits_cnn"
-DATA = ROOT / "sample_models" / "digits.npz"
+from run_helpers import MODEL, ROOT, cli, ptq_recipe
 
-PTQ = {
-    "version": 1,
-    "name": "output-safety",
-    "model": str(MODEL),
-    "data": {"eval": {"type": "npz", "path": str(DATA), "x": "x_test", "y": "y_test", "stop": 40}},
-    "stages": [],
-    "export": {"quantization": "dynamic"},
-    "evaluation": {"latency_runs": 2, "latency_warmup": 0},
-}
+PTQ = ptq_recipe('output-safety', 40)
 
 
 @pytest.fixture(autouse=True)
 def _in_tmp(tmp_path, monkeypatch):
     """Nothing a test runs may write outside its temporary directory (no runs/ in the repository)."""
     monkeypatch.chdir(tmp_path)
-
-
-def cli(*args):
-    return CliRunner(env={"NO_COLOR": "1", "COLUMNS": "200"}).invoke(main, [str(a) for a in args])
 
 
 def write_recipe(folder: Path, doc: dict = PTQ) -> Path:
