@@ -10,7 +10,7 @@ from typing import Optional
 from rich.console import Console
 
 from . import front
-from .tables import params_text, show
+from .tables import is_fraction, params_text, show
 
 #: rows of the live table
 TOP = 10
@@ -22,8 +22,9 @@ def best_first(records: list[dict], objectives: list[str]) -> list[dict]:
     return sorted(done, key=lambda r: (not r["passed"], [r["values"][k] for k in objectives], r["number"]))
 
 
-def live_table(records: list[dict], objectives: list[str], top: int = TOP):
-    """The rich Table of the `top` best trials so far, with a caption counting every trial."""
+def live_table(records: list[dict], objectives: list[str], top: int = TOP, fraction: bool = False):
+    """The rich Table of the `top` best trials so far, with a caption counting every trial (`fraction`:
+    drops in percentage points)."""
     from rich.markup import escape
     from rich.table import Table
 
@@ -40,7 +41,7 @@ def live_table(records: list[dict], objectives: list[str], top: int = TOP):
     for i, r in enumerate(best_first(records, objectives)[:top], 1):
         gates = "[green]passed[/green]" if r["passed"] else "[red]missed[/red]"
         t.add_row(str(i), f"{r['number']:04d}", escape(params_text(r)),
-                  *(show(k, r["values"][k], False) for k in objectives), gates)
+                  *(show(k, r["values"][k], fraction) for k in objectives), gates)
     return t
 
 
@@ -58,6 +59,7 @@ class TrialProgress:
         self.live = (not quiet) and (interactive if live is None else live)
         self._live = None
         self.records: dict[int, dict] = {}
+        self.metric: Optional[dict] = None  # read from the first completed trial's report
         self._lock = threading.Lock()  # the workers are threads
 
     def __enter__(self) -> TrialProgress:
@@ -92,5 +94,7 @@ class TrialProgress:
                 if t.state.name != "RUNNING":
                     self.records[t.number] = front.record(t, self.objectives)
         self.records[trial.number] = front.record(trial, self.objectives)
+        records = list(self.records.values())
+        self.metric = self.metric or front.trial_metric(records)
         self._live.console.print(line, markup=False, highlight=False)
-        self._live.update(live_table(list(self.records.values()), self.objectives), refresh=True)
+        self._live.update(live_table(records, self.objectives, fraction=is_fraction(self.metric)), refresh=True)

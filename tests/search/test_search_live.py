@@ -3,6 +3,7 @@ trial elsewhere (CI logs), nothing with --quiet; on real Optuna trials and studi
 from __future__ import annotations
 
 import io
+import json
 
 import optuna
 from optuna.distributions import FloatDistribution
@@ -45,10 +46,14 @@ def test_not_a_terminal_prints_exactly_one_plain_line_per_trial():
     assert lines[3] == "trial 0003 complete in 8.0 s: compressed_bytes=15000 accuracy_drop=0.01; gates passed"
 
 
-def test_terminal_shows_a_live_table_of_the_best_trials_from_the_study():
+def test_terminal_shows_a_live_table_of_the_best_trials_from_the_study(tmp_path):
     buf = io.StringIO()
     study = optuna.create_study(directions=["minimize", "minimize"])
     ts = trials()
+    ts[3].set_user_attr("recipe", str(tmp_path / "0003.yaml"))  # its run's report names the metric
+    (tmp_path / "0003").mkdir()
+    (tmp_path / "0003" / "report.json").write_text(json.dumps({"metric": {"name": "accuracy",
+                                                                          "higher_is_better": True}}))
     for t in ts:
         study.add_trial(t)
     console = Console(file=buf, force_terminal=True, width=140, color_system=None, _environ={})
@@ -60,7 +65,7 @@ def test_terminal_shows_a_live_table_of_the_best_trials_from_the_study():
     rows = [ln for ln in final.splitlines() if "target_sparsity" in ln]
     # passing trials first, by size; the trial that missed a gate last; the failed trial not ranked
     assert [r.split("│")[2].strip() for r in rows] == ["0003", "0000", "0001"]
-    assert "15,000" in rows[0] and "passed" in rows[0] and "missed" in rows[2]
+    assert "15,000" in rows[0] and "1.00 pts" in rows[0] and "passed" in rows[0] and "missed" in rows[2]
     assert "trial 0003 complete" in out  # its line above the table
     assert [r["number"] for r in best_first([front.record(t, OBJ) for t in ts], OBJ)] == [3, 0, 1]
 
