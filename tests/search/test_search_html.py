@@ -39,7 +39,9 @@ def doc(sensitivity=True):
 
 
 def test_search_html_is_self_contained_escaped_and_draws_every_trial():
-    page = render_search_html(doc())
+    d = doc()
+    d["study"] = HOSTILE  # --study NAME is free text
+    page = render_search_html(d)
     assert "<script" not in page and not re.findall(r'(?:src|href)="(?!data:|#)', page)
     assert not re.findall(r"https?://(?!www\.w3\.org/)", page)  # only the SVG namespaces
     assert "&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt;" in page  # the reason, in the table and the tooltip
