@@ -30,6 +30,7 @@ def search(recipe, trials, timeout, workers, storage, study_name, output, resume
     from ..builtin import recipe_path
     from ..recipe.space import load_space
     from ..search import SearchOptions, run_search
+    from ..search.live import TrialProgress
 
     path = recipe_path(recipe)
     space, first = load_space(path)
@@ -40,11 +41,8 @@ def search(recipe, trials, timeout, workers, storage, study_name, output, resume
     opts = SearchOptions(output=out, trials=trials, timeout=timeout, workers=workers, storage=storage,
                          study=study_name, resume=resume, quiet=quiet)
 
-    def log(line: str) -> None:
-        if not quiet:
-            print(line, file=sys.stderr, flush=True)
-
-    doc = run_search(space, Path(path).resolve(), first.name, opts, log)
+    with TrialProgress(space.config.objectives, quiet=quiet, live=False if as_json else None) as progress:
+        doc = run_search(space, Path(path).resolve(), first.name, opts, progress)
     best = doc["recommended"]
     if as_json:
         click.echo(json.dumps({"output_dir": str(out.resolve()), "search": str((out / "search.json").resolve()),

@@ -57,6 +57,10 @@ def _scroll(inner: str, cls: str = "") -> str:
     return f'<div class="scroll{" " + cls if cls else ""}">{inner}</div>'
 
 
+#: the page style and scrolling box, shared with search.html
+CSS, scroll_box = _CSS, _scroll
+
+
 
 def render_html(report: dict, densities: Optional[dict] = None) -> str:
     """One self-contained page (no external URL; plots are data: SVGs) with the Markdown report's tables,

@@ -146,7 +146,7 @@ class _Workers:
         else:
             self.study.tell(trial, state=optuna.trial.TrialState.FAIL)
         done = [t for t in self.study.get_trials(deepcopy=False) if t.number == trial.number]
-        self.log(front.log_line(done[0], self.space.config.objectives))
+        self.log(done[0], self.study)  # the progress callback (live.TrialProgress)
 
     def interrupt(self) -> None:
         self.stop.set()
@@ -158,7 +158,8 @@ class _Workers:
 
 
 def run_search(space: SearchSpace, source: Path, name: str, opts: SearchOptions, log) -> dict:
-    """Run (or continue) the study; write the outputs; return search.json's content (its exit_code too)."""
+    """Run (or continue) the study; write the outputs; return search.json's content (its exit_code too).
+    `log(trial, study)` is called after each finished trial (live.TrialProgress)."""
     space.source = source
     opts.output.mkdir(parents=True, exist_ok=True)
     (opts.output / "trials").mkdir(exist_ok=True)
