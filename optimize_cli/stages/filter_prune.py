@@ -21,8 +21,9 @@ class FilterPruneStage(StageParams):
     """Structured filter pruning: removes whole filters and rebuilds a thinner model."""
 
     type: Literal["filter_prune"] = "filter_prune"
-    ratio: float = Field(0.25, gt=0.0, lt=1.0, description="Fraction of the filters removed from each thinned "
-                         "layer (or group of layers tied by Add); not with target_macs / target_params.")
+    ratio: Optional[float] = Field(None, gt=0.0, lt=1.0, description="Fraction of the filters removed from each "
+                                   "thinned layer (or group of layers tied by Add); 0.25 when neither it nor a "
+                                   "target is given; not with target_macs / target_params.")
     target_macs: Optional[float] = Field(
         None, gt=0.0, lt=1.0, description="Fraction of the input's MACs to keep, reached globally by choosing "
         "each layer's ratio (uniform, then one filter at a time from the least-thinned layers); not with ratio.")
@@ -35,8 +36,7 @@ class FilterPruneStage(StageParams):
 
     @model_validator(mode="after")
     def _one_size(self):
-        given = [k for k in ("ratio", "target_macs", "target_params")
-                 if (k in self.model_fields_set and k == "ratio") or (k != "ratio" and getattr(self, k) is not None)]
+        given = [k for k in ("ratio", "target_macs", "target_params") if getattr(self, k) is not None]
         if len(given) > 1:
             raise ValueError(f"give one of ratio, target_macs, target_params (got {' and '.join(given)})")
         return self
@@ -49,7 +49,13 @@ class FilterPruneStage(StageParams):
             return "params", float(self.target_params)
         return None
 
+    def uniform_ratio(self) -> float:
+        """The per-layer ratio when no target is given."""
+        return DEFAULT_RATIO if self.ratio is None else float(self.ratio)
 
+
+#: the ratio when the recipe gives neither `ratio` nor a target
+DEFAULT_RATIO = 0.25
 #: the largest share of one layer's filters a global target removes
 MAX_RATIO = 0.9
 
@@ -146,7 +152,7 @@ def thinner(model, params: FilterPruneStage):
         keeps, reached = t.search(*goal)
         searched = {"metric": goal[0], "fraction": goal[1], "reached": round(float(reached), 6)}
     else:
-        keeps, searched = _uniform(t.sizes, params.ratio), (
+        keeps, searched = _uniform(t.sizes, params.uniform_ratio()), (
             {"metric": goal[0], "fraction": goal[1], "reached": 1.0} if goal else None)
     cfg = model.get_config()
     _, _, weights, changed = t.cost(keeps, cfg)
@@ -183,14 +189,14 @@ def run(model, params: FilterPruneStage, ctx):
                   batch_size=params.batch_size)
     kernels = {n: int(new.get_layer(n).kernel.shape.num_elements()) for n in changed}
     removed = 1.0 - sum(c[1] for c in changed.values()) / max(sum(c[0] for c in changed.values()), 1)
-    filters = {"ratio": round(removed, 6) if searched else params.ratio, "criterion": params.criterion,
+    filters = {"ratio": round(removed, 6) if searched else params.uniform_ratio(), "criterion": params.criterion,
                "params_before": int(model.count_params()), "params_after": int(new.count_params()),
                "macs_before": macs(model), "macs_after": macs(new),
                "layers": {n: {"filters": c, "kernel_params": kernels[n]} for n, c in changed.items()}}
     if searched:
         filters["target"] = searched
     size = (f"to {searched['reached']:.1%} of the {'MACs' if searched['metric'] == 'macs' else 'parameters'} "
-            f"(target {searched['fraction']:.0%})" if searched else f"−{params.ratio:.0%}")
+            f"(target {searched['fraction']:.0%})" if searched else f"−{params.uniform_ratio():.0%}")
     scheme = (f"{params.criterion} filters {size} in {len(changed)} layer(s): params "
               f"{filters['params_before']:,}→{filters['params_after']:,}, MACs {filters['macs_before']:,}→"
               f"{filters['macs_after']:,}")
@@ -206,7 +212,9 @@ def run(model, params: FilterPruneStage, ctx):
 
 
 def resolve(params: FilterPruneStage, previous: list[str], training) -> list[StageProblem]:
-    """Derived defaults (learning rate, batch size)."""
+    """Derived defaults (learning rate, batch size, the ratio when no target is given)."""
+    if params.ratio is None and params.target() is None:
+        params.ratio = DEFAULT_RATIO
     return resolve_common(params, training)
 
 

@@ -164,12 +164,17 @@ def test_filter_prune_ratio_and_target_are_exclusive(tmp_path):
     from optimize_cli.recipe import load_recipe
 
     head = ("version: 1\nmodel: model\ndata:\n  train: {type: npz, path: d.npz, x: x, y: y}\nstages:\n")
+    (tmp_path / "r.yaml").write_text(head + "  - filter_prune\n", encoding="utf-8")
+    assert load_recipe(tmp_path / "r.yaml", check_paths=False).stages[0].ratio == 0.25     # the default, resolved
     for stage, ok in [("{type: filter_prune, ratio: 0.3, target_macs: 0.5}", False),
                       ("{type: filter_prune, target_macs: 0.5, target_params: 0.5}", False),
                       ("{type: filter_prune, target_macs: 0.5}", True)]:
         (tmp_path / "r.yaml").write_text(head + f"  - {stage}\n", encoding="utf-8")
         if ok:
-            assert load_recipe(tmp_path / "r.yaml", check_paths=False).stages[0].target() == ("macs", 0.5)
+            r = load_recipe(tmp_path / "r.yaml", check_paths=False)
+            assert r.stages[0].target() == ("macs", 0.5) and r.stages[0].ratio is None
+            (tmp_path / "resolved.yaml").write_text(r.resolved_yaml(), encoding="utf-8")   # recipe.resolved.yaml reloads
+            assert load_recipe(tmp_path / "resolved.yaml", check_paths=False).stages[0].target() == ("macs", 0.5)
             continue
         with pytest.raises(RecipeError, match=r"stages\[0\].*give one of ratio, target_macs, target_params"):
             load_recipe(tmp_path / "r.yaml", check_paths=False)
