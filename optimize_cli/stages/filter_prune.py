@@ -115,7 +115,8 @@ class _Thinning:
     def search(self, metric: str, target: float) -> tuple[dict[str, int], float]:
         """(kept counts, fraction reached) keeping at most `target` of the input's `metric`: the smallest
         uniform ratio that gets there (bisection), refined from the largest one that does not by removing one
-        filter at a time from the group with the largest share left (never beyond MAX_RATIO)."""
+        filter at a time from the group with the largest share left (never beyond MAX_RATIO); the last
+        filter is the one whose removal lands nearest the target."""
         scratch = self.model.get_config()  # only the thinned sizes change in it, and costs do not read them
         base = self.cost(dict(self.sizes), scratch)[0 if metric == "params" else 1]
 
@@ -138,6 +139,12 @@ class _Thinning:
             g = max(left, key=lambda k: (keeps[k] / self.sizes[k], self.sizes[k]))
             keeps[g] -= 1
             f = frac(keeps)
+            if f <= target:  # the last step: of the single removals that reach the target, the one nearest it
+                keeps[g] += 1
+                steps = {k: frac({**keeps, k: keeps[k] - 1}) for k in left}
+                g = max((k for k in left if steps[k] <= target), key=lambda k: steps[k])
+                keeps[g] -= 1
+                f = steps[g]
         return keeps, f
 
 

@@ -147,7 +147,7 @@ def test_filter_prune_reaches_a_global_target(tiny_model, metric, fraction):
                 else new.count_params() / tiny_model.count_params())
     assert searched["metric"] == metric and searched["fraction"] == fraction
     assert searched["reached"] == pytest.approx(measured, abs=1e-6)
-    assert fraction - 0.05 < measured <= fraction
+    assert fraction - 0.05 < measured <= fraction     # one pw filter is 64 × 10 weights of out
     assert set(changed) == {"conv", "pw"}
 
 
