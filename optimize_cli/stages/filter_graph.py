@@ -40,7 +40,15 @@ def graph(model, cfg=None) -> tuple[list[dict], dict[str, list[str]]]:
 
 def kind(model, name: str) -> str:
     """'thin' (Conv2D / Dense), 'dw' (DepthwiseConv2D ×1), 'bn', 'flatten', 'pass', 'merge', 'concat' (on
-    the channel axis) or 'other'."""
+    the channel axis) or 'other' (also a layer whose shapes Keras cannot give, e.g. one called on several
+    shapes)."""
+    try:
+        return _kind(model, name)
+    except (AttributeError, RuntimeError, ValueError):
+        return "other"
+
+
+def _kind(model, name: str) -> str:
     from ..tf import keras
 
     layer = model.get_layer(name)
@@ -124,7 +132,7 @@ def _step(model, name, kd, ps, desc, sp, skip) -> tuple:
             sp.block(d, feeds)
         return ("s", sp.new(name if kd == "thin" else None, "a shared layer"), False)
     if kd == "thin":
-        return ("s", sp.new(name, "named in skip_layers" if skip(name) else None), False)
+        return ("s", sp.new(name, f"{name} is named in skip_layers" if skip(name) else None), False)
     if kd in ("bn", "dw", "pass", "flatten") and len(ins) == 1 and (kd == "flatten" or not ins[0][2]):
         return ins[0][:2] + (ins[0][2] or kd == "flatten",)
     shapes = {tuple(model.get_layer(p).output.shape.as_list()) for p in ps}

@@ -54,6 +54,11 @@ def test_filter_prune_add_inputs_share_one_kept_set(residual):
     keep = np.sort(np.argsort(-total, kind="stable")[:4])
     np.testing.assert_array_equal(new.get_layer("stem").kernel.numpy(), residual.get_layer("stem").kernel.numpy()[..., keep])
     np.testing.assert_array_equal(new.get_layer("b").bias.numpy(), residual.get_layer("b").bias.numpy()[keep])
+    _, skipped = filter_prune.plan(residual, FilterPruneStage(ratio=0.5, skip_layers=["b"]))
+    assert {s["name"]: s["reason"] for s in skipped} == {
+        "stem": "b is named in skip_layers (it shares its channels with b through add)",
+        "b": "b is named in skip_layers (it shares its channels with stem through add)",
+        "out": "its output reaches the model's output"}
 
 
 def _zero_half(model):
