@@ -32,6 +32,10 @@ class FilterPruneStage(StageParams):
         "is; not with ratio or target_macs.")
     criterion: Literal["l1", "l2", "geometric_median"] = Field(
         "l1", description="How filters are ranked: L1 or L2 norm of the kernel, or distance to the geometric median.")
+    channel_multiple: int = Field(
+        1, ge=1, le=256, description="Each thinned layer keeps a multiple of this many filters (the nearest to "
+        "its ratio; a layer with fewer keeps all): LiteRT's int8 kernels work on blocks of channels, so on the "
+        "real DS-CNN (x86) 51–53 of 64 channels ran no faster than 64, 48 ran 9% faster.")
     epochs: int = Field(40, ge=0, le=10_000, description="Fine-tuning epochs of the thinner model (40: see README).")
 
     @model_validator(mode="after")
@@ -83,8 +87,11 @@ def _sizes(groups: dict, model) -> dict[str, int]:
     return {g: int(model.get_layer(m[0]).get_weights()[0].shape[-1]) for g, m in groups.items()}
 
 
-def _uniform(sizes: dict, ratio: float) -> dict[str, int]:
-    return {g: max(1, int(round(n * (1.0 - ratio)))) for g, n in sizes.items()}
+def _uniform(sizes: dict, ratio: float, multiple: int = 1) -> dict[str, int]:
+    """{group: filters kept} removing `ratio` of each, rounded to the nearest `multiple` (at least one
+    multiple; a group with no more filters than `multiple` keeps them all)."""
+    return {g: n if n <= multiple else min(n, multiple * max(1, int(n * (1.0 - ratio) / multiple + 0.5)))
+            for g, n in sizes.items()}
 
 
 class _Thinning:
@@ -98,6 +105,7 @@ class _Thinning:
         self.groups, self.skipped = analyse(model, lambda n: bool(skip_match(n, params.skip_layers)))
         self.order = orders(model, self.groups, params.criterion)
         self.sizes = _sizes(self.groups, model)
+        self.multiple = int(params.channel_multiple)
 
     def kept(self, keeps: dict[str, int]) -> dict:
         """{thin layer: sorted kept filter indices} for {group: number of filters kept}."""
@@ -115,8 +123,8 @@ class _Thinning:
     def search(self, metric: str, target: float) -> tuple[dict[str, int], float]:
         """(kept counts, fraction reached) keeping at most `target` of the input's `metric`: the smallest
         uniform ratio that gets there (bisection), refined from the largest one that does not by removing one
-        filter at a time from the group with the largest share left (never beyond MAX_RATIO); the last
-        filter is the one whose removal lands nearest the target."""
+        filter (`channel_multiple` filters) at a time from the group with the largest share left (never beyond
+        MAX_RATIO); the last removal is the one that lands nearest the target."""
         scratch = self.model.get_config()  # only the thinned sizes change in it, and costs do not read them
         base = self.cost(dict(self.sizes), scratch)[0 if metric == "params" else 1]
 
@@ -124,26 +132,27 @@ class _Thinning:
             return self.cost(keeps, scratch)[0 if metric == "params" else 1] / max(base, 1)
 
         lo, hi = 0.0, MAX_RATIO
-        if frac(_uniform(self.sizes, hi)) > target:
-            keeps = _uniform(self.sizes, hi)
+        m = self.multiple
+        if frac(_uniform(self.sizes, hi, m)) > target:
+            keeps = _uniform(self.sizes, hi, m)
             return keeps, frac(keeps)
         for _ in range(24):
             mid = (lo + hi) / 2
-            lo, hi = (mid, hi) if frac(_uniform(self.sizes, mid)) > target else (lo, mid)
-        keeps, floor = _uniform(self.sizes, lo), _uniform(self.sizes, MAX_RATIO)
+            lo, hi = (mid, hi) if frac(_uniform(self.sizes, mid, m)) > target else (lo, mid)
+        keeps, floor = _uniform(self.sizes, lo, m), _uniform(self.sizes, MAX_RATIO, m)
         f = frac(keeps)
         while f > target:
-            left = [g for g in keeps if keeps[g] > floor[g]]
+            left = [g for g in keeps if keeps[g] - m >= floor[g]]
             if not left:
                 break
             g = max(left, key=lambda k: (keeps[k] / self.sizes[k], self.sizes[k]))
-            keeps[g] -= 1
+            keeps[g] -= m
             f = frac(keeps)
             if f <= target:  # the last step: of the single removals that reach the target, the one nearest it
-                keeps[g] += 1
-                steps = {k: frac({**keeps, k: keeps[k] - 1}) for k in left}
+                keeps[g] += m
+                steps = {k: frac({**keeps, k: keeps[k] - m}) for k in left}
                 g = max((k for k in left if steps[k] <= target), key=lambda k: steps[k])
-                keeps[g] -= 1
+                keeps[g] -= m
                 f = steps[g]
         return keeps, f
 
@@ -159,7 +168,7 @@ def thinner(model, params: FilterPruneStage):
         keeps, reached = t.search(*goal)
         searched = {"metric": goal[0], "fraction": goal[1], "reached": round(float(reached), 6)}
     else:
-        keeps, searched = _uniform(t.sizes, params.uniform_ratio()), (
+        keeps, searched = _uniform(t.sizes, params.uniform_ratio(), params.channel_multiple), (
             {"metric": goal[0], "fraction": goal[1], "reached": 1.0} if goal else None)
     cfg = model.get_config()
     _, _, weights, changed = t.cost(keeps, cfg)

@@ -183,3 +183,14 @@ def test_filter_prune_ratio_and_target_are_exclusive(tmp_path):
             continue
         with pytest.raises(RecipeError, match=r"stages\[0\].*give one of ratio, target_macs, target_params"):
             load_recipe(tmp_path / "r.yaml", check_paths=False)
+
+
+def test_filter_prune_channel_multiple(tiny_model):
+    from optimize_cli.stages import filter_prune
+
+    _, changed, _, _ = filter_prune.thinner(tiny_model, FilterPruneStage(ratio=0.3, channel_multiple=4))
+    assert changed == {"conv": [8, 4], "pw": [16, 12]}        # 5.6 → 4, 11.2 → 12: the nearest multiples of 4
+    _, changed, _, searched = filter_prune.thinner(tiny_model, FilterPruneStage(target_macs=0.5, channel_multiple=4))
+    assert all(after % 4 == 0 for _, after in changed.values()) and searched["reached"] <= 0.5
+    _, changed, _, _ = filter_prune.thinner(tiny_model, FilterPruneStage(ratio=0.5, channel_multiple=8))
+    assert changed == {"conv": [8, 8], "pw": [16, 8]}         # a layer with no more filters than the multiple keeps them
