@@ -141,19 +141,21 @@ class _Thinning:
             lo, hi = (mid, hi) if frac(_uniform(self.sizes, mid, m)) > target else (lo, mid)
         keeps, floor = _uniform(self.sizes, lo, m), _uniform(self.sizes, MAX_RATIO, m)
         f = frac(keeps)
+
+        def less(k: int) -> int:  # the next smaller multiple
+            return (k - 1) // m * m
+
         while f > target:
-            left = [g for g in keeps if keeps[g] - m >= floor[g]]
+            left = [g for g in keeps if less(keeps[g]) >= floor[g]]
             if not left:
                 break
             g = max(left, key=lambda k: (keeps[k] / self.sizes[k], self.sizes[k]))
-            keeps[g] -= m
-            f = frac(keeps)
+            f = frac({**keeps, g: less(keeps[g])})
             if f <= target:  # the last step: of the single removals that reach the target, the one nearest it
-                keeps[g] += m
-                steps = {k: frac({**keeps, k: keeps[k] - m}) for k in left}
+                steps = {k: frac({**keeps, k: less(keeps[k])}) for k in left}
                 g = max((k for k in left if steps[k] <= target), key=lambda k: steps[k])
-                keeps[g] -= m
                 f = steps[g]
+            keeps[g] = less(keeps[g])
         return keeps, f
 
 
