@@ -9,6 +9,13 @@ import numpy as np
 import pytest
 
 
+@pytest.fixture(autouse=True)
+def _baseline_cache_dir(tmp_path_factory, monkeypatch):
+    """Every test gets an empty baseline cache of its own (run/baseline_cache.py), never the user's
+    ~/.cache/optimize-cli; subprocesses inherit it through the environment."""
+    monkeypatch.setenv("OPTIMIZE_CLI_CACHE_DIR", str(tmp_path_factory.mktemp("optimize-cli-cache")))
+
+
 @pytest.fixture(scope="session")
 def digits_data():
     """scikit-learn's bundled 8×8 digits (no download): (x_train, y_train, x_test, y_test), x in [0, 1],
