@@ -8,7 +8,7 @@ Both are timed as whole processes (Python start and the TensorFlow import includ
 run's baseline cache is a temporary folder filled by one untimed run first.
 
     .venv/bin/python benchmarks/tfmot_script.py [--model SAVED_MODEL] [--data NPZ] [--repeat 2]
-    .venv/bin/python benchmarks/tfmot_script.py script MODEL NPZ OUT.tflite   # the hand-written script alone
+    .venv/bin/python benchmarks/tfmot_script.py script MODEL NPZ OUT.tflite [1]   # the script alone (1: BN frozen)
 """
 from __future__ import annotations
 
@@ -26,8 +26,15 @@ REAL = Path("/work/shared/realmodels/kws_dscnn")
 EPOCHS, LR, BATCH, SPARSITY, CLUSTERS, CALIBRATION = (3, 3, 1), 1e-4, 64, 0.5, 8, 256
 
 
-def script(model_dir: str, npz: str, out: str) -> None:
-    """The hand-written script: what a user writes from the tfmot tutorials (no optimize-cli)."""
+def script(model_dir: str, npz: str, out: str, freeze_bn: str = "0") -> None:
+    """The hand-written script: what a user writes from the tfmot tutorials (no optimize-cli); the
+    seconds of each phase on stderr."""
+    t0 = time.perf_counter()
+    phases = {}
+
+    def phase(name):
+        phases[name] = round(time.perf_counter() - t0 - sum(phases.values()), 1)
+
     import numpy as np
     import tensorflow as tf
     import tensorflow_model_optimization as tfmot
@@ -41,19 +48,28 @@ def script(model_dir: str, npz: str, out: str) -> None:
         m.fit(x_train, y_train, batch_size=BATCH, epochs=epochs, verbose=0, callbacks=list(callbacks))
         return m
 
+    phase("import")
     model = keras.models.load_model(model_dir)
+    if freeze_bn == "1":  # as optimize-cli's training.freeze_batchnorm (its default): BatchNorm in inference mode
+        for layer in model.layers:
+            if isinstance(layer, keras.layers.BatchNormalization):
+                layer.trainable = False
+    phase("load")
     sched = tfmot.sparsity.keras.ConstantSparsity(SPARSITY, begin_step=0, frequency=100)
     pruned = fit(tfmot.sparsity.keras.prune_low_magnitude(model, pruning_schedule=sched), EPOCHS[0],
                  [tfmot.sparsity.keras.UpdatePruningStep()])
     pruned = tfmot.sparsity.keras.strip_pruning(pruned)
+    phase("prune")
     cl = tfmot.clustering.keras
     clustered = fit(cl.cluster_weights(pruned, number_of_clusters=CLUSTERS, preserve_sparsity=True,
                                        cluster_centroids_init=cl.CentroidInitialization.KMEANS_PLUS_PLUS), EPOCHS[1])
     clustered = cl.strip_clustering(clustered)
+    phase("cluster")
     q = tfmot.quantization.keras
     pcqat = q.quantize_apply(q.quantize_annotate_model(clustered),
                              tfmot.experimental.combine.Default8BitClusterPreserveQuantizeScheme(preserve_sparsity=True))
     pcqat = fit(pcqat, EPOCHS[2])
+    phase("pcqat")
 
     conv = tf.lite.TFLiteConverter.from_keras_model(pcqat)
     conv.optimizations = [tf.lite.Optimize.DEFAULT]
@@ -62,16 +78,18 @@ def script(model_dir: str, npz: str, out: str) -> None:
     conv.inference_input_type = conv.inference_output_type = tf.int8
     tfl = conv.convert()
     Path(out).write_bytes(tfl)
+    phase("convert")
     it = tf.lite.Interpreter(model_content=tfl)
     it.allocate_tensors()
     inp, outp = it.get_input_details()[0], it.get_output_details()[0]
     scale, zero = inp["quantization"]
     hits = 0
-    for x, y in zip(x_test, y_test):
+    for x, y in zip(x_test, y_test, strict=True):
         it.set_tensor(inp["index"], np.round(x[None] / scale + zero).clip(-128, 127).astype(np.int8))
         it.invoke()
         hits += int(np.argmax(it.get_tensor(outp["index"])[0]) == y)
-    print(json.dumps({"tflite_bytes": len(tfl), "accuracy": hits / len(y_test)}))
+    phase("evaluate")
+    print(json.dumps({"tflite_bytes": len(tfl), "accuracy": hits / len(y_test), "seconds": phases}))
 
 
 def _timed(cmd: list[str], env: dict) -> tuple[float, str]:
@@ -105,13 +123,15 @@ def _stage_seconds(out: Path) -> str:
 
 def main() -> int:
     if len(sys.argv) > 1 and sys.argv[1] == "script":
-        script(*sys.argv[2:5])
+        script(*sys.argv[2:6])
         return 0
     ap = argparse.ArgumentParser()
     ap.add_argument("--model", type=Path, default=REAL / "saved_model")
     ap.add_argument("--data", type=Path, default=REAL / "kws01_split.npz")
     ap.add_argument("--repeat", type=int, default=2)
     ap.add_argument("--target", type=float, default=1.15)
+    ap.add_argument("--freeze-bn", action="store_true", help="the script keeps BatchNormalization frozen as "
+                    "optimize-cli does by default (training.freeze_batchnorm), rather than the tutorials' way")
     args = ap.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         env = {**os.environ, "OPTIMIZE_CLI_CACHE_DIR": str(Path(tmp) / "cache"),
@@ -121,7 +141,7 @@ def main() -> int:
         s_times, r_times = [], []
         for i in range(args.repeat):
             s, text = _timed([sys.executable, __file__, "script", str(args.model), str(args.data),
-                              str(Path(tmp) / "script.tflite")], env)
+                              str(Path(tmp) / "script.tflite"), "1" if args.freeze_bn else "0"], env)
             s_times.append(s)
             r, _ = _timed(run_command(args.model, args.data, out), env)
             r_times.append(r)

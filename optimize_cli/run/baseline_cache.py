@@ -119,8 +119,8 @@ def digest(parts: dict) -> str:
 
 @dataclass
 class Hit:
-    tflite: bytes
-    figures: TfliteFigures
+    figures: dict
+    tflite: Optional[bytes]
     where: Path
     created: float
 
@@ -139,13 +139,16 @@ class BaselineCache:
             return None
         try:
             doc = json.loads((where / ENTRY).read_text(encoding="utf-8"))
-            tfl = (where / TFLITE).read_bytes()
             if doc.get("key") != parts:
                 raise ValueError("its key does not match")
-            if hashlib.sha256(tfl).hexdigest() != doc.get("tflite_sha256"):
-                raise ValueError("its .tflite does not match its checksum")
-            figures = TfliteFigures(**{k: doc["figures"][k] for k in FIGURES})
-            created = float(doc.get("created", 0.0))
+            tfl = None
+            if doc.get("tflite_sha256") is not None:
+                tfl = (where / TFLITE).read_bytes()
+                if hashlib.sha256(tfl).hexdigest() != doc["tflite_sha256"]:
+                    raise ValueError("its .tflite does not match its checksum")
+            figures, created = doc["figures"], float(doc.get("created", 0.0))
+            if not isinstance(figures, dict):
+                raise ValueError("no figures")
         except (OSError, ValueError, TypeError, KeyError, AttributeError) as e:
             self.warn("cache", f"ignoring the damaged baseline cache entry {where} ({e}); measuring again")
             shutil.rmtree(where, ignore_errors=True)
@@ -154,28 +157,45 @@ class BaselineCache:
             os.utime(where / ENTRY)  # recently used: evicted last
         except OSError:
             pass
-        return Hit(tfl, figures, where, created)
+        return Hit(figures, tfl, where, created)
 
-    def put(self, key: str, parts: dict, tfl: bytes, figures: TfliteFigures) -> Optional[Path]:
+    def put(self, key: str, parts: dict, figures: dict, tfl: Optional[bytes] = None) -> Optional[Path]:
         """Store an entry (atomically: a temporary folder renamed into place); None when it cannot be
         written (a read-only or full disk is a warning, not a failed run)."""
         final = self.dir / key
         tmp = self.dir / f".tmp-{key[:16]}-{os.getpid()}-{uuid.uuid4().hex[:8]}"
-        doc = {"format": FORMAT, "key": parts, "created": time.time(), "tflite_sha256": hashlib.sha256(tfl).hexdigest(),
-               "figures": {k: getattr(figures, k) for k in FIGURES}}
+        doc = {"format": FORMAT, "key": parts, "created": time.time(), "figures": figures,
+               "tflite_sha256": None if tfl is None else hashlib.sha256(tfl).hexdigest()}
         try:
             tmp.mkdir(parents=True)
-            (tmp / TFLITE).write_bytes(tfl)
+            if tfl is not None:
+                (tmp / TFLITE).write_bytes(tfl)
             (tmp / ENTRY).write_text(json.dumps(doc, indent=1), encoding="utf-8")
             if final.exists():  # another run stored it meanwhile (or it was damaged): ours replaces it
                 shutil.rmtree(final, ignore_errors=True)
             os.rename(tmp, final)
-        except OSError as e:
+        except (OSError, TypeError, ValueError) as e:
             shutil.rmtree(tmp, ignore_errors=True)
-            self.warn("cache", f"cannot write the baseline cache entry {final} ({e.strerror or e})")
+            self.warn("cache", f"cannot write the baseline cache entry {final} ({getattr(e, 'strerror', None) or e})")
             return None
         self.evict()
         return final
+
+    def measured(self, parts: dict, make: Callable[[], tuple[dict, Optional[bytes]]],
+                 keep: Callable[[dict], bool] = lambda figures: True) -> tuple[dict, Optional[bytes], Optional[Hit]]:
+        """(figures, .tflite, the hit or None): from the cache, else made by `make()` and stored (when
+        `keep(figures)`) — once among concurrent runs (the others wait on the key's lock, then read it)."""
+        key = digest(parts)
+        hit = self.get(key, parts)
+        if hit is None:
+            with self.locked(key):
+                hit = self.get(key, parts)  # another run may have measured it while this one waited
+                if hit is None:
+                    figures, tfl = make()
+                    if keep(figures):
+                        self.put(key, parts, figures, tfl)
+                    return figures, tfl, None
+        return hit.figures, hit.tflite, hit
 
     @contextmanager
     def locked(self, key: str):
@@ -230,29 +250,55 @@ def open_cache(no_cache: bool, warn) -> Optional[BaselineCache]:
     return None if no_cache else BaselineCache(cache_dir(), warn)
 
 
+def _reused(run, what: str, hit: Hit) -> None:
+    when = time.strftime("%Y-%m-%d %H:%M", time.localtime(hit.created))
+    run.reporter.log(f"{what}: reused from the cache (measured {when} on this machine; {hit.where}; "
+                     "--no-cache measures it again)")
+
+
 def baseline(run, model, quantization: str, name: str) -> tuple[bytes, TfliteFigures]:
     """run's input model converted to `quantization` and measured — or both taken from the cache (said
     in the log and on the figures: `cached`, `cached_from`)."""
     cache = getattr(run, "cache", None)
 
-    def make() -> tuple[bytes, TfliteFigures]:
+    def make() -> tuple[dict, bytes]:
         tfl = run.convert(model, quantization, name)
-        return tfl, run.measure(tfl, quantization)
+        figures = run.measure(tfl, quantization)
+        return {k: getattr(figures, k) for k in FIGURES}, tfl
 
     if cache is None:
+        figures, tfl = make()
+        return tfl, TfliteFigures(**figures)
+    figures, tfl, hit = cache.measured(key_parts(run, quantization), make)
+    result = TfliteFigures(**{k: figures[k] for k in FIGURES})
+    if hit is not None:
+        result.cached, result.cached_from = True, str(hit.where)
+        _reused(run, name.replace("_", " "), hit)
+    return tfl, result
+
+
+def target_baseline(run, target, name: str, tfl: bytes, accuracy: bool, make: Callable[[], dict]) -> dict:
+    """A deployment target's figures of a baseline .tflite (recipe `targets:`), from the cache when the same
+    .tflite was measured on the same target, eval data and library versions before."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    from . import fingerprint
+
+    cache = getattr(run, "cache", None)
+    if cache is None:
         return make()
-    parts = key_parts(run, quantization)
-    key = digest(parts)
-    hit = cache.get(key, parts)
-    if hit is None:
-        with cache.locked(key):
-            hit = cache.get(key, parts)  # another run may have measured it while this one waited
-            if hit is None:
-                tfl, figures = make()
-                cache.put(key, parts, tfl, figures)
-                return tfl, figures
-    hit.figures.cached, hit.figures.cached_from = True, str(hit.where)
-    when = time.strftime("%Y-%m-%d %H:%M", time.localtime(hit.created))
-    run.reporter.log(f"{name.replace('_', ' ')}: reused from the cache (measured {when} on this machine; "
-                     f"{hit.where}; --no-cache measures it again)")
-    return hit.tflite, hit.figures
+    libs = {}
+    for dist in ("tflite-micro", "ethos-u-vela"):
+        try:
+            libs[dist] = version(dist)
+        except PackageNotFoundError:
+            libs[dist] = None
+    parts = json.loads(json.dumps({
+        "format": FORMAT, "target": target.model_dump(mode="json"), "tflite": hashlib.sha256(tfl).hexdigest(),
+        "eval": fingerprint.evaluated_with(run.recipe, run.inputs.metric) if accuracy else None,
+        "environment": {**_environment(), **libs}, "host": host_identity()}))
+    # a target that could not measure (its `error`) is measured again next time
+    figures, _, hit = cache.measured(parts, lambda: (make(), None), keep=lambda f: not f.get("error"))
+    if hit is not None:
+        _reused(run, f"target {name}: baseline", hit)
+    return dict(figures)
