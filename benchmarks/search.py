@@ -7,8 +7,8 @@ cache, then reads search.json and every trial's report.json:
 - trials per hour: finished trials / the search's wall time × 3600;
 - per trial: its wall time (the subprocess, as the study timed it) split into training (the stages'
   `seconds`: wrapping, fine-tuning, stripping), the rest of the run in-process (`seconds_total` minus
-  training: loading, baselines, per-stage measurement, export conversion, measurement, reports) and the
-  subprocess start (Python, imports: wall minus `seconds_total`);
+  training and TensorFlow's import: loading, baselines, per-stage measurement, export conversion,
+  measurement, reports) and the subprocess start (Python, imports, TensorFlow's import timed apart);
 - the baselines: measured by the first trial only (the others' report.json says `cached`); their cost
   is the first trial's in-process rest minus the median of the others'.
 
@@ -43,12 +43,20 @@ search: {{objectives: [compressed_bytes, accuracy_drop], trials: 6, sampler: tpe
 """
 
 
-def split(trial: dict, report: dict) -> dict:
+def split(trial: dict, report: dict, tf_import: float) -> dict:
     wall = float(trial["seconds"])
     train = sum(float(s["seconds"]) for s in report["stages"])
-    inside = float(report["seconds_total"])
+    inside = float(report["seconds_total"]) - tf_import
     return {"wall": wall, "train": train, "rest": inside - train, "start": wall - inside,
             "cached": bool(report["baseline"].get("cached"))}
+
+
+def import_seconds(env: dict) -> float:
+    """What importing TensorFlow (and tfmot, tf_keras) costs a fresh process: the run times it as part
+    of `seconds_total` (it is imported lazily), so it is moved from the rest of the run to the start."""
+    code = "import time; t = time.perf_counter(); import optimize_cli.tf; print(time.perf_counter() - t)"
+    return min(float(subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env,
+                                    check=True).stdout.split()[-1]) for _ in range(2))
 
 
 def main() -> int:
@@ -69,6 +77,7 @@ def main() -> int:
                               "--trials", str(args.trials), "--workers", str(args.workers), "--quiet"],
                              capture_output=True, text=True, env=env)
         wall = time.perf_counter() - t0
+        tf_import = import_seconds(env)
         if res.returncode not in (0, 5):
             sys.exit(f"search failed ({res.returncode}): {res.stderr[-2000:]}")
         doc = json.loads((out / "search.json").read_text())
@@ -76,7 +85,7 @@ def main() -> int:
         for t in doc["trials"]:
             rp = out / "trials" / f"{t['number']:04d}" / "report.json"
             if t.get("seconds") is not None and rp.is_file():
-                rows.append(split(t, json.loads(rp.read_text())))
+                rows.append(split(t, json.loads(rp.read_text()), tf_import))
     if not rows:
         sys.exit("no trial finished")
     n = len(rows)
@@ -88,7 +97,8 @@ def main() -> int:
     print(f"  training (stages)          {tot['train'] / n:6.1f} s  {100 * tot['train'] / tot['wall']:5.1f} %")
     print(f"  rest of the run            {tot['rest'] / n:6.1f} s  {100 * tot['rest'] / tot['wall']:5.1f} %  "
           "(loading, baselines, measurement, export, reports)")
-    print(f"  subprocess start, imports  {tot['start'] / n:6.1f} s  {100 * tot['start'] / tot['wall']:5.1f} %")
+    print(f"  subprocess start, imports  {tot['start'] / n:6.1f} s  {100 * tot['start'] / tot['wall']:5.1f} %  "
+          f"(of which TensorFlow's import {tf_import:.1f} s)")
     print(f"  outside training           {100 * (tot['wall'] - tot['train']) / tot['wall']:5.1f} % of a trial")
     print(f"  baselines measured by {len(measured)} trial(s), reused by {len(reused)}", end="")
     if measured and reused:
