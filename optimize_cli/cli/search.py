@@ -24,7 +24,9 @@ from .options import json_option, output_option, quiet_option
 @click.option("--resume", is_flag=True, help="Continue the study in DIR.")
 @json_option("Print the search summary as JSON on stdout.")
 @quiet_option("No per-trial lines; only errors on stderr.")
-def search(recipe, trials, timeout, workers, storage, study_name, output, resume, as_json, quiet) -> None:
+@click.option("--no-cache", is_flag=True, help="Leave the user's baseline cache alone: the trials share one of "
+              "the study's own in DIR/cache (the baselines are still measured once per study).")
+def search(recipe, trials, timeout, workers, storage, study_name, output, resume, as_json, quiet, no_cache) -> None:
     """Search RECIPE's spaces ({search: [lo, hi]}, {search: {choices: [...]}}, optional stages) for the
     recipes that minimize its search.objectives under its gates."""
     from ..builtin import recipe_path
@@ -39,7 +41,7 @@ def search(recipe, trials, timeout, workers, storage, study_name, output, resume
               file=sys.stderr)
     out = Path(output) if output is not None else Path("runs") / first.name
     opts = SearchOptions(output=out, trials=trials, timeout=timeout, workers=workers, storage=storage,
-                         study=study_name, resume=resume, quiet=quiet)
+                         study=study_name, resume=resume, quiet=quiet, no_cache=no_cache)
 
     with TrialProgress(space.config.objectives, quiet=quiet, live=False if as_json else None) as progress:
         doc = run_search(space, Path(path).resolve(), first.name, opts, progress)

@@ -29,6 +29,18 @@ class SearchOptions:
     study: Optional[str] = None
     resume: bool = False
     quiet: bool = False
+    no_cache: bool = False  # trials use a cache of the study's own (DIR/cache), not the user's
+
+
+def trial_env(opts: SearchOptions) -> dict:
+    """The trials' environment: the baselines are measured by the first trial and reused by the others
+    through the baseline cache — the user's, or with --no-cache one of the study's own in DIR/cache."""
+    import os
+
+    env = os.environ.copy()
+    if opts.no_cache:
+        env["OPTIMIZE_CLI_CACHE_DIR"] = str((opts.output / "cache").resolve())
+    return env
 
 
 def _constraints(trial) -> list[float]:
@@ -129,7 +141,8 @@ class _Workers:
         else:
             recipe_path.write_text(r.resolved_yaml(), encoding="utf-8")
             trial.set_user_attr("recipe", str(recipe_path))
-            out = run_trial(recipe_path, trials_dir / nnnn, trials_dir / f"{nnnn}.log", self.procs)
+            out = run_trial(recipe_path, trials_dir / nnnn, trials_dir / f"{nnnn}.log", self.procs,
+                            env=trial_env(self.opts))
         if self.stop.is_set():
             trial.set_user_attr("interrupted", True)
             self.study.tell(trial, state=optuna.trial.TrialState.FAIL)
