@@ -7,6 +7,7 @@ from pathlib import Path
 
 from ..interrupt import signals_to_flag
 from ..progress import Reporter
+from . import start_strategy
 from .run_dir import RunDir
 
 
@@ -17,6 +18,7 @@ def train_along_with_chief(recipe, opts, reporter: Reporter, worker) -> str:
     from ..training.distribute import DISTRIBUTED_STAGES, last_distributed_stage
     from .path import train_along
 
+    start_strategy(recipe, reporter)
     last = last_distributed_stage(recipe)
     with signals_to_flag(), tempfile.TemporaryDirectory(prefix="optimize-cli-worker-") as tmp:
         out = RunDir(Path(tmp) / "run", force=True, resume=False)

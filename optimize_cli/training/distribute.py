@@ -21,6 +21,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import signal
 from dataclasses import dataclass
 from typing import Literal, Optional
 
@@ -31,8 +32,7 @@ from ..strict import Strict
 
 #: the stages whose fit runs under the strategy (QAT: one replica, see QAT_NOTE)
 DISTRIBUTED_STAGES = ("prune", "cluster", "filter_prune")
-QAT_NOTE = ("trained on one replica (the chief): tfmot's quantization-aware training does not support "
-            "tf.distribute")
+QAT_NOTE = "tfmot's quantization-aware training does not support tf.distribute"
 
 
 class DistributeConfig(Strict):
@@ -138,8 +138,20 @@ def start(training) -> None:
     from ..tf import tf
 
     if cfg.strategy == "multi_worker":
+        from ..interrupt import restore_handlers, set_handlers
+
         worker_from_env()
-        _STRATEGY[cfg.strategy] = tf.distribute.MultiWorkerMirroredStrategy()
+        # it blocks in native code until every worker has joined: Ctrl-C and SIGTERM end the process there
+        # (a flag would never be looked at); nothing has been written yet when the run calls this first
+        saved = set_handlers(signal.SIG_DFL)
+        try:
+            _STRATEGY[cfg.strategy] = tf.distribute.MultiWorkerMirroredStrategy()
+            tf.config.list_logical_devices()  # starts the runtime: the wait for the other workers is here
+        except RuntimeError as e:  # TensorFlow's runtime started already (e.g. a run inside another command)
+            raise RecipeError(f"training.distribute.strategy multi_worker: {' '.join(str(e).split())}; it needs a "
+                              "process of its own: run `optimize-cli run` on each worker") from None
+        finally:
+            restore_handlers(saved)
     else:
         _STRATEGY[cfg.strategy] = tf.distribute.MirroredStrategy()
 
@@ -170,9 +182,11 @@ class Distributed(Local):
         resolver = getattr(strategy, "cluster_resolver", None)
         spec = resolver.cluster_spec().as_dict() if resolver is not None else {}
         workers = sum(len(v) for v in spec.values()) or 1
-        self.record = {"strategy": name, "replicas": int(strategy.num_replicas_in_sync), "workers": workers,
-                       "note": f"{stage}: global batch split over {int(strategy.num_replicas_in_sync)} "
-                               f"replica(s) on {workers} worker(s)"}
+        replicas = int(strategy.num_replicas_in_sync)
+        note = (f"{stage}: each global batch split over {replicas} replicas on {workers} worker(s)" if replicas > 1
+                else f"{stage}: one replica (MirroredStrategy found one device), the same fit as "
+                     "without a strategy")
+        self.record = {"strategy": name, "replicas": replicas, "workers": workers, "note": note}
 
     def scope(self):
         return self.strategy.scope()
@@ -209,8 +223,9 @@ def for_stage(ctx, stage: str) -> Local:
         return Local()
     if stage not in DISTRIBUTED_STAGES:
         local = Local()
-        local.record = {"strategy": cfg.strategy, "replicas": 1, "workers": 1, "note": QAT_NOTE
-                        if stage == "qat" else f"{stage}: trained on one replica"}
+        where = "on the chief alone" if cfg.strategy == "multi_worker" else "on one device"
+        why = f": {QAT_NOTE}" if stage == "qat" else ""
+        local.record = {"strategy": cfg.strategy, "replicas": 1, "workers": 1, "note": f"{stage}: trained {where}{why}"}
         return local
     start(ctx.training)
     return Distributed(_STRATEGY[cfg.strategy], cfg.strategy, stage)
