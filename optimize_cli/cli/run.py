@@ -39,6 +39,9 @@ def run(recipe: Path, model, output, sets, seed, resume, force, as_json, quiet, 
     overrides = list(sets) + ([f"training.seed={seed}"] if seed is not None else [])
     r = load_recipe(recipe, overrides, model=model)
     r.data.require_allow_code(allow_code)  # exit 2 before TensorFlow is imported
+    from ..training.distribute import worker_of
+
+    worker = worker_of(r, resume)  # multi_worker: TF_CONFIG checked (exit 2), before TensorFlow too
     from ..progress import Reporter
     from ..run import RunOptions
     from ..run import run as run_recipe  # imports TensorFlow lazily inside
@@ -57,6 +60,11 @@ def run(recipe: Path, model, output, sets, seed, resume, force, as_json, quiet, 
     opts = RunOptions(output=output, resume=resume, force=force, quiet=quiet, as_json=as_json,
                       trust_model=trust_model, allow_code=allow_code, no_cache=no_cache, argv=again)
     reporter = Reporter(quiet=quiet)
+    if worker is not None and not worker.is_chief:  # trains along with the chief, writes nothing
+        from ..run.worker import train_along_with_chief
+
+        click.echo(train_along_with_chief(r, opts, reporter, worker))
+        sys.exit(0)
     result = run_recipe(r, opts, reporter)
     sys.exit(announce(result, as_json, reporter))
 

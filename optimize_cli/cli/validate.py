@@ -37,6 +37,7 @@ def validate(recipes, sets, model, as_json) -> None:
     from ..builtin import recipe_path
     from ..recipe import RecipeProblems, load_recipe
     from ..recipe.space import SearchRecipeError, load_space
+    from ..training.distribute import worker_of
 
     failed = 0
     for path in recipes:
@@ -44,6 +45,7 @@ def validate(recipes, sets, model, as_json) -> None:
         try:
             try:
                 r = load_recipe(recipe_path(path), list(sets), model=model)
+                worker_of(r)  # training.distribute multi_worker: is TF_CONFIG usable here?
             except SearchRecipeError:
                 if sets:
                     raise RecipeError(f"{path}: --set is not supported for search recipes yet") from None

@@ -17,6 +17,7 @@ from ..strict import Strict as _Strict
 from ..tree import QUANTIZATIONS, scheme_for
 from ..data import DataConfig
 from ..training.distill import DistillConfig
+from ..training.distribute import DistributeConfig
 from .targets import LitertTarget, Target, bare_targets
 from .text import show_value
 
@@ -52,6 +53,9 @@ class TrainingConfig(_Strict):
     seed: int = Field(0, ge=0, le=2**31 - 1, description="Seed for Python, NumPy and TensorFlow.")
     distill: Optional[DistillConfig] = Field(
         None, description="Distillation from the input model in every training stage (a stage's own overrides).")
+    distribute: Optional[DistributeConfig] = Field(
+        None, description="Train the prune, cluster and filter_prune stages under tf.distribute (absent: one "
+        "device, as always).")
 
 
 class EvaluationConfig(_Strict):

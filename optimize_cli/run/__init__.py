@@ -83,6 +83,19 @@ def _interrupted(opts: RunOptions, out: RunDir) -> Interrupted:
     return Interrupted(f"interrupted: nothing to resume (no stage had finished); run again with: {rerun}")
 
 
+def start_strategy(recipe, reporter: Reporter) -> None:
+    """Create training.distribute's strategy (multi_worker: wait for every worker in TF_CONFIG to join)."""
+    from ..training.distribute import settings, start
+
+    cfg = settings(recipe.training)
+    if cfg is not None and cfg.strategy == "multi_worker":
+        from ..training.distribute import worker_from_env
+
+        reporter.log(f"{worker_from_env().describe()}: waiting for the workers in TF_CONFIG to join")
+    if cfg is not None:
+        start(recipe.training)
+
+
 def run(recipe, opts: RunOptions, reporter: Optional[Reporter] = None) -> RunResult:
     """Run a validated recipe into its output directory (replaced only when the run succeeds) and return
     the records; `result.exit_code` is 0, or 5 when a gate was missed.
@@ -94,6 +107,7 @@ def run(recipe, opts: RunOptions, reporter: Optional[Reporter] = None) -> RunRes
     t_start = time.monotonic()
     reporter = reporter or Reporter(quiet=opts.quiet)
     final = Path(opts.output) if opts.output else Path("runs") / recipe.name
+    start_strategy(recipe, reporter)  # training.distribute: before anything is written or TensorFlow starts
     # Ctrl-C and SIGTERM only set a flag; the run stops at the next safe point (interrupt.check)
     with signals_to_flag():
         out = RunDir(final, force=opts.force, resume=opts.resume, protect=tuple(inputs_of(recipe)),

@@ -82,7 +82,9 @@ def run_path(recipe, opts, reporter: Reporter, out: RunDir, t_start: float) -> R
     reporter.log(f"optimize-cli {__version__}: {recipe.name} "
                  f"({' → '.join(recipe.stage_types + [recipe.export.quantization])})")
     from ..tf import set_seed
+    from ..training.distribute import start
 
+    start(recipe.training)  # tf.distribute's strategy, before TensorFlow's runtime starts
     set_seed(recipe.training.seed)
     run = _Run(recipe, opts, reporter, out, load_inputs(recipe, opts.trust_model, opts.allow_code))
     run.cache = baseline_cache.open_cache(getattr(opts, "no_cache", False), run.warn)
@@ -257,6 +259,7 @@ def _one_stage(run: _Run, i: int, params, model, records: list[StageRecord]):
         history=res.history.as_dict(),
         filters=res.details.get("filters"),
         distill=describe_distill(ctx.distill, inputs.compile_info.loss if inputs.compile_info else None),
+        distribute=res.history.distribute,
     )
     run.out.save_stage(model, rec.dump(), i, params.type, run.manifest,
                        {"made_from": fingerprint.stage_made_from(recipe, run.made_from, i),
@@ -361,3 +364,21 @@ def _records(run: _Run, baseline, ptq_baseline, stages: list[StageRecord], resul
     rr.seconds_total = round(time.monotonic() - t_start, 3)
     out.write_result(lambda: report.write_reports(rr.dump(), out.partial, densities=run.density, warn=run.reporter.warn))
     return rr
+
+
+def train_along(recipe, opts, reporter: Reporter, out: RunDir, last: int) -> None:
+    """A non-chief worker of multi-worker training: stages 1..`last` run as the chief runs them (their fits
+    take part in the same collective ops, in the same order); nothing is measured, converted or kept.
+    `out` is a throw-away directory (the stages' scratch folders)."""
+    from ..tf import set_seed
+    from ..training.distribute import start
+
+    start(recipe.training)
+    set_seed(recipe.training.seed)
+    run = _Run(recipe, opts, reporter, out, load_inputs(recipe, opts.trust_model, opts.allow_code))
+    check_skip_layers(recipe, run.inputs.keras_model)
+    model = run.inputs.keras_model
+    for i, params in enumerate(recipe.stages[:last], start=1):
+        check()
+        set_seed(recipe.training.seed + i)
+        model = stages_pkg.run_stage(model, params, _stage_context(run, i)).model

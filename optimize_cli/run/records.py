@@ -77,6 +77,7 @@ class StageRecord(Record):
     history: dict[str, list[float]] = field(default_factory=dict)   # per-epoch loss/metrics of the fit
     filters: Optional[dict] = None   # filter_prune: ratio, criterion, params and MACs before/after, thinned layers
     distill: Optional[dict] = None   # {alpha, temperature, loss} when the stage distilled from the input model
+    distribute: Optional[dict] = None  # {strategy, replicas, workers, note} under training.distribute
 
     @classmethod
     def from_dict(cls, d: dict) -> "StageRecord":

@@ -92,6 +92,7 @@ def Distiller(student, teacher, settings: DistillConfig, hard_loss, from_logits:
     teacher.trainable = False
     regression = is_regression(hard_loss)
     hard = hard_loss_fn(hard_loss)
+    hard._allow_sum_over_batch_size = True  # as Model.compile allows it: per-replica mean, scaled in compute_loss
     alpha, temperature = float(settings.alpha), float(settings.temperature)
 
     class _Distiller(keras.Model):
@@ -113,7 +114,8 @@ def Distiller(student, teacher, settings: DistillConfig, hard_loss, from_logits:
             if self.losses:
                 total += tf.add_n(self.losses)
             self.loss_tracker.update_state(total)
-            return total
+            replicas = tf.distribute.get_strategy().num_replicas_in_sync  # training.distribute: gradients are summed
+            return total / replicas if replicas > 1 else total
 
     return _Distiller()
 

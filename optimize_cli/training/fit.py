@@ -17,6 +17,8 @@ class FitHistory:
     """Loss and metrics per epoch, as Keras' History has them (`{"loss": [..], "accuracy": [..]}`)."""
 
     metrics: dict[str, list[float]] = field(default_factory=dict)
+    #: how the fit was distributed ({strategy, replicas, workers, note}); None without training.distribute
+    distribute: Optional[dict] = None
 
     @property
     def epochs(self) -> int:
@@ -97,6 +99,7 @@ def fit(model, ctx, stage: str, *, epochs: int, learning_rate: float, batch_size
     (`stage` is its type) and the epoch.
     """
     from ..stages.base import stage_label
+    from .distribute import for_stage
 
     if epochs <= 0:
         return FitHistory()
@@ -109,19 +112,23 @@ def fit(model, ctx, stage: str, *, epochs: int, learning_rate: float, batch_size
             if bn.trainable:
                 bn.trainable = False
                 frozen.append(bn)
-    trained = distilling(model, ctx)
-    trained.compile(
-        optimizer=optimizer(getattr(ctx.training, "optimizer", "adam"), lr),
-        loss=None if trained is not model else ctx.compile_info.loss,
-        metrics=_fresh_metrics(ctx.compile_info.metrics),
-    )
+    dist = for_stage(ctx, stage)  # tf.distribute (training.distribute) or the plain local fit
     guard = DivergenceGuard()
     label = stage_label(ctx, stage)
     try:
+        with dist.scope():
+            net = dist.replicate(model)  # the model itself, or its copy in the strategy's scope
+            trained = distilling(net, ctx)
+            trained.compile(
+                optimizer=optimizer(getattr(ctx.training, "optimizer", "adam"), lr),
+                loss=None if trained is not net else ctx.compile_info.loss,
+                metrics=_fresh_metrics(ctx.compile_info.metrics),
+            )
         with ctx.reporter.task(f"{label}: fine-tune {epochs} epoch{'s' if epochs != 1 else ''}", total=epochs) as adv:
             progress = _EpochProgress(adv)
-            hist = trained.fit(ctx.train_dataset(int(batch_size)), epochs=epochs, verbose=0,
-                             callbacks=[StopWhenInterrupted(), *callbacks, guard, progress])
+            hist = trained.fit(dist.dataset(ctx.train_dataset(int(batch_size))), epochs=epochs, verbose=0,
+                               callbacks=[StopWhenInterrupted(), *callbacks, guard, progress])
+        dist.copy_back(net, model)
     finally:
         for bn in frozen:
             bn.trainable = True
@@ -134,7 +141,7 @@ def fit(model, ctx, stage: str, *, epochs: int, learning_rate: float, batch_size
             f"{label}: training diverged at epoch {epoch}/{epochs} ({what}); lower the learning rate "
             f"(now {lr:g}: set stages[{max(ctx.index - 1, 0)}].learning_rate or training.learning_rate)"
         )
-    return FitHistory({k: [float(v) for v in vals] for k, vals in hist.history.items()})
+    return FitHistory({k: [float(v) for v in vals] for k, vals in hist.history.items()}, distribute=dist.record)
 
 
 def distilling(model, ctx):
