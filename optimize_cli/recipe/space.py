@@ -11,7 +11,7 @@ import copy
 import itertools
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal, Optional
+from typing import Any, Callable, Literal, Optional
 
 from pydantic import Field, ValidationError
 
@@ -35,7 +35,10 @@ class SearchConfig(Strict):
     trials: int = Field(20, ge=1, le=100_000, description="Finished trials the study holds in total.")
     sampler: Literal[SAMPLERS] = Field("tpe", description="tpe | nsga2 | random | grid.")  # type: ignore[valid-type]
     seed: int = Field(0, ge=0, le=2**31 - 1, description="Seed of the sampler.")
-    sensitivity: bool = Field(False, description="Per-layer sensitivity pre-pass (not yet implemented).")
+    sensitivity: bool = Field(
+        False, description="Per-layer sensitivity pre-pass: each prunable layer pruned and clustered alone "
+        "(no fine-tuning), its accuracy drop measured; each trial's prune stage then gets layer_sparsity "
+        "derived from its target_sparsity (DIR/sensitivity.json).")
 
 
 class SearchRecipeError(RecipeError):
@@ -92,6 +95,8 @@ class SearchSpace:
     config: SearchConfig
     raw: dict
     source: Optional[Path] = None  # the recipe file
+    #: applied to every concrete trial recipe (search.sensitivity: search/shape.py's Shaper), else None
+    shape: Optional[Callable[[dict], dict]] = None
 
     def concrete(self, values: dict) -> dict:
         """The raw recipe with `values` (name → value) in place of its spaces; stages turned off are
@@ -113,7 +118,7 @@ class SearchSpace:
             for s in raw["stages"]:
                 if isinstance(s, dict):
                     s.pop("optional", None)
-        return raw
+        return raw if self.shape is None else self.shape(raw)
 
     def combinations(self):
         """(label, values) for every choice of optional stages and discrete choices, then each range end."""
