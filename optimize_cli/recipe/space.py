@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Literal, Optional
 
-from pydantic import Field, ValidationError
+from pydantic import Field, ValidationError, field_validator
 
 from ..errors import RecipeError
 from ..strict import Strict
@@ -35,10 +35,23 @@ class SearchConfig(Strict):
     trials: int = Field(20, ge=1, le=100_000, description="Finished trials the study holds in total.")
     sampler: Literal[SAMPLERS] = Field("tpe", description="tpe | nsga2 | random | grid.")  # type: ignore[valid-type]
     seed: int = Field(0, ge=0, le=2**31 - 1, description="Seed of the sampler.")
+    early_stop: Optional[float] = Field(
+        0.05, ge=0, le=1,
+        description="Stop a trial (Optuna PRUNED) when its Keras accuracy after a stage that has stages after "
+        "it is more than gates.max_accuracy_drop + this margin (metric units) below the float baseline; "
+        "false turns it off. Needs gates.max_accuracy_drop.")
     sensitivity: bool = Field(
         False, description="Per-layer sensitivity pre-pass: each prunable layer pruned and clustered alone "
         "(no fine-tuning), its accuracy drop measured; each trial's prune stage then gets layer_sparsity "
         "derived from its target_sparsity (DIR/sensitivity.json).")
+
+
+    @field_validator("early_stop", mode="before")
+    @classmethod
+    def _early_stop(cls, v):
+        if v is True:
+            raise ValueError("give the margin (e.g. 0.05: 5 points past gates.max_accuracy_drop), or false")
+        return None if v is False else v
 
 
 class SearchRecipeError(RecipeError):
