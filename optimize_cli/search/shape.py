@@ -3,7 +3,7 @@ subprocess (sensitivity.py) into DIR/sensitivity.json, and shape the space with 
 stage gets `layer_sparsity` derived from its one (searched) global `target_sparsity`:
 
 - a layer whose drop pruned alone at the lowest tested sparsity (0.5) is above the fragility limit (the
-  recipe's gates.max_accuracy_drop, else 0.02) is left dense (0);
+  recipe's gates.max_accuracy_drop, else 0.02) and at least 4× the median layer's is left dense (0);
 - the others share one drop threshold τ: each layer's sparsity is the largest on its measured curve
   (drop against sparsity, piecewise linear from (0, 0), made non-decreasing) whose drop is ≤ τ, capped at
   the highest tested level; τ is chosen (bisection) so that the weighted mean over all prunable weights
@@ -18,12 +18,15 @@ import sys
 from pathlib import Path
 from typing import Callable, Optional
 
+import numpy as np
+
 from ..errors import StageError
 
 SENSITIVITY_FILE = "sensitivity.json"
 RECIPE_FILE = "sensitivity.yaml"
 LOG_FILE = "sensitivity.log"
 DEFAULT_FRAGILE = 0.02
+FRAGILE_TIMES = 4.0
 MIN_SPARSITY = 0.05
 
 
@@ -85,15 +88,15 @@ def _at(curve: list[tuple[float, float]], tau: float) -> float:
 
 
 def fragile(doc: dict, limit: Optional[float] = None) -> list[str]:
-    """Layers whose drop pruned alone at the lowest tested level is above `limit` (left dense)."""
+    """Layers left dense: their drop pruned alone at the lowest tested level is above `limit` (default: the
+    gate, else 0.02) AND at least FRAGILE_TIMES the median layer's (an outlier: without fine-tuning most
+    layers of a real model lose more than a 1-point gate at 0.5, and fine-tuning recovers it)."""
     lim = limit if limit is not None else (doc.get("gate") or DEFAULT_FRAGILE)
-    out = []
-    for e in doc["layers"]:
-        if e["prune"]:
-            low = min(e["prune"], key=float)
-            if float(e["prune"][low]) > lim:
-                out.append(e["name"])
-    return out
+    low = {e["name"]: float(e["prune"][min(e["prune"], key=float)]) for e in doc["layers"] if e["prune"]}
+    if not low:
+        return []
+    median = float(np.median(list(low.values())))
+    return [n for n, d in low.items() if d > lim and d >= FRAGILE_TIMES * median]
 
 
 def layer_plan(doc: dict, level: float, limit: Optional[float] = None) -> dict[str, float]:

@@ -46,6 +46,15 @@ def test_sensitivity_plan_keeps_the_weighted_mean_and_leaves_fragile_dense(level
     assert sum(params[n] * s for n, s in plan.items()) / sum(params.values()) == pytest.approx(level, abs=0.002)
 
 
+def test_sensitivity_fragile_is_an_outlier_above_the_gate():
+    # every layer loses more than the gate at 0.5 (as a real model's do without fine-tuning): none is fragile
+    doc = {"gate": 0.01, "layers": [{"name": n, "params": 10, "prune": {"0.5": d}} for n, d in
+                                    (("a", 0.03), ("b", 0.1), ("c", 0.05))]}
+    assert fragile(doc) == []
+    doc["layers"].append({"name": "d", "params": 10, "prune": {"0.5": 0.3}})  # ≥ 4× the median (0.04)
+    assert fragile(doc) == ["d"]
+
+
 def test_sensitivity_plan_caps_at_the_highest_tested_level():
     plan = layer_plan(DOC, 0.95)
     assert plan == {"robust": 0.9, "touchy": 0.9, "fragile": 0.0}
