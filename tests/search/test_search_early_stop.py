@@ -4,12 +4,9 @@ Optuna PRUNED with its one-line reason, the study still written (exit 5: no tria
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 
 import pytest
-from search_helpers import HEAD
+from search_helpers import HEAD, search_subprocess
 
 from optimize_cli.errors import RecipeError
 from optimize_cli.recipe.space import parse_space
@@ -49,10 +46,7 @@ search: {trials: 1, sampler: grid}
 def test_early_stop_search_marks_a_hopeless_trial_pruned(tmp_path):
     import optuna
 
-    (tmp_path / "s.yaml").write_text(RECIPE, encoding="utf-8")
-    out = tmp_path / "out"
-    res = subprocess.run([sys.executable, "-m", "optimize_cli", "search", str(tmp_path / "s.yaml"), "--output",
-                          str(out)], capture_output=True, text=True, env=os.environ.copy())
+    res, out = search_subprocess(tmp_path, RECIPE)
     assert res.returncode == 5, res.stderr
     trial = json.loads((out / "search.json").read_text())["trials"][0]
     assert trial["state"] == "pruned" and trial["exit_code"] == 6

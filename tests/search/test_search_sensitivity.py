@@ -5,13 +5,10 @@ that reaches the .tflite."""
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 
 import numpy as np
 import pytest
-from search_helpers import HEAD
+from search_helpers import HEAD, search_subprocess
 
 from optimize_cli.search.sensitivity import cluster_alone, prune_alone
 from optimize_cli.search.shape import Shaper, fragile, layer_plan
@@ -81,10 +78,7 @@ search: {trials: 1, sampler: random, sensitivity: true}
 def test_sensitivity_search_writes_the_pass_and_shapes_the_trial(tmp_path):
     from optimize_cli.measure import tflite_weight_stats
 
-    (tmp_path / "s.yaml").write_text(RECIPE, encoding="utf-8")
-    out = tmp_path / "out"
-    res = subprocess.run([sys.executable, "-m", "optimize_cli", "search", str(tmp_path / "s.yaml"), "--output",
-                          str(out)], capture_output=True, text=True, env=os.environ.copy())
+    res, out = search_subprocess(tmp_path, RECIPE)
     assert res.returncode in (0, 5), res.stderr
     sens = json.loads((out / "sensitivity.json").read_text())
     assert set(sens) >= {"metric", "baseline", "layers"} and sens["metric"] == "accuracy"
