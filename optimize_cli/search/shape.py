@@ -12,7 +12,6 @@ stage gets `layer_sparsity` derived from its one (searched) global `target_spars
 """
 from __future__ import annotations
 
-import json
 import subprocess
 import sys
 from pathlib import Path
@@ -31,11 +30,10 @@ MIN_SPARSITY = 0.05
 
 
 def read(out_dir: Path) -> Optional[dict]:
-    """DIR/sensitivity.json, or None when the pass did not run there."""
-    try:
-        return json.loads((Path(out_dir) / SENSITIVITY_FILE).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return None
+    """DIR/sensitivity.json, or None when the pass did not run there (the reader search.json uses)."""
+    from .front import read_sensitivity
+
+    return read_sensitivity(Path(out_dir))
 
 
 def run_pass(recipe_yaml: str, out_dir: Path, log: Callable[[str], None]) -> dict:
