@@ -7,6 +7,7 @@ EXIT_USAGE = 2
 EXIT_INPUT = 3
 EXIT_STAGE = 4
 EXIT_GATE = 5
+EXIT_EARLY_STOP = 6  # only when `search` asks a trial's run to stop early (run/early_stop.py)
 EXIT_INTERRUPTED = 130
 
 
@@ -45,6 +46,14 @@ class GateError(OptimizeError):
     """A gate was missed; everything was still written (exit 5)."""
 
     exit_code = EXIT_GATE
+
+
+class EarlyStopped(OptimizeError):
+    """A trial's run stopped after a stage whose Keras accuracy already missed the accuracy gate by the
+    margin `search` set (exit 6; only a search trial's run, see run/early_stop.py). The finished stages are
+    kept, so `run --resume` continues the run."""
+
+    exit_code = EXIT_EARLY_STOP
 
 
 class Interrupted(KeyboardInterrupt):

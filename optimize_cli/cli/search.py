@@ -36,12 +36,13 @@ def search(recipe, trials, timeout, workers, storage, study_name, output, resume
 
     path = recipe_path(recipe)
     space, first = load_space(path)
-    if space.config.sensitivity:
-        print("optimize-cli: warning: search.sensitivity is not yet implemented; searching without it",
-              file=sys.stderr)
     out = Path(output) if output is not None else Path("runs") / first.name
     opts = SearchOptions(output=out, trials=trials, timeout=timeout, workers=workers, storage=storage,
                          study=study_name, resume=resume, quiet=quiet, no_cache=no_cache)
+    if space.config.sensitivity:  # the pre-pass (a TensorFlow subprocess) shapes every trial's recipe
+        from ..search.shape import attach
+
+        attach(space, first, out, resume, lambda line: quiet or print(line, file=sys.stderr, flush=True))
 
     with TrialProgress(space.config.objectives, quiet=quiet, live=False if as_json else None) as progress:
         doc = run_search(space, Path(path).resolve(), first.name, opts, progress)

@@ -11,9 +11,9 @@ import copy
 import itertools
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal, Optional
+from typing import Any, Callable, Literal, Optional
 
-from pydantic import Field, ValidationError
+from pydantic import Field, ValidationError, field_validator
 
 from ..errors import RecipeError
 from ..strict import Strict
@@ -35,7 +35,23 @@ class SearchConfig(Strict):
     trials: int = Field(20, ge=1, le=100_000, description="Finished trials the study holds in total.")
     sampler: Literal[SAMPLERS] = Field("tpe", description="tpe | nsga2 | random | grid.")  # type: ignore[valid-type]
     seed: int = Field(0, ge=0, le=2**31 - 1, description="Seed of the sampler.")
-    sensitivity: bool = Field(False, description="Per-layer sensitivity pre-pass (not yet implemented).")
+    early_stop: Optional[float] = Field(
+        0.05, ge=0, le=1,
+        description="Stop a trial (Optuna PRUNED) when its Keras accuracy after a stage that has stages after "
+        "it is more than gates.max_accuracy_drop + this margin (metric units) below the float baseline; "
+        "false turns it off. Needs gates.max_accuracy_drop.")
+    sensitivity: bool = Field(
+        False, description="Per-layer sensitivity pre-pass: each prunable layer pruned and clustered alone "
+        "(no fine-tuning), its accuracy drop measured; each trial's prune stage then gets layer_sparsity "
+        "derived from its target_sparsity (DIR/sensitivity.json).")
+
+
+    @field_validator("early_stop", mode="before")
+    @classmethod
+    def _early_stop(cls, v):
+        if v is True:
+            raise ValueError("give the margin (e.g. 0.05: 5 points past gates.max_accuracy_drop), or false")
+        return None if v is False else v
 
 
 class SearchRecipeError(RecipeError):
@@ -92,6 +108,8 @@ class SearchSpace:
     config: SearchConfig
     raw: dict
     source: Optional[Path] = None  # the recipe file
+    #: applied to every concrete trial recipe (search.sensitivity: search/shape.py's Shaper), else None
+    shape: Optional[Callable[[dict], dict]] = None
 
     def concrete(self, values: dict) -> dict:
         """The raw recipe with `values` (name → value) in place of its spaces; stages turned off are
@@ -113,7 +131,7 @@ class SearchSpace:
             for s in raw["stages"]:
                 if isinstance(s, dict):
                     s.pop("optional", None)
-        return raw
+        return raw if self.shape is None else self.shape(raw)
 
     def combinations(self):
         """(label, values) for every choice of optional stages and discrete choices, then each range end."""

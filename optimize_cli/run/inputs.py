@@ -80,6 +80,10 @@ def check_skip_layers(recipe, kmodel) -> None:
         for p in getattr(st, "skip_layers", None) or []:
             if is_exact_name(p) and p not in names:
                 raise RecipeError(f"stages[{i}].skip_layers: the model has no layer named '{p}' (layers: {shown})")
+        if getattr(st, "layer_sparsity", None):
+            from ..stages.prune import check_layer_sparsity
+
+            check_layer_sparsity(sorted(names), st, f"stages[{i}]")
 
 
 def calibration(recipe, inputs: RunInputs) -> tuple[Any, np.ndarray]:

@@ -15,7 +15,7 @@ from ..measure.metrics import accuracy_drop
 from ..errors import RecipeError, StageError
 from ..interrupt import check
 from ..progress import Reporter
-from . import baseline_cache, fingerprint, sanity
+from . import baseline_cache, early_stop, fingerprint, sanity
 from .inputs import RunInputs, calibration, check_skip_layers, load_inputs
 from .measurements import density_layer, kernel_of, keras_accuracy, measure_tflite
 from .records import (CheckRecord, GateRecord, MetricInfo, ModelInfo, RecipeInfo, ResultLayer, ResultRecord,
@@ -98,12 +98,14 @@ def run_path(recipe, opts, reporter: Reporter, out: RunDir, t_start: float) -> R
     for source, message in sanity.chance_level_baseline(recipe, run.inputs, baseline.accuracy):
         run.warn(source, message)
     records, model = _resumed_stages(run)
+    early_stop.forget(out.partial)
     stage_kernels: dict[int, Any] = {}
     for i, params in enumerate(recipe.stages, start=1):
         check()  # a safe point between stages: the finished ones are kept
         if i > run.done_before:
             model, rec, stage_kernels[i] = _one_stage(run, i, params, model, records)
             records.append(rec)
+            early_stop.check(run, i, rec, baseline.accuracy)  # a search trial that cannot pass any more
     _density_series(run, stage_kernels)
     result, tflite_layers = _export_and_measure(run, model, base_tfl, baseline)
     measure_run_targets(run, base_tfl, baseline, ptq_baseline, result)

@@ -73,7 +73,7 @@ def exit_code(records: list[dict], best: Optional[dict], interrupted: bool) -> i
         return EXIT_INTERRUPTED
     if best is not None:
         return EXIT_OK
-    if records and all(r["state"] != "complete" for r in records):
+    if records and all(r["state"] not in ("complete", "pruned") for r in records):  # pruned: ran, missed
         return EXIT_STAGE
     return EXIT_GATE
 

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Optional
 
-from ..errors import EXIT_GATE, EXIT_INTERRUPTED, EXIT_OK
+from ..errors import EXIT_EARLY_STOP, EXIT_GATE, EXIT_INTERRUPTED, EXIT_OK
 
 #: result figures a trial records (and the objectives are drawn from)
 FIGURES = ("tflite_bytes", "compressed_bytes", "compression_ratio", "accuracy", "accuracy_drop", "latency_ms")
@@ -26,21 +26,36 @@ class Outcome:
     figures: dict = field(default_factory=dict)
     gates: list = field(default_factory=list)
     passed: bool = False
-    reason: Optional[str] = None  # one line, for a failed trial
+    reason: Optional[str] = None  # one line, for a failed or pruned trial
+    pruned: bool = False  # the run stopped early (search.early_stop): Optuna's PRUNED
+
 
     @property
     def completed(self) -> bool:
         return self.exit_code in (EXIT_OK, EXIT_GATE) and self.reason is None
 
 
-def run_trial(recipe: Path, out: Path, log: Path, procs: Optional[list] = None, env: Optional[dict] = None) -> Outcome:
+def stop_limit(recipe, margin: Optional[float]) -> Optional[float]:
+    """The accuracy drop past which a trial's run stops early: gates.max_accuracy_drop + `margin`
+    (search.early_stop), None when either is not set."""
+    gate = getattr(recipe.gates, "max_accuracy_drop", None)
+    return None if gate is None or margin is None else float(gate) + float(margin)
+
+
+def run_trial(recipe: Path, out: Path, log: Path, procs: Optional[list] = None, env: Optional[dict] = None,
+              early_stop: Optional[float] = None) -> Outcome:
     """Run `recipe` into `out` in a subprocess (its stderr into `log`, its environment `env`, default this
-    one's); `procs` holds the live process so that an interruption can reach it."""
+    one's); `procs` holds the live process so that an interruption can reach it; `early_stop`: the drop
+    past which the run stops (run/early_stop.py)."""
+    from ..run.early_stop import ENV
+
     cmd = [sys.executable, "-m", "optimize_cli", "run", str(recipe), "--output", str(out), "--json", "--quiet"]
+    env = {k: v for k, v in (os.environ if env is None else env).items() if k != ENV}
+    if early_stop is not None:
+        env[ENV] = repr(float(early_stop))
     start = time.monotonic()
     with open(log, "wb") as err:
-        proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=err,
-                                env=os.environ.copy() if env is None else env)
+        proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=err, env=env)
         if procs is not None:
             procs.append(proc)
         try:
@@ -49,6 +64,8 @@ def run_trial(recipe: Path, out: Path, log: Path, procs: Optional[list] = None, 
             if procs is not None:
                 procs.remove(proc)
     seconds = time.monotonic() - start
+    if code == EXIT_EARLY_STOP:
+        return Outcome(code, seconds, reason=_reason(log, code), pruned=True)
     if code not in (EXIT_OK, EXIT_GATE):
         return Outcome(code, seconds, reason=_reason(log, code))
     try:

@@ -13,7 +13,7 @@ from typing import Optional
 from ..errors import RecipeError
 from ..recipe.space import SearchSpace
 from . import front
-from .objective import Outcome, run_trial, violations
+from .objective import Outcome, run_trial, stop_limit, violations
 from .space import grid, sample
 
 _DONE = ("COMPLETE", "FAIL", "PRUNED")
@@ -142,7 +142,7 @@ class _Workers:
             recipe_path.write_text(r.resolved_yaml(), encoding="utf-8")
             trial.set_user_attr("recipe", str(recipe_path))
             out = run_trial(recipe_path, trials_dir / nnnn, trials_dir / f"{nnnn}.log", self.procs,
-                            env=trial_env(self.opts))
+                            env=trial_env(self.opts), early_stop=stop_limit(r, self.space.config.early_stop))
         if self.stop.is_set():
             trial.set_user_attr("interrupted", True)
             self.study.tell(trial, state=optuna.trial.TrialState.FAIL)
@@ -156,6 +156,8 @@ class _Workers:
         if out.completed and trial.user_attrs.get("reason") is None:
             trial.set_user_attr("constraints", violations(out.gates) or [0.0])
             self.study.tell(trial, [float(v) for v in objs])
+        elif out.pruned:  # stopped early: could not meet the accuracy gate any more
+            self.study.tell(trial, state=optuna.trial.TrialState.PRUNED)
         else:
             self.study.tell(trial, state=optuna.trial.TrialState.FAIL)
         done = [t for t in self.study.get_trials(deepcopy=False) if t.number == trial.number]

@@ -1,6 +1,7 @@
 """prune: tfmot magnitude pruning (apply → fine-tune → strip)."""
 from __future__ import annotations
 
+import re
 from typing import Literal, Optional
 
 from pydantic import Field, field_validator, model_validator
@@ -42,6 +43,12 @@ class PruneStage(StageParams):
         description="Structured m-by-n sparsity as tfmot's sparsity_m_by_n: m zeros in every n consecutive "
         "weights, e.g. [2, 4]; Conv2D and Dense kernels only (replaces target_sparsity with m/n).",
     )
+    layer_sparsity: dict[str, float] = Field(
+        default_factory=dict,
+        description="Per-layer target sparsity: {layer name or regular expression (full match): sparsity}; an "
+        "exact name wins over a regular expression, then the first matching expression; 0 leaves the layer "
+        "dense; layers not named prune to target_sparsity. Every key must match a layer of the model.",
+    )
     epochs: int = Field(
         20,
         ge=1,
@@ -61,8 +68,23 @@ class PruneStage(StageParams):
                 raise ValueError("must be [m, n] with 0 < m < n, e.g. [2, 4]")
         return v
 
+    @field_validator("layer_sparsity")
+    @classmethod
+    def _layer_sparsity(cls, v):
+        for key, value in v.items():
+            if isinstance(value, bool) or not 0.0 <= float(value) < 1.0:
+                raise ValueError(f"'{key}': sparsity must be 0 <= s < 1 (0 leaves the layer dense), got {value}")
+            try:
+                re.compile(key)
+            except (re.error, OverflowError, RecursionError, ValueError) as e:
+                raise ValueError(f"'{key}': not a layer name or a usable regular expression ({e})") from None
+        return v
+
     @model_validator(mode="after")
     def _steps(self):
+        if self.layer_sparsity and self.sparsity_m_by_n is not None:
+            raise ValueError("layer_sparsity and sparsity_m_by_n cannot be combined (m-by-n fixes every "
+                             "layer's sparsity to m/n)")
         if self.initial_sparsity >= self.target_sparsity and self.schedule == "polynomial":
             raise ValueError(
                 f"initial_sparsity ({self.initial_sparsity}) must be below target_sparsity ({self.target_sparsity})"
@@ -137,15 +159,50 @@ def plan_schedule(params: PruneStage, total_steps: int) -> dict:
     return {"begin_step": begin, "end_step": end, "frequency": freq, "total_steps": total}
 
 
-def _schedule(params: PruneStage, plan: dict):
+def _schedule(params: PruneStage, plan: dict, target: Optional[float] = None):
+    """The stage's tfmot schedule, ending at `target` (default: the stage's target sparsity)."""
     from ..tf import tfmot
 
     sched = tfmot.sparsity.keras
     b, e, f = plan["begin_step"], plan["end_step"], plan["frequency"]
+    final = target_of(params) if target is None else float(target)
     if params.schedule == "constant" or params.sparsity_m_by_n is not None:
-        return sched.ConstantSparsity(target_of(params), begin_step=b, end_step=e, frequency=f)
-    return sched.PolynomialDecay(initial_sparsity=params.initial_sparsity, final_sparsity=params.target_sparsity,
+        return sched.ConstantSparsity(final, begin_step=b, end_step=e, frequency=f)
+    initial = params.initial_sparsity if params.initial_sparsity < final else 0.0
+    return sched.PolynomialDecay(initial_sparsity=initial, final_sparsity=final,
                                  begin_step=b, end_step=e, power=params.power, frequency=f)
+
+
+def layer_target(params: PruneStage, name: str) -> tuple[float, Optional[str]]:
+    """(the sparsity layer `name` prunes to, the layer_sparsity key that set it or None): an exact name
+    wins over a regular expression, then the first expression (in the recipe's order) that fully matches."""
+    ls = params.layer_sparsity
+    if name in ls:
+        return float(ls[name]), name
+    for key, value in ls.items():
+        try:
+            if re.fullmatch(key, name):
+                return float(value), key
+        except re.error:
+            continue
+    return target_of(params), None
+
+
+def check_layer_sparsity(names: list[str], params: PruneStage, where: str) -> None:
+    """Every layer_sparsity key must name or match a layer of the model: a RecipeError naming the first
+    that does not (checked before any training)."""
+    from ..errors import RecipeError
+
+    for key in params.layer_sparsity:
+        if key in names:
+            continue
+        try:
+            if any(re.fullmatch(key, n) for n in names):
+                continue
+        except re.error:
+            pass
+        shown = ", ".join(sorted(names)[:30]) + (" …" if len(names) > 30 else "")
+        raise RecipeError(f"{where}.layer_sparsity: '{key}' matches no layer of the model (layers: {shown})")
 
 
 def _describe(params: PruneStage, plan: dict) -> str:
@@ -154,20 +211,25 @@ def _describe(params: PruneStage, plan: dict) -> str:
     if params.sparsity_m_by_n is not None:
         m, n = params.sparsity_m_by_n
         return f"{m}:{n} structured sparsity ({m} zeros in every {n} weights), {steps}"
+    per_layer = f", per-layer targets for {len(params.layer_sparsity)} key(s)" if params.layer_sparsity else ""
     if params.schedule == "constant":
-        return f"ConstantSparsity {params.target_sparsity:.2f}, {steps}"
-    return f"PolynomialDecay {params.initial_sparsity:.2f}→{params.target_sparsity:.2f}, {steps}"
+        return f"ConstantSparsity {params.target_sparsity:.2f}{per_layer}, {steps}"
+    return f"PolynomialDecay {params.initial_sparsity:.2f}→{params.target_sparsity:.2f}{per_layer}, {steps}"
 
 
-def _prune_decider(params: PruneStage, schedule):
+def _prune_decider(params: PruneStage, plan: dict):
     from ..tf import keras, tfmot
     from tensorflow_model_optimization.python.core.sparsity.keras import prune_registry, prunable_layer
 
     from .layers import tfmot_refusal
 
     m_by_n = tuple(params.sparsity_m_by_n) if params.sparsity_m_by_n is not None else None
+    schedules: dict = {}
 
     def decide(layer):
+        target, key = layer_target(params, layer.name)
+        if key is not None and target == 0:
+            return f"layer_sparsity '{key}': 0 (left dense)"
         if isinstance(layer, prunable_layer.PrunableLayer):
             if not layer.get_prunable_weights():
                 return None
@@ -177,7 +239,10 @@ def _prune_decider(params: PruneStage, schedule):
                 return reason
             if m_by_n is not None and not isinstance(layer, (keras.layers.Conv2D, keras.layers.Dense)):
                 return "m-by-n structured sparsity applies to Conv2D and Dense kernels only"
-        return tfmot.sparsity.keras.prune_low_magnitude(layer, pruning_schedule=schedule, sparsity_m_by_n=m_by_n)
+        if target not in schedules:
+            schedules[target] = _schedule(params, plan, target)
+        return tfmot.sparsity.keras.prune_low_magnitude(layer, pruning_schedule=schedules[target],
+                                                        sparsity_m_by_n=m_by_n)
 
     return decide
 
@@ -199,37 +264,39 @@ def run(model, params: PruneStage, ctx):
     from ..tf import tfmot
     from ..training.fit import fit
     from .base import StageResult, resolved_for_run, stage_label
-    from .layers import check_skip_layers, wrap_stage_layers
+    from .layers import check_skip_layers, iter_layers, wrap_stage_layers
 
     params = resolved_for_run(sys.modules[__name__], params, ctx)
     label = stage_label(ctx, "prune")
     check_skip_layers(model, params.skip_layers, "prune", ctx)
+    check_layer_sparsity([la.name for la in iter_layers(model)], params,
+                         f"stages[{ctx.index - 1}]" if getattr(ctx, "index", 0) else "prune")
     total = params.epochs * ctx.steps_per_epoch(params)
     plan = plan_schedule(params, total)
-    schedule = _schedule(params, plan)
     wrapped_model, wrapped, skipped = wrap_stage_layers(
-        model, params, ctx, "prune", _prune_decider(params, schedule), "pruned")
+        model, params, ctx, "prune", _prune_decider(params, plan), "pruned")
     history = fit(wrapped_model, ctx, "prune", epochs=params.epochs, learning_rate=params.learning_rate,
                   batch_size=params.batch_size, callbacks=[tfmot.sparsity.keras.UpdatePruningStep()])
     stripped = tfmot.sparsity.keras.strip_pruning(wrapped_model)
 
     target = target_of(params)
-    reached = {}
+    reached, targets = {}, {name: layer_target(params, name)[0] for name in wrapped}
     for name in wrapped:
         layer = stripped.get_layer(name)
         k = [w.numpy() for w in layer.weights if len(w.shape) >= 2]
         if k:
             reached[name] = float(np.mean(k[0] == 0))
-    short = {n: s for n, s in reached.items() if s < target - 0.01}
+    short = {n: s for n, s in reached.items() if s < targets[n] - 0.01}
     if short:
-        ctx.reporter.warn(f"{label}: target sparsity {target:.2f} not reached in "
-                          + ", ".join(f"{n} ({s:.2f})" for n, s in short.items()))
+        ctx.reporter.warn(f"{label}: target sparsity not reached in "
+                          + ", ".join(f"{n} ({s:.2f} of {targets[n]:.2f})" for n, s in short.items()))
     return StageResult(
         model=stripped,
         scheme=_describe(params, plan),
         skipped_layers=skipped,
         history=history,
         details={**plan, "pruned_layers": wrapped, "layer_sparsity": reached, "target_sparsity": target,
+                 **({"layer_targets": targets} if params.layer_sparsity else {}),
                  "learning_rate": params.learning_rate, "epochs": params.epochs},
     )
 
@@ -251,7 +318,9 @@ def export_check(params: PruneStage, record: dict, tflite_layers: dict) -> dict:
     """Did the pruned zeros survive into the .tflite? `record` is the stage's record (its `layers`),
     `tflite_layers` the .tflite's weight layers by Keras layer name."""
     target = params.target_sparsity
-    pruned = [lay for lay in record["layers"] if lay["sparsity"] >= 0.9 * target]
+    targets = {lay["name"]: layer_target(params, lay["name"])[0] for lay in record["layers"]}
+    pruned = [lay for lay in record["layers"] if targets[lay["name"]] > 0
+              and lay["sparsity"] >= 0.9 * targets[lay["name"]]]
     lost = []
     matched = 0
     for lay in pruned:
@@ -259,9 +328,10 @@ def export_check(params: PruneStage, record: dict, tflite_layers: dict) -> dict:
         if t is None:
             continue
         matched += 1
-        if t["sparsity"] < 0.9 * target:
+        if t["sparsity"] < 0.9 * targets[lay["name"]]:
             lost.append(f"{lay['name']} {lay['sparsity']:.0%}→{t['sparsity']:.0%}")
-    msg = (f"{matched} pruned layer(s) keep ≥ {0.9 * target:.0%} zeros in the .tflite" if not lost else
+    kept = f"{0.9 * target:.0%}" if not params.layer_sparsity else "90% of their target"
+    msg = (f"{matched} pruned layer(s) keep ≥ {kept} zeros in the .tflite" if not lost else
            "SPARSITY LOST in export: " + ", ".join(lost))
     return {"name": "sparsity survived export", "passed": not lost and matched > 0 if pruned else True,
             "message": msg if pruned and matched else (msg if lost else

@@ -1,0 +1,55 @@
+"""Early stopping of a hopeless search trial (`search.early_stop`): `optimize-cli search` runs each trial
+with the environment variable OPTIMIZE_CLI_EARLY_STOP_DROP set to the accuracy drop (metric units, against
+the float baseline) past which the trial cannot meet gates.max_accuracy_drop any more. After each stage
+that has stages after it, a Keras accuracy whose drop is above that stops the run: exit 6 (EarlyStopped),
+its one line on stderr, and `early_stop.json` beside the finished stages in the partial output directory.
+The stage's checkpoint is written before the check, so `run --resume` (without the variable) continues
+the run; a new run into that directory removes the stale marker. Unset (every ordinary run), nothing
+changes."""
+from __future__ import annotations
+
+import json
+import os
+from typing import Optional
+
+from ..errors import EarlyStopped
+from ..measure.metrics import accuracy_drop
+
+ENV = "OPTIMIZE_CLI_EARLY_STOP_DROP"
+MARKER = "early_stop.json"
+
+
+def limit() -> Optional[float]:
+    """The drop past which a run stops early (from the environment), or None."""
+    value = os.environ.get(ENV, "").strip()
+    try:
+        return float(value) if value else None
+    except ValueError:
+        return None
+
+
+def forget(partial) -> None:
+    """A new or resumed run starts without an earlier run's marker."""
+    try:
+        (partial / MARKER).unlink()
+    except OSError:
+        pass
+
+
+def check(run, i: int, record, baseline_accuracy: Optional[float]) -> None:
+    """Stop the run (EarlyStopped) when stage `i` is not the last and its Keras accuracy is more than the
+    limit below the float baseline; write the marker first."""
+    stop = limit()
+    if stop is None or i >= len(run.recipe.stages) or record.keras_accuracy is None:
+        return
+    drop = accuracy_drop(baseline_accuracy, record.keras_accuracy, run.inputs.higher_is_better)
+    if drop is None or drop <= stop:
+        return
+    metric = run.inputs.metric
+    doc = {"stage": i, "type": record.type, "metric": metric, "keras_accuracy": record.keras_accuracy,
+           "baseline_accuracy": baseline_accuracy, "drop": drop, "limit": stop}
+    run.out.write_result(lambda: (run.out.partial / MARKER).write_text(json.dumps(doc, indent=2) + "\n"))
+    raise EarlyStopped(
+        f"stopped early after stage {i} ({record.type}): keras {metric} {record.keras_accuracy:.4f} is "
+        f"{drop:.4f} below the float baseline {baseline_accuracy:.4f}, past the search's early-stop limit "
+        f"{stop:.4f}; the finished stages are kept (run --resume continues)")
