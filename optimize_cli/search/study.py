@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional
 
-from ..errors import RecipeError
+from ..errors import EXIT_INTERRUPTED, RecipeError
 from ..recipe.space import SearchSpace
 from . import front, storage
 from .objective import Outcome, run_trial, violations
@@ -144,7 +144,10 @@ class _Workers:
         while (trial := self.ask()) is not None:
             beat = _Heartbeat(self.rdb, trial._trial_id)
             try:
-                self.one(trial)
+                if self.stop.is_set():  # stopped while asking: told as interrupted, not run
+                    self.tell(trial, Outcome(EXIT_INTERRUPTED, 0.0, reason="interrupted"))
+                else:
+                    self.one(trial)
             finally:
                 beat.stop()
 
@@ -232,15 +235,22 @@ def work(study, space: SearchSpace, opts: SearchOptions, log) -> bool:
     """Run one worker on the study until it holds its total; True when interrupted (Ctrl-C, SIGTERM): the
     running trial's run is stopped and told as interrupted (not counted)."""
     workers = _Workers(study, space, opts, _total(space, opts), log)
-    thread = threading.Thread(target=workers.loop, daemon=True)
-    thread.start()
+    done = threading.Event()  # not Thread.join: on Python 3.11 a Ctrl-C inside join() marks the thread ended
+
+    def loop() -> None:
+        try:
+            workers.loop()
+        finally:
+            done.set()
+
+    threading.Thread(target=loop, daemon=True).start()
     try:
-        while thread.is_alive():
-            thread.join(0.2)
+        while not done.wait(0.2):
+            pass
     except KeyboardInterrupt:
         with _signals_ignored():  # a second Ctrl-C must not leave the trial untold
             workers.interrupt()
-            thread.join()
+            done.wait()
         return True
     return False
 
