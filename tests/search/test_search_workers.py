@@ -9,6 +9,7 @@ import signal
 import subprocess
 import sys
 import time
+import uuid
 from pathlib import Path
 
 import pytest
@@ -27,8 +28,9 @@ from pathlib import Path
 from optimize_cli.recipe.space import load_space
 from optimize_cli.search.study import SearchOptions, _Workers, open_study
 space, _ = load_space(sys.argv[1]); space.source = Path(sys.argv[1])
-opts = SearchOptions(output=Path(sys.argv[3]), storage=sys.argv[2], study="race", trials=int(sys.argv[4]), heartbeat=1)
-study = open_study(space, "race", opts, join=True)
+opts = SearchOptions(output=Path(sys.argv[3]), storage=sys.argv[2], study=sys.argv[5], trials=int(sys.argv[4]),
+                     heartbeat=1)
+study = open_study(space, sys.argv[5], opts, join=True)
 w = _Workers(study, space, opts, int(sys.argv[4]), print)
 while (t := w.ask()) is not None:
     t.set_user_attr("exit_code", 0)
@@ -64,10 +66,11 @@ def wait_running(out: Path, limit: float = 120.0) -> int:
 def test_workers_lock_keeps_the_total_across_processes_on_postgres(pg_url, tmp_path):
     (tmp_path / "r.yaml").write_text(RECIPE, encoding="utf-8")
     (tmp_path / "race.py").write_text(RACE, encoding="utf-8")
+    name = f"race-{uuid.uuid4().hex[:8]}"  # a server given by OPTIMIZE_CLI_TEST_PG may hold earlier studies
     procs = [subprocess.Popen([sys.executable, str(tmp_path / "race.py"), str(tmp_path / "r.yaml"), pg_url,
-                               str(tmp_path / f"w{i}"), "12"], env=os.environ.copy()) for i in range(4)]
+                               str(tmp_path / f"w{i}"), "12", name], env=os.environ.copy()) for i in range(4)]
     assert [p.wait(timeout=300) for p in procs] == [0, 0, 0, 0]
-    trials = load(pg_url, "race").get_trials(deepcopy=False)
+    trials = load(pg_url, name).get_trials(deepcopy=False)
     assert len(trials) == 12 and all(t.state.name == "COMPLETE" for t in trials)
     assert sorted(t.number for t in trials) == list(range(12))
 
@@ -78,7 +81,8 @@ def test_workers_two_machines_one_killed_mid_trial_on_postgres(pg_url, tmp_path)
     mid-trial: its heartbeat stops, the other fails that trial, retries it, and the study ends at 2."""
     recipe = tmp_path / "r.yaml"
     recipe.write_text(RECIPE, encoding="utf-8")
-    common = ("--storage", pg_url, "--study", "two", "--trials", 2, "--heartbeat", 1)
+    name = f"two-{uuid.uuid4().hex[:8]}"
+    common = ("--storage", pg_url, "--study", name, "--trials", 2, "--heartbeat", 1)
     a = search(recipe, "--output", tmp_path / "a", *common, start_new_session=True)
     b = search(recipe, "--output", tmp_path / "b", *common)
     killed = wait_running(tmp_path / "a")
@@ -86,7 +90,7 @@ def test_workers_two_machines_one_killed_mid_trial_on_postgres(pg_url, tmp_path)
     a.wait()
     _, err = b.communicate(timeout=300)
     assert b.returncode == 0, err
-    trials = {t.number: t for t in load(pg_url, "two").get_trials(deepcopy=False)}
+    trials = {t.number: t for t in load(pg_url, name).get_trials(deepcopy=False)}
     dead = trials[killed]
     assert dead.state.name == "FAIL" and dead.user_attrs.get("exit_code") is None
     retry = [t for t in trials.values() if t.system_attrs.get("failed_trial") == killed]
@@ -95,7 +99,7 @@ def test_workers_two_machines_one_killed_mid_trial_on_postgres(pg_url, tmp_path)
     assert (tmp_path / "b" / "trials" / f"{retry[0].number:04d}" / "report.json").is_file()
     # a third machine gathers the study without running anything: every trial, the killed one not passed
     res = subprocess.run([sys.executable, "-m", "optimize_cli", "search", "--report-only", "--storage", pg_url,
-                          "--study", "two", "--output", str(tmp_path / "c"), "--json"], capture_output=True,
+                          "--study", name, "--output", str(tmp_path / "c"), "--json"], capture_output=True,
                          text=True, env=os.environ.copy())
     assert res.returncode == 0, res.stderr
     doc = json.loads((tmp_path / "c" / "search.json").read_text())
