@@ -98,7 +98,10 @@ def test_workers_two_machines_one_killed_mid_trial_on_postgres(pg_url, tmp_path)
     assert len(retry) == 1 and retry[0].state.name == "COMPLETE" and retry[0].params == dead.params
     assert sorted(t.state.name for t in trials.values()) == ["COMPLETE", "COMPLETE", "FAIL"]
     assert (tmp_path / "b" / "trials" / f"{retry[0].number:04d}" / "report.json").is_file()
-    # a third machine gathers the study without running anything: every trial, the killed one not passed
+    # a third machine gathers the study without running anything, and without the trials' files (moved
+    # away, as on another machine): every trial; best.yaml from the recipe its worker kept in the study
+    kept = [f.read_text() for f in (tmp_path / "b").glob("trials/*.yaml")]
+    (tmp_path / "b").rename(tmp_path / "b-elsewhere")
     res = subprocess.run([sys.executable, "-m", "optimize_cli", "search", "--report-only", "--storage", pg_url,
                           "--study", name, "--output", str(tmp_path / "c"), "--json"], capture_output=True,
                          text=True, env=os.environ.copy())
@@ -106,7 +109,9 @@ def test_workers_two_machines_one_killed_mid_trial_on_postgres(pg_url, tmp_path)
     doc = json.loads((tmp_path / "c" / "search.json").read_text())
     assert sorted(t["number"] for t in doc["trials"]) == sorted(trials)
     assert [t["state"] for t in doc["trials"]].count("complete") == 2 and doc["recommended"] is not None
-    assert (tmp_path / "c" / "best.yaml").is_file() and not (tmp_path / "c" / "trials").exists()
+    assert not (tmp_path / "c" / "trials").exists() and not (tmp_path / "c" / "model.tflite").exists()
+    best = (tmp_path / "c" / "best.yaml").read_text()
+    assert best in kept and "quantization" in best
 
 
 @pytest.mark.slow
