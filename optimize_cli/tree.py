@@ -118,9 +118,32 @@ def path_key(types: Sequence[str], quantization: Optional[str]) -> tuple:
     return tuple(types) + (() if fixed_export(types) else (f"ptq-{quantization}",))
 
 
-def render_tree(recipes: Iterable):
+def recipe_paths(path) -> tuple[bool, list]:
+    """(whether it is a search recipe, [(the values that lead there, Recipe)] with one entry per distinct
+    path the recipe may take: a plain recipe has one, a search recipe one per choice of its optional
+    stages and export.quantization). Paths are not checked."""
+    from .recipe import load_recipe
+    from .recipe.space import SearchRecipeError, load_space
+
+    try:
+        return False, [("", load_recipe(path, check_paths=False))]
+    except SearchRecipeError:
+        every: list = []
+        load_space(path, check_paths=False, every=every)
+    seen, out = set(), []
+    for label, r in every:
+        key = path_key(r.stage_types, r.export.quantization)
+        if key not in seen:
+            seen.add(key)
+            out.append((label, r))
+    return True, out
+
+
+def render_tree(recipes: Iterable, empty: str = "[dim](no built-in recipe)[/dim]"):
     """The `optimize-cli tree` drawing (a rich Tree) built from the stage registry, naming the recipes in
-    `recipes` (Recipe objects; None entries are skipped) at the path each walks."""
+    `recipes` (Recipe objects; None entries are skipped) at the path each walks; `empty` marks a path no
+    recipe walks."""
+    from rich.markup import escape
     from rich.tree import Tree
 
     from .stages import stage_module
@@ -132,7 +155,7 @@ def render_tree(recipes: Iterable):
 
     def leaf(label: str, key: tuple) -> str:
         names = by_path.get(key)
-        return f"{label}  [green]{', '.join(names)}[/green]" if names else f"{label}  [dim](no built-in recipe)[/dim]"
+        return f"{label}  [green]{escape(', '.join(names))}[/green]" if names else f"{label}  {empty}".rstrip()
 
     def grow(node, prefix: tuple) -> None:
         p = node.add("PTQ (post-training quantization)")

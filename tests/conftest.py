@@ -9,6 +9,28 @@ import numpy as np
 import pytest
 
 
+def pytest_configure(config):
+    """The baseline cache (run/baseline_cache.py) of the whole session, set before collection (modules
+    that copy os.environ at import see it too): a tmp folder, never the user's ~/.cache/optimize-cli."""
+    import os
+    import tempfile
+
+    config._optimize_cli_cache = tempfile.mkdtemp(prefix="optimize-cli-cache-")
+    os.environ["OPTIMIZE_CLI_CACHE_DIR"] = config._optimize_cli_cache
+
+
+def pytest_unconfigure(config):
+    import shutil
+
+    shutil.rmtree(getattr(config, "_optimize_cli_cache", ""), ignore_errors=True)
+
+
+@pytest.fixture(autouse=True)
+def _baseline_cache_dir(tmp_path_factory, monkeypatch):
+    """Every test gets an empty baseline cache of its own; subprocesses inherit it through the environment."""
+    monkeypatch.setenv("OPTIMIZE_CLI_CACHE_DIR", str(tmp_path_factory.mktemp("optimize-cli-cache")))
+
+
 @pytest.fixture(scope="session")
 def digits_data():
     """scikit-learn's bundled 8×8 digits (no download): (x_train, y_train, x_test, y_test), x in [0, 1],

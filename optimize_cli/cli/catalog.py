@@ -2,40 +2,59 @@
 from __future__ import annotations
 
 import json
+import sys
+from pathlib import Path
 
 import click
 
 from ..builtin import recipe_files
+from ..errors import EXIT_USAGE
 from .options import json_option, output_option
 from .validate import path_label
 
 def builtin_recipes():
-    """(path, Recipe or None, error) for each built-in recipe, without checking paths."""
+    """(path, Recipe or None, error, paths) for each built-in recipe, without checking paths: `paths` is
+    None for a plain recipe, and for a search recipe one Recipe per path it may take (the first is the
+    Recipe)."""
     from ..errors import RecipeError
-    from ..recipe import load_recipe
+    from ..tree import recipe_paths
 
     out = []
     for p in recipe_files():
         try:
-            out.append((p, load_recipe(p, check_paths=False), None))
+            is_search, found = recipe_paths(p)
         except RecipeError as e:
-            out.append((p, None, str(e)))
+            out.append((p, None, str(e), None))
+        else:
+            out.append((p, found[0][1], None, [r for _, r in found] if is_search else None))
     return out
+
+
+class _Named:
+    """A recipe as the tree names it ("search-quantization (search)")."""
+
+    def __init__(self, r, name: str):
+        self.name, self.stage_types, self.export = name, r.stage_types, r.export
 
 
 @click.command()
 @json_option("JSON list on stdout.")
 def recipes(as_json) -> None:
-    """List the built-in recipes: name, path of the tree, description."""
+    """List the built-in recipes: name, path of the tree (every path a search recipe may take),
+    description."""
     rows = []
-    for p, r, err in builtin_recipes():
+    for p, r, err, paths in builtin_recipes():
         if r is None:
-            rows.append({"name": p.stem, "file": str(p), "path": None, "description": f"INVALID: {err}"})
+            rows.append({"name": p.stem, "file": str(p), "path": None, "paths": [], "search": False,
+                         "description": f"INVALID: {err}"})
         else:
-            rows.append({"name": r.name, "file": str(p), "path": path_label(r), "description": r.description})
+            labels = [path_label(x) for x in (paths or [r])]
+            rows.append({"name": r.name, "file": str(p), "path": " | ".join(labels), "paths": labels,
+                         "search": paths is not None, "description": r.description})
     if as_json:
         click.echo(json.dumps(rows, indent=2))
         return
+    from rich.markup import escape
     from rich.table import Table
 
     from ..progress import stdout_console
@@ -44,18 +63,52 @@ def recipes(as_json) -> None:
     for c in ("name", "path", "description"):
         t.add_column(c, overflow="fold")
     for row in rows:
-        t.add_row(row["name"], row["path"] or "-", row["description"])
+        name = escape(row["name"]) + (" [cyan](search)[/cyan]" if row["search"] else "")
+        t.add_row(name, escape("\n".join(row["paths"]) or "-"), escape(row["description"]))
     stdout_console().print(t)
 
 
 @click.command()
-def tree() -> None:
-    """Draw the deployment tree, naming the built-in recipe that walks each path."""
+@click.argument("recipe", required=False, type=click.Path(path_type=Path))
+def tree(recipe) -> None:
+    """Draw the deployment tree, naming the built-in recipe that walks each path; with RECIPE (a file or a
+    built-in name), the paths that recipe walks: every path a search recipe may take."""
     from ..progress import stdout_console
     from ..tree import render_tree
 
-    drawing = render_tree(r for _p, r, _e in builtin_recipes())
-    stdout_console().print(drawing)
+    if recipe is not None:
+        _recipe_tree(recipe)
+        return
+    named = []
+    for _p, r, _e, paths in builtin_recipes():
+        named += [_Named(x, f"{x.name} (search)") for x in paths] if paths else [r]
+    stdout_console().print(render_tree(named))
+
+
+def _recipe_tree(recipe) -> None:
+    """`tree RECIPE`: the tree with RECIPE named at each path it may take, then those paths listed."""
+    from rich.markup import escape
+
+    from ..builtin import recipe_path
+    from ..errors import RecipeError
+    from ..progress import stdout_console
+    from ..tree import recipe_paths, render_tree
+    from . import print_error
+
+    try:
+        is_search, found = recipe_paths(recipe_path(recipe))
+    except RecipeError as e:
+        print_error(str(e))
+        sys.exit(EXIT_USAGE)
+    console = stdout_console()
+    console.print(render_tree([r for _, r in found], empty=""))
+    name = found[0][1].name
+    if not is_search:
+        console.print(f"{escape(name)}: {escape(path_label(found[0][1]))}")
+        return
+    console.print(f"{escape(name)} (search recipe) may take {len(found)} path{'s' * (len(found) != 1)}:")
+    for label, r in found:
+        console.print(f"  {escape(path_label(r))}  [dim]({escape(label)})[/dim]")
 
 
 @click.command()

@@ -26,7 +26,10 @@ from .options import json_option, model_option, output_option, quiet_option, set
 @quiet_option()
 @click.option("--trust-model", is_flag=True, help="Allow .h5/.keras models with Lambda layers or custom code (runs it).")
 @click.option("--allow-code", is_flag=True, help="Allow python data sources (data.*.type: python) to run the code the recipe names.")
-def run(recipe: Path, model, output, sets, seed, resume, force, as_json, quiet, trust_model, allow_code) -> None:
+@click.option("--no-cache", is_flag=True, help="Convert and measure the baselines again: neither read nor write the "
+              "baseline cache (~/.cache/optimize-cli, or $OPTIMIZE_CLI_CACHE_DIR).")
+def run(recipe: Path, model, output, sets, seed, resume, force, as_json, quiet, trust_model, allow_code,
+        no_cache) -> None:
     """Run RECIPE (a recipe file, or a built-in recipe's name such as ptq-int8): stages, export, measurement,
     report."""
     from ..builtin import recipe_path
@@ -50,9 +53,9 @@ def run(recipe: Path, model, output, sets, seed, resume, force, as_json, quiet, 
     if seed is not None:
         again += ["--seed", str(seed)]
     again += [flag for flag, on in (("--json", as_json), ("--quiet", quiet), ("--trust-model", trust_model),
-                                    ("--allow-code", allow_code)) if on]
+                                    ("--allow-code", allow_code), ("--no-cache", no_cache)) if on]
     opts = RunOptions(output=output, resume=resume, force=force, quiet=quiet, as_json=as_json,
-                      trust_model=trust_model, allow_code=allow_code, argv=again)
+                      trust_model=trust_model, allow_code=allow_code, no_cache=no_cache, argv=again)
     reporter = Reporter(quiet=quiet)
     result = run_recipe(r, opts, reporter)
     sys.exit(announce(result, as_json, reporter))

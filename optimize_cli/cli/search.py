@@ -30,14 +30,17 @@ from .options import json_option, output_option, quiet_option
 @click.option("--worker", "worker", is_flag=True, hidden=True, help="One worker process of --workers K.")
 @json_option("Print the search summary as JSON on stdout.")
 @quiet_option("No per-trial lines; only errors on stderr.")
+@click.option("--no-cache", is_flag=True, help="Leave the user's baseline cache alone: the trials share one of "
+              "the study's own in DIR/cache (the baselines are still measured once per study).")
 def search(recipe, trials, timeout, workers, storage, study_name, output, resume, report_only, heartbeat, worker,
-           as_json, quiet) -> None:
+           as_json, quiet, no_cache) -> None:
     """Search RECIPE's spaces ({search: [lo, hi]}, {search: {choices: [...]}}, optional stages) for the
     recipes that minimize its search.objectives under its gates."""
     from ..builtin import recipe_path
     from ..errors import RecipeError
     from ..recipe.space import load_space
     from ..search import SearchOptions, run_search
+    from ..search.live import TrialProgress
 
     if report_only:
         return _report_only(recipe, storage, study_name, output, heartbeat, as_json)
@@ -50,19 +53,16 @@ def search(recipe, trials, timeout, workers, storage, study_name, output, resume
               file=sys.stderr)
     out = Path(output) if output is not None else Path("runs") / first.name
     opts = SearchOptions(output=out, trials=trials, timeout=timeout, workers=workers, storage=storage,
-                         study=study_name, resume=resume, quiet=quiet, heartbeat=heartbeat)
-
-    def log(line: str) -> None:
-        if not quiet:
-            print(line, file=sys.stderr, flush=True)
-
-    if worker:
+                         study=study_name, resume=resume, quiet=quiet, no_cache=no_cache, heartbeat=heartbeat)
+    if worker:  # one plain line per trial (the parent of --workers K passes --quiet and shows them itself)
         from ..search.study import run_worker
 
-        if run_worker(space, Path(path).resolve(), first.name, opts, log):
-            raise KeyboardInterrupt
+        with TrialProgress(space.config.objectives, quiet=quiet, live=False) as progress:
+            if run_worker(space, Path(path).resolve(), first.name, opts, progress):
+                raise KeyboardInterrupt
         return
-    doc = run_search(space, Path(path).resolve(), first.name, opts, log)
+    with TrialProgress(space.config.objectives, quiet=quiet, live=False if as_json else None) as progress:
+        doc = run_search(space, Path(path).resolve(), first.name, opts, progress)
     _summary(doc, out, as_json)
 
 

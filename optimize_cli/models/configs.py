@@ -11,7 +11,7 @@ from typing import Any, Optional
 
 from ..errors import InputError, one_line
 from .files import MAX_CONFIG_BYTES, MAX_PROTOBUF_BYTES, read_bounded
-from .safety import refuse_unsafe_config
+from .safety import SIDE_EFFECT_OPS, UnsafeModelError, refuse_unsafe_config
 
 
 def _as_text(raw: Any) -> Any:
@@ -119,6 +119,29 @@ def savedmodel_metadata(path: Path, sm) -> list[tuple[str, str]]:
         if n.WhichOneof("kind") == "user_object" and n.user_object.metadata:
             out.append((f"saved_model.pb node {i} ({n.user_object.identifier})", n.user_object.metadata))
     return out
+
+
+def side_effect_op(sm) -> Optional[tuple[str, str, str]]:
+    """(op type, node name, function) of the first graph op in a SavedModel (its graph and every function of
+    its library) that writes files or runs Python when the model runs (safety.SIDE_EFFECT_OPS)."""
+    for mg in sm.meta_graphs:
+        for node in mg.graph_def.node:
+            if node.op in SIDE_EFFECT_OPS:
+                return node.op, node.name, "the graph"
+        for fn in mg.graph_def.library.function:
+            for node in fn.node_def:
+                if node.op in SIDE_EFFECT_OPS:
+                    return node.op, node.name, f"function {fn.signature.name}"
+    return None
+
+
+def refuse_side_effect_ops(path: Path, sm, trust_model: bool) -> None:
+    """Refuse a SavedModel whose graph holds an op that reaches outside the model (exit 3)."""
+    found = None if trust_model or sm is None else side_effect_op(sm)
+    if found is not None:
+        op, node, where = found
+        raise UnsafeModelError(f"{path}: graph op '{node}' ({op}, in {where}) writes files or runs Python when "
+                               "the model runs; pass --trust-model if you trust this file")
 
 
 def refuse_unsafe_savedmodel(path: Path, sm, trust_model: bool) -> None:

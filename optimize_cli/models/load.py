@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any, Callable, Optional
 
 from ..errors import InputError, one_line
-from .configs import (h5_config, keras_zip_config, read_saved_model_pb, refuse_unsafe_savedmodel,
+from .configs import (h5_config, keras_zip_config, read_saved_model_pb, refuse_side_effect_ops, refuse_unsafe_savedmodel,
                       savedmodel_root_identifier)
 from .files import check_path, read_head
 from .safety import refuse_unsafe_config
@@ -116,6 +116,7 @@ def _load_savedmodel(p: Path, trust_model: bool, tfmot_scopes: bool = False, com
     if not has_pb and not (p / "saved_model.pbtxt").exists():
         raise InputError(f"{path}: a directory but not a SavedModel (no saved_model.pb)")
     sm = read_saved_model_pb(p) if has_pb else None
+    refuse_side_effect_ops(p, sm, trust_model)
     ident = savedmodel_root_identifier(sm) if sm is not None else None
     has_meta = (p / "keras_metadata.pb").exists()
     if has_meta or (ident or "").startswith(_KERAS_ROOT_IDS):

@@ -6,6 +6,8 @@ wrappers, the Keras-2.0 list form of a Sequential, activations and other objects
 - Lambda layer (its Python bytecode runs when the layer is built),
 - Python function (`__lambda__`, or a `"class_name": "function"` / `function_type` outside Keras),
 - Python module outside keras / tf_keras / tensorflow / tfmot (tf_keras imports a config's `module`),
+- TFOpLambda calling a TensorFlow function with side effects outside the model (writing files, running
+  Python: `io.write_file`, `py_function`, summary writers, ...; SIDE_EFFECT_FUNCTIONS),
 - and (``custom_too``) class that tf_keras or tfmot does not define
 
 is refused with one line naming the layer and where it sits in the config. ``--trust-model`` lifts it."""
@@ -26,6 +28,25 @@ VALUE_MARKERS = {"__tuple__", "__ellipsis__", "__bytes__", "__tensor__", "__nump
                  "TensorShape", "__keras_tensor__", "function"}
 
 
+#: TF functions (as TFOpLambda names them, without "tf.") that reach outside the model when it runs: files,
+#: Python callbacks, summary writers, dataset savers; a prefix ending in "." covers a whole namespace
+SIDE_EFFECT_FUNCTIONS = ("io.write_file", "io.gfile.", "py_function", "numpy_function", "compat.v1.py_func",
+                         "py_func", "summary.", "compat.v2.summary.", "raw_ops.", "data.experimental.save",
+                         "data.Dataset.save", "compat.v1.io.write_file", "compat.v1.write_file", "write_file",
+                         "debugging.experimental.", "saved_model.", "train.")
+#: graph ops (in saved_model.pb) with the same kind of effect
+SIDE_EFFECT_OPS = frozenset({
+    "WriteFile", "PyFunc", "PyFuncStateless", "EagerPyFunc", "CreateSummaryFileWriter", "CreateSummaryDbWriter",
+    "WriteSummary", "WriteScalarSummary", "WriteHistogramSummary", "WriteImageSummary", "WriteAudioSummary",
+    "WriteGraphSummary", "WriteRawProtoSummary", "ImportEvent", "DatasetToTFRecord", "SaveDataset",
+    "SaveDatasetV2", "Save", "SaveSlices", "DebugIdentityV2", "DebugIdentityV3"})
+
+
+def side_effect_function(name: str) -> bool:
+    fn = name[3:] if name.startswith("tf.") else name
+    return any(fn == p or (p.endswith(".") and fn.startswith(p)) for p in SIDE_EFFECT_FUNCTIONS)
+
+
 class UnsafeModelError(InputError):
     """The refusal itself (exit 3, like any InputError): callers that fall back to another reader on a load
     failure must not fall back on this."""
@@ -33,7 +54,7 @@ class UnsafeModelError(InputError):
 
 @dataclass
 class Unsafe:
-    """What in a config would run code: kind ('lambda' | 'function' | 'module' | 'custom'), the layer (or
+    """What in a config would run code: kind ('lambda' | 'function' | 'op' | 'module' | 'custom'), the layer (or
     object) name, the class or module named, and where in the config (a JSON path)."""
 
     kind: str
@@ -98,6 +119,10 @@ def _check_node(d: dict, name: str, where: str, custom_too: bool) -> Optional[Un
     cls = d.get("class_name")
     if cls == "Lambda":
         return Unsafe("lambda", name, "Lambda", where)
+    if cls in ("TFOpLambda", "SlicingOpLambda"):
+        fn = (d.get("config") or {}).get("function") if isinstance(d.get("config"), dict) else None
+        if isinstance(fn, str) and side_effect_function(fn):
+            return Unsafe("op", name, f"tf.{fn.removeprefix('tf.')}", where)
     if cls == "__lambda__" or "__lambda__" in d:
         return Unsafe("function", name, "lambda", where)
     if d.get("function_type") in ("lambda", "function") and "function" in d:
@@ -151,6 +176,9 @@ def unsafe_message(path: str, u: Unsafe) -> str:
     if u.kind == "function":
         return (f"{path}: '{u.name}' holds a Python function ({u.what}){at}, whose code would run when the model "
                 f"is loaded; {trust} (or use a built-in activation / layer)")
+    if u.kind == "op":
+        return (f"{path}: '{u.name}' calls {u.what}{at}, which reaches outside the model (files, Python) when the "
+                f"model runs; {trust}")
     if u.kind == "module":
         return (f"{path}: '{u.name}' names the Python module '{u.what}'{at}, which tf_keras would import (running "
                 f"its code) when the model is loaded; {trust}")

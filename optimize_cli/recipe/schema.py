@@ -10,6 +10,7 @@ from typing import Any, Optional
 
 from .. import stages as stage_registry
 from .model import NULLABLE_SECTIONS, Recipe
+from .search_schema import add_search
 from ..data import DATA_SOURCES
 
 #: the first line a recipe needs for editors that use yaml-language-server (VS Code's YAML extension, …)
@@ -45,7 +46,7 @@ def json_schema() -> dict:
         if sec in schema["properties"]:
             schema["properties"][sec] = {"anyOf": [schema["properties"][sec], {"type": "null"}]}
     schema["allOf"] = _data_needed()
-    return schema
+    return add_search(schema)
 
 
 def _first_sentence(cls) -> str:

@@ -123,7 +123,8 @@ class SearchSpace:
         combos = list(itertools.islice(itertools.product(*(p.ends() for p in discrete)), MAX_COMBINATIONS))
         for combo in combos:
             values = {**base, **dict(zip((p.name for p in discrete), combo, strict=True))}
-            yield _label(values, discrete), values
+            shown = [p for p in discrete if p.kind == "optional" or values.get(f"stages.{p.stage}.enabled") is not False]
+            yield _label(values, shown), values
         first = dict(zip((p.name for p in discrete), combos[0], strict=True)) if discrete else {}
         for p in ranges:
             yield _label({p.name: p.high}, [p]), {**base, **first, p.name: p.high}
@@ -240,9 +241,11 @@ def parse_space(file: str, raw: dict) -> SearchSpace:
     return SearchSpace(params, config, raw)
 
 
-def load_space(path: str | Path, model: Optional[str] = None, check_paths: bool = True):
+def load_space(path: str | Path, model: Optional[str] = None, check_paths: bool = True,
+               every: Optional[list] = None):
     """(SearchSpace, the Recipe of its first combination): every combination of optional stages and
-    choices, and both ends of every range, validated as a plain recipe (limits and tree rules)."""
+    choices, and both ends of every range, validated as a plain recipe (limits and tree rules). `every`,
+    when given, receives (label, Recipe) for each combination checked."""
     from .load import load_recipe
 
     found: list[SearchSpace] = []
@@ -262,6 +265,8 @@ def load_space(path: str | Path, model: Optional[str] = None, check_paths: bool 
             lines = [p.render(e.file) for p in e.problems] if hasattr(e, "problems") else [str(e)]
             raise RecipeError(f"{lines[0]} (with {label})") from None
         first = first or r
+        if every is not None:
+            every.append((label, r))
     return found[0], first
 
 

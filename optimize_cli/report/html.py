@@ -10,6 +10,7 @@ from .figures import path_label
 from .gates import verdict
 from .plots import density_png, size_accuracy_png
 from .targets import targets_html
+from .training import filters_summary, training_html
 from .tables import (gates_table, layers_table, provenance_table, result_sentence, results_footnotes, results_table,
                      skipped_table)
 
@@ -57,6 +58,10 @@ def _scroll(inner: str, cls: str = "") -> str:
     return f'<div class="scroll{" " + cls if cls else ""}">{inner}</div>'
 
 
+#: the page style and scrolling box, shared with search.html
+CSS, scroll_box = _CSS, _scroll
+
+
 
 def render_html(report: dict, densities: Optional[dict] = None) -> str:
     """One self-contained page (no external URL; plots are data: SVGs) with the Markdown report's tables,
@@ -77,6 +82,8 @@ def render_html(report: dict, densities: Optional[dict] = None) -> str:
     parts.append(f'<p class="summary">{badge} {e(verdict(report))}</p>')
     code = lambda text: f"<code>{e(text)}</code>"  # noqa: E731
     parts.append(f'<p class="meta">{result_sentence(report, code, e)} Model {code(report["model"]["path"])}.</p>')
+    if filters_summary(report):
+        parts.append(f'<p class="meta">Filter pruning: {e(filters_summary(report))}.</p>')
     for c in report.get("checks", []):
         if not c["passed"]:
             parts.append(f'<div class="warning" role="alert">⚠ WARNING: {e(c["name"])} — FAILED. {e(c["message"])}</div>')
@@ -87,6 +94,7 @@ def render_html(report: dict, densities: Optional[dict] = None) -> str:
     parts.append(_scroll(results_table(report).html("results")))
     parts.append('<ul class="notes">' + "".join(f"<li>{e(n)}</li>" for n in results_footnotes(report)) + "</ul>")
     parts += targets_html(report, e)
+    parts += training_html(report, e)
 
     parts.append(f"<h2>Size vs {e(metric)}</h2>")
     parts.append('<figure><div class="scroll plot"><img id="size-accuracy-plot" '

@@ -5,6 +5,7 @@ from __future__ import annotations
 from .figures import path_label
 from .gates import verdict
 from .targets import targets_markdown
+from .training import filters_summary, training_markdown
 from .tables import (gates_table, layers_table, provenance_table, result_sentence, results_footnotes, results_table,
                      skipped_table)
 
@@ -18,6 +19,8 @@ def render_markdown(report: dict) -> str:
               f"{'**PASSED**' if report['passed'] else '**FAILED**'} — {verdict(report)}")
     md.append("")
     md.append(result_sentence(report, lambda text: f"`{text}`"))
+    if filters_summary(report):
+        md.append(f"Filter pruning: {filters_summary(report)}.")
     failed = [c for c in report.get("checks", []) if not c["passed"]]
     for c in failed:
         md.append("")
@@ -32,6 +35,7 @@ def render_markdown(report: dict) -> str:
     md.append("")
     md += [f"- {n}" for n in results_footnotes(report)]
     md += targets_markdown(report)
+    md += training_markdown(report)
     if report.get("checks"):
         md.append("")
         md.append("## Checks")

@@ -32,6 +32,16 @@ def _encoded(fig, fmt: str = "png") -> str:
     return base64.b64encode(buf.getvalue()).decode("ascii")
 
 
+def new_figure(**kwargs):
+    """A matplotlib Figure (Agg, no pyplot state) in the house style's backend."""
+    return _mpl()(**kwargs)
+
+
+def encoded(fig, fmt: str = "png") -> str:
+    """The figure as base64 PNG or SVG, as every plot of the reports is encoded."""
+    return _encoded(fig, fmt)
+
+
 def density_title(densities: dict) -> str:
     """"Weight density of dense: baseline, prune, cluster (log count)": the layer and the series drawn."""
     labels = [str(s.get("label", "")) for s in densities.get("series", [])]

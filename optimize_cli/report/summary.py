@@ -11,6 +11,7 @@ from .figures import path_label
 from .format import fmt_drop, fmt_metric, fmt_ms, fmt_ratio, fmt_speed
 from .gates import verdict
 from .schema import SCHEMA_VERSION, json_ready
+from .training import filters_summary
 
 def summary_lines(report: dict, out_dir: Optional[str | os.PathLike] = None) -> str:
     """A few plain-text lines for stdout after `run` (no colour, no Markdown)."""
@@ -30,6 +31,8 @@ def summary_lines(report: dict, out_dir: Optional[str | os.PathLike] = None) -> 
                      f"{fmt_drop(report, res.get('accuracy_drop'))})")
     lines.append(f"latency   {fmt_ms(res['latency_ms'])} ms median, p90 {fmt_ms(res['latency_p90_ms'])} ms, "
                  f"{fmt_speed(res['speedup'])} ({res['threads']} thread{'s' if res['threads'] != 1 else ''})")
+    if filters_summary(report):
+        lines.append(f"filters   {filters_summary(report)}")
     for c in report.get("checks", []):
         if not c["passed"]:
             lines.append(f"WARNING   {c['name']}: FAILED — {c['message']}")

@@ -31,6 +31,7 @@ class RunOptions:
     as_json: bool = False
     trust_model: bool = False
     allow_code: bool = False  # python data sources may run (run --allow-code)
+    no_cache: bool = False  # neither read nor write the baseline cache (run --no-cache)
     # the command that was run, as a list without --output/--resume/--force (the CLI builds it from the
     # parsed options: the program as invoked, absolute paths): the interruption message turns it into the
     # exact command that resumes (or reruns) the run

@@ -91,7 +91,18 @@ def calibration(recipe, inputs: RunInputs) -> tuple[Any, np.ndarray]:
     rep = (data_mod.representative_sample(calib, recipe.data.representative_samples, recipe.training.seed)
            if calib is not None else None)
     sample = (ev or calib).first(1) if (ev or calib) is not None else None
-    if sample is None:
-        shape = [1] + [d or 1 for d in inputs.keras_model.input_shape[1:]]
-        sample = np.zeros(shape, np.float32)
+    if sample is None:  # no data at all: time the interpreter on zeros of the model's input shape
+        shape, dtype = _input_spec(inputs.loaded)
+        sample = np.zeros([1] + [d or 1 for d in shape[1:]], dtype)
     return rep, sample
+
+
+def _input_spec(loaded) -> tuple[list, Any]:
+    """(input shape, numpy dtype) of a Keras model, or of a plain SavedModel's one-input signature."""
+    if loaded.keras_model is not None:
+        return list(loaded.keras_model.input_shape), np.float32
+    specs = list(loaded.concrete_function.structured_input_signature[1].values())
+    if not specs or specs[0].shape.rank is None:
+        raise InputError(f"model: {loaded.path}: its '{loaded.signature_key}' signature has no input of known rank; "
+                         "give a data section (eval or representative) to time and calibrate it")
+    return list(specs[0].shape.as_list()), specs[0].dtype.as_numpy_dtype

@@ -15,7 +15,7 @@ from ..measure.metrics import accuracy_drop
 from ..errors import RecipeError, StageError
 from ..interrupt import check
 from ..progress import Reporter
-from . import fingerprint, sanity
+from . import baseline_cache, fingerprint, sanity
 from .inputs import RunInputs, calibration, check_skip_layers, load_inputs
 from .measurements import density_layer, kernel_of, keras_accuracy, measure_tflite
 from .records import (CheckRecord, GateRecord, MetricInfo, ModelInfo, RecipeInfo, ResultLayer, ResultRecord,
@@ -43,6 +43,7 @@ class _Run:
     warnings: list = field(default_factory=list)  # WarningRecord: report.json's `warnings`, also on stderr
     ptq_tfl: Optional[bytes] = None  # the int8 PTQ baseline's .tflite (the Ethos-U target's baseline)
     teacher: Any = None  # the input model, copied before the first stage, when a stage distils
+    cache: Any = None  # baseline_cache.BaselineCache, None with --no-cache
 
     def warn(self, source: str, message: str) -> None:
         """Tell the user (stderr) and record it in the report."""
@@ -84,6 +85,7 @@ def run_path(recipe, opts, reporter: Reporter, out: RunDir, t_start: float) -> R
 
     set_seed(recipe.training.seed)
     run = _Run(recipe, opts, reporter, out, load_inputs(recipe, opts.trust_model, opts.allow_code))
+    run.cache = baseline_cache.open_cache(getattr(opts, "no_cache", False), run.warn)
     for message in run.inputs.loaded.warnings:  # what loading found (old SavedModel, no Keras metadata, …)
         run.warn("model", message)
     _plan_stages(run)  # --resume decides here, before any conversion or training
@@ -127,15 +129,14 @@ def _baselines(run: _Run) -> tuple[bytes, TfliteFigures, Optional[TfliteFigures]
 
     recipe, reporter, kmodel = run.recipe, run.reporter, run.inputs.keras_model
     with reporter.task("baseline: float32 TFLite"):
-        base_tfl = run.convert(run.inputs.loaded if kmodel is None else kmodel, "none", "baseline")
-        baseline = run.measure(base_tfl, "none")
+        base_tfl, baseline = baseline_cache.baseline(run, run.inputs.loaded if kmodel is None else kmodel, "none",
+                                                     "baseline")
     reporter.log(f"baseline: {baseline.tflite_bytes:,} B → {baseline.compressed_bytes:,} B zipped"
                  + (f", {run.inputs.metric} {baseline.accuracy:.4f}" if baseline.accuracy is not None else ""))
     ptq_baseline = None
     if recipe.stages and recipe.export.quantization == "int8":
         with reporter.task("baseline: int8 post-training quantization"):
-            run.ptq_tfl = run.convert(kmodel, "int8", "ptq_baseline")
-            ptq_baseline = run.measure(run.ptq_tfl, "int8")
+            run.ptq_tfl, ptq_baseline = baseline_cache.baseline(run, kmodel, "int8", "ptq_baseline")
     if kmodel is not None:
         dl = density_layer(measure.keras_weight_stats(kmodel))
         vals = kernel_of(kmodel, dl) if dl is not None else None

@@ -45,6 +45,8 @@ class TfliteFigures(Record):
     latency_p90_ms: float
     threads: int
     targets: dict = field(default_factory=dict)  # recipe `targets:` name → that target's figures
+    cached: bool = False  # taken from the baseline cache (run/baseline_cache.py), measured by an earlier run
+    cached_from: Optional[str] = None  # the cache entry's folder when cached
 
 
 @dataclass

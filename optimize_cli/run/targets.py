@@ -10,6 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Optional
 
+from .baseline_cache import target_baseline
 from .measurements import EVAL_BATCH
 
 ACCURACY_TOLERANCE = 0.005  # TFLM and LiteRT run the same int8 arithmetic: a larger gap is worth a warning
@@ -95,7 +96,9 @@ def measure_run_targets(run, base_tfl: bytes, baseline, ptq_baseline, result) ->
         with run.reporter.task(f"target {name}: {label} and result"):
             fr, optimized = _measure(t, result_tfl, batches, inputs.metric, ecfg.top_k)
             same = base_model == result_tfl  # a post-training run: the result is the baseline a target measures
-            fb = dict(fr) if same else _measure(t, base_model, batches, inputs.metric, ecfg.top_k)[0]
+            fb = dict(fr) if same else target_baseline(
+                run, t, name, base_model, batches is not None,
+                lambda _t=t, _b=base_model: _measure(_t, _b, batches, inputs.metric, ecfg.top_k)[0])
         fb["model"], fr["model"] = label, "result"
         litert = baseline if label == "float32" else (ptq_baseline or result)
         _check(run, name, f"baseline ({label})", fb, litert.accuracy, base_model, batches)

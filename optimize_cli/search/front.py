@@ -10,6 +10,8 @@ from typing import Optional
 
 from ..errors import EXIT_GATE, EXIT_INTERRUPTED, EXIT_OK, EXIT_STAGE
 from ..recipe.space import SearchSpace
+from .html import render_search_html
+from .tables import sensitivity_caption, sensitivity_table
 
 SEARCH_SCHEMA_VERSION = 1
 
@@ -88,7 +90,11 @@ def write_outputs(study, space: SearchSpace, out: Path, interrupted: bool = Fals
         "objectives": objectives, "sampler": space.config.sampler, "space": space.dump(),
         "trials": records, "pareto": [r["number"] for r in front],
         "recommended": best["number"] if best else None, "interrupted": interrupted,
+        "metric": trial_metric(records),
     }
+    sensitivity = read_sensitivity(out)
+    if sensitivity is not None:
+        doc["sensitivity"] = sensitivity
     doc["exit_code"] = exit_code(records, best, interrupted)
     pareto_dir = out / "pareto"
     shutil.rmtree(pareto_dir, ignore_errors=True)
@@ -105,7 +111,29 @@ def write_outputs(study, space: SearchSpace, out: Path, interrupted: bool = Fals
                 shutil.copyfile(run_dir / name, out / name)
     (out / "search.json").write_text(json.dumps(doc, indent=2) + "\n", encoding="utf-8")
     (out / "search.md").write_text(markdown(doc), encoding="utf-8")
+    (out / "search.html").write_text(render_search_html(doc), encoding="utf-8")
     return doc
+
+
+def trial_metric(records: list[dict]) -> Optional[dict]:
+    """{name, higher_is_better} of the metric, from the first completed trial's report.json (None if none)."""
+    for r in records:
+        if r["state"] == "complete" and r["output"]:
+            try:
+                metric = json.loads((Path(r["output"]) / "report.json").read_text(encoding="utf-8"))["metric"]
+                return {"name": metric["name"], "higher_is_better": metric["higher_is_better"]}
+            except (OSError, ValueError, KeyError, TypeError):
+                continue
+    return None
+
+
+def read_sensitivity(out: Path) -> Optional[dict]:
+    """DIR/sensitivity.json of the pre-pass, when there is one (search.json carries it as "sensitivity")."""
+    try:
+        doc = json.loads((out / "sensitivity.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return doc if isinstance(doc, dict) else None
 
 
 def _ran(r: dict) -> Optional[Path]:
@@ -134,4 +162,7 @@ def markdown(doc: dict) -> str:
         lines.append(f"| {r['number']:04d}{mark} | {r['state']} | " + " | ".join(vals) +
                      f" | {gates} | {secs} | {params} |")
     lines += ["", "★ on the Pareto front.", ""]
+    sens = doc.get("sensitivity")
+    if sens and sens.get("layers"):
+        lines += ["## Per-layer sensitivity", "", sensitivity_caption(sens), "", sensitivity_table(sens).markdown(), ""]
     return "\n".join(lines)

@@ -33,14 +33,14 @@ class Outcome:
         return self.exit_code in (EXIT_OK, EXIT_GATE) and self.reason is None
 
 
-def run_trial(recipe: Path, out: Path, log: Path, procs: Optional[list] = None) -> Outcome:
-    """Run `recipe` into `out` in a subprocess (its stderr into `log`); `procs` holds the live process so
-    that an interruption can reach it."""
+def run_trial(recipe: Path, out: Path, log: Path, procs: Optional[list] = None, env: Optional[dict] = None) -> Outcome:
+    """Run `recipe` into `out` in a subprocess (its stderr into `log`, its environment `env`, default this
+    one's); `procs` holds the live process so that an interruption can reach it."""
     cmd = [sys.executable, "-m", "optimize_cli", "run", str(recipe), "--output", str(out), "--json", "--quiet"]
     start = time.monotonic()
     with open(log, "wb") as err:
         proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=err,
-                                env=os.environ.copy())
+                                env=os.environ.copy() if env is None else env)
         if procs is not None:
             procs.append(proc)
         try:

@@ -27,7 +27,19 @@ class SearchOptions:
     study: Optional[str] = None
     resume: bool = False
     quiet: bool = False
+    no_cache: bool = False  # trials use a cache of the study's own (DIR/cache), not the user's
     heartbeat: Optional[int] = None  # seconds between heartbeats (storage.HEARTBEAT_S)
+
+
+def trial_env(opts: SearchOptions) -> dict:
+    """The trials' environment: the baselines are measured by the first trial and reused by the others
+    through the baseline cache — the user's, or with --no-cache one of the study's own in DIR/cache."""
+    import os
+
+    env = os.environ.copy()
+    if opts.no_cache:
+        env["OPTIMIZE_CLI_CACHE_DIR"] = str((opts.output / "cache").resolve())
+    return env
 
 
 def _constraints(trial) -> list[float]:
@@ -168,12 +180,13 @@ class _Workers:
             recipe_path.write_text(text, encoding="utf-8")
             trial.set_user_attr("recipe", str(recipe_path))
             trial.set_user_attr("recipe_yaml", text)  # for --report-only on a machine without the file
-            out = run_trial(recipe_path, trials_dir / nnnn, trials_dir / f"{nnnn}.log", self.procs)
+            out = run_trial(recipe_path, trials_dir / nnnn, trials_dir / f"{nnnn}.log", self.procs,
+                            env=trial_env(self.opts))
         self.tell(trial, out)
 
     def tell(self, trial, out: Outcome) -> None:
         """The trial's outcome into the study (its figures and gates as user attrs; objectives and
-        constraints; a failed or stopped run as FAIL), and its one log line."""
+        constraints; a failed or stopped run as FAIL), and its progress line (`log(trial, study)`)."""
         import optuna
 
         if self.stop.is_set():
@@ -192,7 +205,7 @@ class _Workers:
         else:
             self.study.tell(trial, state=optuna.trial.TrialState.FAIL)
         done = [t for t in self.study.get_trials(deepcopy=False) if t.number == trial.number]
-        self.log(front.log_line(done[0], self.space.config.objectives))
+        self.log(done[0], self.study)  # the progress callback (live.TrialProgress)
 
     def interrupt(self) -> None:
         self.stop.set()
@@ -270,7 +283,8 @@ class _signals_ignored:  # noqa: N801 - used as a context manager
 
 def run_search(space: SearchSpace, source: Path, name: str, opts: SearchOptions, log) -> dict:
     """Run (or continue) the study with opts.workers local workers (one in this process, or that many
-    worker processes: workers.py); write the outputs; return search.json's content (its exit_code too)."""
+    worker processes: workers.py); write the outputs; return search.json's content (its exit_code too).
+    `log(trial, study)` is called after each finished trial (live.TrialProgress)."""
     from . import workers
 
     space.source = source
@@ -280,8 +294,7 @@ def run_search(space: SearchSpace, source: Path, name: str, opts: SearchOptions,
     if opts.workers <= 1:
         interrupted = work(study, space, opts, log)
     else:
-        interrupted = workers.run_processes(source, study.study_name, storage_url(opts), _total(space, opts),
-                                            opts, log)
+        interrupted = workers.run_processes(study, source, storage_url(opts), _total(space, opts), opts, log)
     return front.write_outputs(study, space, opts.output, interrupted)
 
 

@@ -1,6 +1,7 @@
 """`--workers K`: K local worker processes, each an independent Optuna worker on the study's storage (as a
 worker on another machine is: `optimize-cli search RECIPE --storage URL --study NAME --worker`). The parent
-starts them, forwards Ctrl-C and SIGTERM to them, waits, and then writes the outputs (study.py)."""
+starts them, forwards Ctrl-C and SIGTERM to them, shows each trial they finish (its progress callback, from
+the study), and then writes the outputs (study.py)."""
 from __future__ import annotations
 
 import signal
@@ -20,22 +21,25 @@ def worker_command(source: Path, study: str, url: str, total: int, opts) -> list
         cmd += ["--timeout", str(opts.timeout)]
     if opts.heartbeat is not None:
         cmd += ["--heartbeat", str(opts.heartbeat)]
-    if opts.quiet:
-        cmd.append("--quiet")
-    return cmd
+    if opts.no_cache:
+        cmd.append("--no-cache")
+    return cmd + ["--quiet"]  # the parent shows the trials
 
 
-def run_processes(source: Path, study: str, url: str, total: int, opts, log) -> bool:
+def run_processes(study, source: Path, url: str, total: int, opts, log) -> bool:
     """Run opts.workers worker processes to the end; True when interrupted. Each runs in its own session,
-    so a Ctrl-C on the terminal reaches the parent only, which passes exactly one SIGINT to each."""
-    cmd = worker_command(source, study, url, total, opts)
+    so a Ctrl-C on the terminal reaches the parent only, which passes exactly one SIGINT to each.
+    `log(trial, study)` for each trial that finishes meanwhile."""
+    cmd = worker_command(source, study.study_name, url, total, opts)
+    seen = _finished(study)
     err = _stderr_fd()
     procs = [subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stderr=err, start_new_session=True)
              for _ in range(opts.workers)]
     interrupted = False
     try:
         while any(p.poll() is None for p in procs):
-            time.sleep(0.2)
+            time.sleep(0.5)
+            seen = _show_new(study, seen, log)
     except KeyboardInterrupt:
         interrupted = True
         old = {sig: signal.signal(sig, signal.SIG_IGN) for sig in (signal.SIGINT, signal.SIGTERM)}
@@ -48,12 +52,26 @@ def run_processes(source: Path, study: str, url: str, total: int, opts, log) -> 
         finally:
             for sig, handler in old.items():
                 signal.signal(sig, handler)
+    _show_new(study, seen, log)
     for i, p in enumerate(procs):
         if p.returncode == EXIT_INTERRUPTED:
             interrupted = True
         elif p.returncode != EXIT_OK:
-            log(f"warning: worker {i + 1} ended with exit code {p.returncode}")
+            print(f"optimize-cli: warning: worker {i + 1} ended with exit code {p.returncode}", file=sys.stderr)
     return interrupted
+
+
+def _finished(study) -> set[int]:
+    return {t.number for t in study.get_trials(deepcopy=False) if t.state.name not in ("RUNNING", "WAITING")}
+
+
+def _show_new(study, seen: set[int], log) -> set[int]:
+    """log() each trial finished since `seen`; the trials finished now."""
+    now = _finished(study)
+    for t in study.get_trials(deepcopy=False):
+        if t.number in now - seen:
+            log(t, study)
+    return now
 
 
 def _stderr_fd():

@@ -69,3 +69,38 @@ def test_cli_schema_to_a_file(tmp_path):
     result = cli("schema", "--output", str(out))
     assert result.exit_code == 0 and result.stdout == ""
     assert json.loads(out.read_text())["title"] == "optimize-cli recipe"
+
+
+# ------------------------------------------------------------------------------ search recipes
+
+
+def test_cli_recipes_marks_search_recipes_with_every_path():
+    rows = {r["name"]: r for r in json.loads(cli("recipes", "--json").stdout)}
+    search = rows["search-quantization"]
+    assert search["search"] is True and rows["ptq-int8"]["search"] is False
+    assert sorted(search["paths"]) == sorted(f"{p}tflite({q})" for p in ("", "prune → ")
+                                             for q in ("dynamic", "float16", "int8"))
+    assert rows["search-prune-cluster-int8"]["paths"] == ["prune → cluster → tflite(int8)", "prune → tflite(int8)"]
+    assert "search-quantization (search)" in cli("recipes").stdout
+
+
+def test_cli_tree_of_a_search_recipe_shows_every_path_it_may_take():
+    result = cli("tree", "search-prune-cluster-int8")
+    assert result.exit_code == 0, result.stderr
+    out = result.stdout
+    assert out.count("search-prune-cluster-int8") == 3 and "no built-in recipe" not in out  # 2 leaves + the heading
+    assert "may take 2 paths:" in out and "prune → tflite(int8)  (stages.1.enabled=false)" in out
+    assert "prune → cluster → tflite(int8)  (stages.1.enabled=true, stages.1.clusters=8)" in out
+    plain = cli("tree", "ptq-int8")
+    assert plain.exit_code == 0 and plain.stdout.rstrip().endswith("ptq-int8: tflite(int8)")
+    # the overall tree names a search recipe at each of its paths
+    assert cli("tree").stdout.count("search-quantization (search)") == 6
+
+
+def test_cli_tree_of_a_bad_search_recipe_is_one_error_line_exit_2(tmp_path):
+    src = (ROOT / "recipes" / "search-prune-cluster-int8.yaml").read_text()
+    path = tmp_path / "s.yaml"
+    path.write_text(src.replace("choices: [8, 16]", "choices: [8, 1]"))
+    bad = cli("tree", str(path))
+    assert bad.exit_code == 2 and bad.stderr.startswith("error: ") and bad.stderr.count("\n") == 1
+    assert "clusters" in bad.stderr and "(with stages.1.enabled=true, stages.1.clusters=1)" in bad.stderr

@@ -89,3 +89,17 @@ def test_tf_module_with_two_inputs_is_refused_with_one_line(tmp_path):
                                   str(tmp_path / "o"), "--quiet"])
     assert r.exit_code == 3, r.output
     assert len([line for line in r.stderr.splitlines() if line.strip()]) == 1
+
+
+def test_signature_only_model_without_data_runs_dynamic_ptq(subclassed, tmp_path):
+    """No data section at all: the latency sample comes from the signature's input shape (it used to read
+    the Keras model's input shape, which a signature-only model does not have)."""
+    doc = {"version": 1, "name": "nodata", "model": str(subclassed), "stages": [],
+           "export": {"quantization": "dynamic"}, "evaluation": {"latency_runs": 1, "latency_warmup": 0}}
+    p = tmp_path / "recipe.yaml"
+    p.write_text(yaml.safe_dump(doc))
+    r = CliRunner(env={"NO_COLOR": "1"}).invoke(main, ["run", str(p), "--output", str(tmp_path / "o"), "--json",
+                                                       "--quiet"])
+    assert r.exit_code == 0, r.output
+    report = json.loads((tmp_path / "o" / "report.json").read_text())
+    assert report["result"]["accuracy"] is None and report["result"]["latency_ms"] > 0

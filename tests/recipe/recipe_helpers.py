@@ -9,7 +9,10 @@ from optimize_cli.errors import RecipeError
 from optimize_cli.recipe import RecipeProblems, load_recipe
 
 ROOT = Path(__file__).resolve().parent.parent.parent
-BUILTIN = sorted((ROOT / "recipes").glob("*.yaml"))
+ALL_BUILTIN = sorted((ROOT / "recipes").glob("*.yaml"))
+#: search recipes (`optimize-cli search`) are named search-*.yaml; the others are plain recipes
+SEARCH_BUILTIN = [p for p in ALL_BUILTIN if p.stem.startswith("search-")]
+BUILTIN = [p for p in ALL_BUILTIN if p not in SEARCH_BUILTIN]
 
 
 

@@ -19,7 +19,7 @@ from optimize_cli.errors import RecipeError
 from optimize_cli.recipe import Recipe, RecipeProblems, load_recipe
 
 ROOT = Path(__file__).resolve().parent.parent.parent
-BUILTIN = sorted((ROOT / "recipes").glob("*.yaml"))
+BUILTIN = sorted(p for p in (ROOT / "recipes").glob("*.yaml") if not p.stem.startswith("search-"))  # plain ones
 BUILTIN_RAW = {p.stem: yaml.safe_load(p.read_text()) for p in BUILTIN}
 BUILTIN_TEXT = {p.stem: p.read_text() for p in BUILTIN}
 

@@ -10,7 +10,7 @@ from optimize_cli.recipe import (
     Recipe,
     load_recipe,
 )
-from recipe_helpers import BUILTIN, ROOT, SHORTEST, error_of, write
+from recipe_helpers import ALL_BUILTIN, BUILTIN, ROOT, SEARCH_BUILTIN, SHORTEST, error_of, write
 
 
 # ------------------------------------------------------------------------------------ good recipes
@@ -108,6 +108,26 @@ def test_builtin_recipe_validates(path):
 @pytest.mark.parametrize("path", BUILTIN, ids=[p.stem for p in BUILTIN])
 def test_builtin_recipe_paths_exist(path):
     load_recipe(path)
+
+
+@pytest.mark.parametrize("path", SEARCH_BUILTIN, ids=[p.stem for p in SEARCH_BUILTIN])
+def test_builtin_search_recipe_validates_every_combination(path):
+    from optimize_cli.recipe.space import load_space
+
+    every: list = []
+    space, r = load_space(path, check_paths=(ROOT / "sample_models" / "digits_cnn").exists(), every=every)
+    assert r.name == path.stem and r.description and "\n" not in r.description
+    assert len(every) >= 2 and space.config.trials <= 8  # small enough to try on the sample model
+
+
+def test_builtin_recipes_are_search_recipes_exactly_when_named_search():
+    import yaml
+
+    from optimize_cli.recipe.space import has_search
+
+    assert SEARCH_BUILTIN
+    for p in ALL_BUILTIN:
+        assert has_search(yaml.safe_load(p.read_text())) == p.stem.startswith("search-"), p.name
 
 
 def test_builtin_recipes_cover_every_path_of_the_tree():

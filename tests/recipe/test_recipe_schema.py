@@ -10,7 +10,7 @@ import yaml
 from optimize_cli.recipe import (
     json_schema,
 )
-from recipe_helpers import BUILTIN, SHORTEST
+from recipe_helpers import ALL_BUILTIN, SHORTEST
 
 
 # ------------------------------------------------------------------------------------ JSON Schema
@@ -30,7 +30,7 @@ def test_schema_is_json_and_names_itself():
     assert {"version", "model", "data", "training", "stages", "export", "evaluation", "gates"} <= set(schema["properties"])
 
 
-@pytest.mark.parametrize("path", BUILTIN, ids=[p.stem for p in BUILTIN])
+@pytest.mark.parametrize("path", ALL_BUILTIN, ids=[p.stem for p in ALL_BUILTIN])
 def test_schema_accepts_builtin_recipe(validator, path):
     validator.validate(yaml.safe_load(path.read_text()))
 

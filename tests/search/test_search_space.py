@@ -85,7 +85,7 @@ def test_space_plain_recipes_load_as_before():
 def test_space_search_recipe_sample_validates_without_tensorflow():
     code = ("import sys; from optimize_cli.cli import main; import optimize_cli.search.study, "
             "optimize_cli.search.front\n"
-            "try: main(['validate', 'tests/search/search-prune-cluster.yaml'])\n"
+            "try: main(['validate', 'recipes/search-prune-cluster-int8.yaml'])\n"
             "except SystemExit as e: assert e.code == 0, e.code\n"
             "assert 'tensorflow' not in sys.modules")
     subprocess.run([sys.executable, "-c", code], cwd=ROOT, check=True, env=os.environ.copy())

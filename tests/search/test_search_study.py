@@ -44,7 +44,7 @@ def test_search_three_trials_writes_outputs_and_best_reproduces(tmp_path):
     rec = doc["trials"][[t["number"] for t in doc["trials"]].index(best)]
     passing = [t["values"]["compressed_bytes"] for t in doc["trials"] if t["passed"]]
     assert rec["values"]["compressed_bytes"] == min(passing)
-    for name in ("search.md", "best.yaml", "model.tflite", "report.json", "pareto/00.yaml"):
+    for name in ("search.md", "search.html", "best.yaml", "model.tflite", "report.json", "pareto/00.yaml"):
         assert (out / name).is_file(), name
     assert (out / "trials" / f"{best:04d}" / "report.json").is_file()
     again = cli("run", str(out / "best.yaml"), "--output", str(tmp_path / "again"), "--quiet", cwd=tmp_path)

@@ -38,7 +38,7 @@ def test_filter_prune_keeps_the_function_of_the_kept_filters(tiny_model, digits_
     from optimize_cli.stages import filter_prune
     from optimize_cli.tf import keras
 
-    new, changed, _ = filter_prune.thinner(tiny_model, FilterPruneStage(ratio=0.5))
+    new, changed, _, _ = filter_prune.thinner(tiny_model, FilterPruneStage(ratio=0.5))
     x = digits_data[0][:16]
     keep = filter_prune.rank(tiny_model.get_layer("conv").kernel.numpy(), "l1", 4)
     a = keras.Model(tiny_model.input, tiny_model.get_layer("dw").output).predict(x, verbose=0)[..., keep]
@@ -59,33 +59,13 @@ def test_filter_prune_rank_criteria():
     assert list(rank(k, "geometric_median", 2)) == [0, 1]   # the far-apart filters are kept
 
 
-def test_filter_prune_skips_layers_feeding_add(digits_data):
-    from optimize_cli.stages import filter_prune
-    from optimize_cli.tf import keras
-
-    L = keras.layers
-    inp = keras.Input((8, 8, 1))
-    a = L.Conv2D(4, 3, padding="same", name="a")(inp)
-    b = L.Conv2D(4, 3, padding="same", name="b")(inp)
-    h = L.Add(name="add")([a, b])
-    h = L.Conv2D(8, 1, name="c")(h)
-    out = L.Dense(3, name="d")(L.GlobalAveragePooling2D(name="gap")(h))
-    model = keras.Model(inp, out)
-    thin, skipped = filter_prune.plan(model, FilterPruneStage(ratio=0.5))
-    assert thin == ["c"]
-    assert {s["name"]: s["reason"] for s in skipped}["a"].startswith("its output feeds add (Add)")
-    new, _, _ = filter_prune.thinner(model, FilterPruneStage(ratio=0.5))
-    assert new.get_layer("c").kernel.shape == (1, 1, 4, 4) and new.get_layer("d").kernel.shape == (4, 3)
-    assert new.output_shape == model.output_shape
-
-
 def test_filter_prune_sequential_model():
     from optimize_cli.stages import filter_prune
     from optimize_cli.tf import keras
 
     L = keras.layers
     model = keras.Sequential([keras.Input((6,)), L.Dense(8, activation="relu", name="h"), L.Dense(2, name="o")])
-    new, changed, _ = filter_prune.thinner(model, FilterPruneStage(ratio=0.25))
+    new, changed, _, _ = filter_prune.thinner(model, FilterPruneStage(ratio=0.25))
     assert isinstance(new, keras.Sequential) and changed == {"h": [8, 6]}
     assert new.get_layer("o").kernel.shape == (6, 2)
 

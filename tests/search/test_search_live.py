@@ -1,0 +1,78 @@
+"""The search's progress: a rich live table of the best trials on a terminal, exactly one plain line per
+trial elsewhere (CI logs), nothing with --quiet; on real Optuna trials and studies."""
+from __future__ import annotations
+
+import io
+import json
+
+import optuna
+from optuna.distributions import FloatDistribution
+from optuna.trial import TrialState
+from rich.console import Console
+
+from optimize_cli.search import front
+from optimize_cli.search.live import TrialProgress, best_first
+
+OBJ = ["compressed_bytes", "accuracy_drop"]
+
+
+def trials():
+    dist = {"stages.0.target_sparsity": FloatDistribution(0.4, 0.8)}
+
+    def done(n, size, drop, passed):
+        return optuna.trial.create_trial(
+            state=TrialState.COMPLETE, values=[size, drop], params={"stages.0.target_sparsity": 0.4 + n / 10},
+            distributions=dist, user_attrs={"passed": passed, "seconds": 5.0 + n, "exit_code": 0 if passed else 5,
+                                            "reason": None})
+    failed = optuna.trial.create_trial(state=TrialState.FAIL, params={"stages.0.target_sparsity": 0.7},
+                                       distributions=dist, user_attrs={"exit_code": 4, "seconds": 1.0,
+                                                                       "reason": "converter [bold]error[/bold]"})
+    out = [done(0, 20000, 0.004, True), done(1, 12000, 0.05, False), failed, done(3, 15000, 0.01, True)]
+    for i, t in enumerate(out):
+        t.number = i
+    return out
+
+
+def test_not_a_terminal_prints_exactly_one_plain_line_per_trial():
+    buf = io.StringIO()
+    ts = trials()
+    with TrialProgress(OBJ, console=Console(file=buf, width=80)) as progress:
+        assert not progress.live
+        for t in ts:
+            progress(t)
+    lines = buf.getvalue().splitlines()
+    assert lines == [front.log_line(t, OBJ) for t in ts]
+    assert lines[2] == "trial 0002 fail in 1.0 s: converter [bold]error[/bold]"
+    assert lines[3] == "trial 0003 complete in 8.0 s: compressed_bytes=15000 accuracy_drop=0.01; gates passed"
+
+
+def test_terminal_shows_a_live_table_of_the_best_trials_from_the_study(tmp_path):
+    buf = io.StringIO()
+    study = optuna.create_study(directions=["minimize", "minimize"])
+    ts = trials()
+    ts[3].set_user_attr("recipe", str(tmp_path / "0003.yaml"))  # its run's report names the metric
+    (tmp_path / "0003").mkdir()
+    (tmp_path / "0003" / "report.json").write_text(json.dumps({"metric": {"name": "accuracy",
+                                                                          "higher_is_better": True}}))
+    for t in ts:
+        study.add_trial(t)
+    console = Console(file=buf, force_terminal=True, width=140, color_system=None, _environ={})
+    with TrialProgress(OBJ, console=console, live=True) as progress:
+        progress(study.get_trials()[-1], study)  # the other trials came from other workers
+    out = buf.getvalue()
+    assert "best trials so far" in out and "4 trials: 3 complete, 1 fail" in out
+    final = out.split("best trials so far")[-1]  # the last drawing of the table
+    rows = [ln for ln in final.splitlines() if "target_sparsity" in ln]
+    # passing trials first, by size; the trial that missed a gate last; the failed trial not ranked
+    assert [r.split("│")[2].strip() for r in rows] == ["0003", "0000", "0001"]
+    assert "15,000" in rows[0] and "1.00 pts" in rows[0] and "passed" in rows[0] and "missed" in rows[2]
+    assert "trial 0003 complete" in out  # its line above the table
+    assert [r["number"] for r in best_first([front.record(t, OBJ) for t in ts], OBJ)] == [3, 0, 1]
+
+
+def test_quiet_prints_nothing():
+    buf = io.StringIO()
+    with TrialProgress(OBJ, console=Console(file=buf, force_terminal=True), quiet=True) as progress:
+        for t in trials():
+            progress(t)
+    assert buf.getvalue() == ""
