@@ -58,8 +58,11 @@ def search(recipe, trials, timeout, workers, storage, study_name, output, resume
         from ..search.study import run_worker
 
         with TrialProgress(space.config.objectives, quiet=quiet, live=False) as progress:
-            if run_worker(space, Path(path).resolve(), first.name, opts, progress):
-                raise KeyboardInterrupt
+            interrupted = run_worker(space, Path(path).resolve(), first.name, opts, progress)
+        if interrupted:  # the parent says "interrupted" once
+            from ..errors import EXIT_INTERRUPTED
+
+            sys.exit(EXIT_INTERRUPTED)
         return
     with TrialProgress(space.config.objectives, quiet=quiet, live=False if as_json else None) as progress:
         doc = run_search(space, Path(path).resolve(), first.name, opts, progress)
