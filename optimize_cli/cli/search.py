@@ -12,40 +12,86 @@ from .options import json_option, output_option, quiet_option
 
 
 @click.command()
-@click.argument("recipe", type=click.Path(path_type=Path))
+@click.argument("recipe", type=click.Path(path_type=Path), required=False)
 @click.option("--trials", type=click.IntRange(min=1), help="Finished trials the study holds in total "
               "(default: search.trials).")
 @click.option("--timeout", type=click.FloatRange(min=0), help="Start no new trial after S seconds.")
 @click.option("--workers", type=click.IntRange(min=1, max=64), default=1, show_default=True,
               help="Trials run at once (local worker processes).")
-@click.option("--storage", help="Optuna RDB storage URL (default: SQLite file DIR/study.db).")
+@click.option("--storage", help="Optuna RDB storage URL, e.g. postgresql://USER@HOST:PORT/DB (needs "
+              "optimize-cli[postgres]) for workers on many machines (default: SQLite file DIR/study.db).")
 @click.option("--study", "study_name", help="Study name in the storage (default: the recipe's name).")
 @output_option("Output directory (default runs/<recipe name>).")
 @click.option("--resume", is_flag=True, help="Continue the study in DIR.")
+@click.option("--report-only", is_flag=True, help="Write the outputs of the study in --storage (trials run "
+              "anywhere) into --output without running trials; RECIPE is optional.")
+@click.option("--heartbeat", type=click.IntRange(min=1, max=3600), help="Seconds between a worker's "
+              "heartbeats; a trial without one for 3 of them is failed and retried (default 10).")  # storage.py
+@click.option("--worker", "worker", is_flag=True, hidden=True, help="One worker process of --workers K.")
 @json_option("Print the search summary as JSON on stdout.")
 @quiet_option("No per-trial lines; only errors on stderr.")
 @click.option("--no-cache", is_flag=True, help="Leave the user's baseline cache alone: the trials share one of "
               "the study's own in DIR/cache (the baselines are still measured once per study).")
-def search(recipe, trials, timeout, workers, storage, study_name, output, resume, as_json, quiet, no_cache) -> None:
+def search(recipe, trials, timeout, workers, storage, study_name, output, resume, report_only, heartbeat, worker,
+           as_json, quiet, no_cache) -> None:
     """Search RECIPE's spaces ({search: [lo, hi]}, {search: {choices: [...]}}, optional stages) for the
     recipes that minimize its search.objectives under its gates."""
     from ..builtin import recipe_path
+    from ..errors import RecipeError
     from ..recipe.space import load_space
     from ..search import SearchOptions, run_search
     from ..search.live import TrialProgress
 
+    if report_only:
+        return _report_only(recipe, storage, study_name, output, heartbeat, as_json)
+    if recipe is None:
+        raise RecipeError("search needs a RECIPE (or --report-only with --storage)")
     path = recipe_path(recipe)
     space, first = load_space(path)
     out = Path(output) if output is not None else Path("runs") / first.name
     opts = SearchOptions(output=out, trials=trials, timeout=timeout, workers=workers, storage=storage,
-                         study=study_name, resume=resume, quiet=quiet, no_cache=no_cache)
+                         study=study_name, resume=resume, quiet=quiet, no_cache=no_cache, heartbeat=heartbeat)
     if space.config.sensitivity:  # the pre-pass (a TensorFlow subprocess) shapes every trial's recipe
         from ..search.shape import attach
 
-        attach(space, first, out, resume, lambda line: quiet or print(line, file=sys.stderr, flush=True))
+        # the parent measures it (or reads it back on --resume); a worker reads the parent's, or, on a
+        # machine of its own with another --output, measures the same pass itself
+        attach(space, first, out, resume or worker, lambda line: quiet or print(line, file=sys.stderr, flush=True))
+    if worker:  # one plain line per trial (the parent of --workers K passes --quiet and shows them itself)
+        from ..search.study import run_worker
 
+        with TrialProgress(space.config.objectives, quiet=quiet, live=False) as progress:
+            interrupted = run_worker(space, Path(path).resolve(), first.name, opts, progress)
+        if interrupted:  # the parent says "interrupted" once
+            from ..errors import EXIT_INTERRUPTED
+
+            sys.exit(EXIT_INTERRUPTED)
+        return
     with TrialProgress(space.config.objectives, quiet=quiet, live=False if as_json else None) as progress:
         doc = run_search(space, Path(path).resolve(), first.name, opts, progress)
+    _summary(doc, out, as_json)
+
+
+def _report_only(recipe, storage, study_name, output, heartbeat, as_json) -> None:
+    from ..builtin import recipe_path
+    from ..errors import RecipeError
+    from ..recipe.space import load_space
+    from ..search import SearchOptions
+    from ..search.study import report_only
+
+    if storage is None or output is None:
+        raise RecipeError("--report-only needs --storage URL and --output DIR")
+    space = None
+    if recipe is not None:
+        path = recipe_path(recipe)
+        space = load_space(path, check_paths=False)[0]
+        space.source = Path(path).resolve()
+    out = Path(output)
+    doc = report_only(SearchOptions(output=out, storage=storage, study=study_name, heartbeat=heartbeat), space)
+    _summary(doc, out, as_json)
+
+
+def _summary(doc: dict, out: Path, as_json: bool) -> None:
     best = doc["recommended"]
     if as_json:
         click.echo(json.dumps({"output_dir": str(out.resolve()), "search": str((out / "search.json").resolve()),

@@ -100,9 +100,11 @@ def write_outputs(study, space: SearchSpace, out: Path, interrupted: bool = Fals
     shutil.rmtree(pareto_dir, ignore_errors=True)
     pareto_dir.mkdir()
     for i, r in enumerate(front):
-        shutil.copyfile(_ran(r), pareto_dir / f"{i:02d}.yaml")
+        if (src := _ran(r)) is not None:  # None: the trial ran on another machine (--report-only)
+            shutil.copyfile(src, pareto_dir / f"{i:02d}.yaml")
     if best is not None:
-        shutil.copyfile(_ran(best), out / "best.yaml")
+        if (src := _ran(best)) is not None:
+            shutil.copyfile(src, out / "best.yaml")
         run_dir = Path(best["output"])
         for name in ("model.tflite", "report.json", "report.md", "report.html"):
             if (run_dir / name).is_file():
@@ -134,10 +136,11 @@ def read_sensitivity(out: Path) -> Optional[dict]:
     return doc if isinstance(doc, dict) else None
 
 
-def _ran(r: dict) -> Path:
-    """The recipe exactly as the trial's run resolved it (absolute paths, every default), else its input."""
+def _ran(r: dict) -> Optional[Path]:
+    """The recipe exactly as the trial's run resolved it (absolute paths, every default), else its input;
+    None when neither is on this machine."""
     resolved = Path(r["output"]) / "recipe.resolved.yaml"
-    return resolved if resolved.is_file() else Path(r["recipe"])
+    return resolved if resolved.is_file() else Path(r["recipe"]) if Path(r["recipe"]).is_file() else None
 
 
 def markdown(doc: dict) -> str:

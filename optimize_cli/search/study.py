@@ -1,6 +1,7 @@
 """The study: Optuna multi-objective (objectives minimized, gates as constraints), its storage (SQLite in
-the output directory by default, `--resume` continues it), K local workers asking for trials until the
-study holds `trials` finished ones, and the outputs written at the end (front.py)."""
+the output directory by default, `--resume` continues it; storage.py), a worker asking for trials until the
+study holds `trials` finished ones (K local workers are K such processes: workers.py), and the outputs
+written at the end (front.py)."""
 from __future__ import annotations
 
 import signal
@@ -10,14 +11,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional
 
-from ..errors import RecipeError
+from ..errors import EXIT_INTERRUPTED, RecipeError
 from ..recipe.space import SearchSpace
-from . import front
+from . import front, storage
 from .objective import Outcome, run_trial, stop_limit, violations
 from .space import grid, sample
-
-_DONE = ("COMPLETE", "FAIL", "PRUNED")
-
 
 @dataclass
 class SearchOptions:
@@ -30,6 +28,7 @@ class SearchOptions:
     resume: bool = False
     quiet: bool = False
     no_cache: bool = False  # trials use a cache of the study's own (DIR/cache), not the user's
+    heartbeat: Optional[int] = None  # seconds between heartbeats (storage.HEARTBEAT_S)
 
 
 def trial_env(opts: SearchOptions) -> dict:
@@ -84,54 +83,92 @@ def grid_size(space: SearchSpace) -> int:
     return n
 
 
-def open_study(space: SearchSpace, name: str, opts: SearchOptions):
+def storage_url(opts: SearchOptions) -> str:
+    """The study's storage: --storage, else the SQLite file DIR/study.db."""
+    return opts.storage or f"sqlite:///{(opts.output / 'study.db').resolve()}"
+
+
+def open_study(space: SearchSpace, name: str, opts: SearchOptions, join: bool = False):
+    """Create (or join) the study. `join`: a worker process of a search that opened it already."""
     import optuna
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     db = opts.output / "study.db"
-    if opts.storage is None and db.exists() and not opts.resume:
+    if not join and opts.storage is None and db.exists() and not opts.resume:
         raise RecipeError(f"{opts.output}: holds a study already; use --resume to continue it, or another --output")
-    storage = opts.storage or f"sqlite:///{db}"
-    study = optuna.create_study(storage=storage, study_name=opts.study or name, load_if_exists=True,
+    rdb = storage.open_storage(storage_url(opts), opts.heartbeat)
+    study = optuna.create_study(storage=rdb, study_name=opts.study or name, load_if_exists=True,
                                 directions=["minimize"] * len(space.config.objectives), sampler=make_sampler(space))
-    if opts.resume:  # trials left running by an interrupted search: failed, and not counted
+    if join:
+        return study
+    storage.remember_space(study, space)
+    if opts.resume and opts.storage is None:  # this search owns DIR/study.db: what ran is no longer running
         for t in study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.RUNNING,)):
             study.tell(t.number, state=optuna.trial.TrialState.FAIL)
     return study
 
 
-def counted(study) -> int:
-    """Trials that count towards the total: running, and finished ones whose run ended (a trial stopped by
-    an interruption has no exit code and does not count)."""
-    return sum(1 for t in study.get_trials(deepcopy=False)
-               if t.state.name == "RUNNING" or (t.state.name in _DONE and "exit_code" in t.user_attrs))
+def _total(space: SearchSpace, opts: SearchOptions) -> int:
+    total = opts.trials or space.config.trials
+    return min(total, grid_size(space)) if space.config.sampler == "grid" else total
 
 
 class _Workers:
+    """One worker: asks for a trial while the study is short of its total, runs it, tells its outcome."""
+
     def __init__(self, study, space: SearchSpace, opts: SearchOptions, total: int, log):
         self.study, self.space, self.opts, self.total, self.log = study, space, opts, total, log
-        self.lock, self.stop, self.procs = threading.Lock(), threading.Event(), []
+        self.stop, self.procs = threading.Event(), []
         self.deadline = time.monotonic() + opts.timeout if opts.timeout else None
+        self.url = storage_url(opts)
+        self.rdb = storage.open_storage(self.url, opts.heartbeat)  # heartbeats and the lock: own connections
+        self.poll = float(self.rdb.heartbeat_interval)
 
     def ask(self):
-        with self.lock:
-            if self.stop.is_set() or counted(self.study) >= self.total:
-                return None
-            if self.deadline is not None and time.monotonic() > self.deadline:
-                return None
-            return self.study.ask()
+        """The next trial, or None once the study holds its total of finished trials (or on stop or the
+        deadline). While the trials left are running elsewhere it waits: one may die, its heartbeat stop,
+        and its retry come back here."""
+        while not self.stop.is_set() and (self.deadline is None or time.monotonic() < self.deadline):
+            optuna_fail_stale(self.study)
+            with storage.study_lock(self.rdb, self.study._study_id, self.url):
+                counted, finished = storage.tally(self.study)
+                if finished >= self.total:
+                    return None
+                if counted < self.total:
+                    with storage.quiet_experimental():  # ask-and-tell with heartbeats: ours (_Heartbeat)
+                        trial = self.study.ask()
+                    self.rdb.record_heartbeat(trial._trial_id)
+                    if storage.rank(self.study, trial.number) < self.total:
+                        return trial
+                    self._surplus(trial)
+                    return None
+            if self.stop.wait(self.poll):
+                break
+        return None
+
+    def _surplus(self, trial) -> None:
+        import optuna
+
+        trial.set_user_attr("reason", "surplus: the study held its total of trials already")
+        self.study.tell(trial, state=optuna.trial.TrialState.FAIL)
 
     def loop(self) -> None:
         while (trial := self.ask()) is not None:
-            self.one(trial)
+            beat = _Heartbeat(self.rdb, trial._trial_id)
+            try:
+                if self.stop.is_set():  # stopped while asking: told as interrupted, not run
+                    self.tell(trial, Outcome(EXIT_INTERRUPTED, 0.0, reason="interrupted"))
+                else:
+                    self.one(trial)
+            finally:
+                beat.stop()
 
     def one(self, trial) -> None:
-        import optuna
-
         from ..recipe import load_recipe
 
         values = sample(trial, self.space)
         trials_dir = self.opts.output / "trials"
+        trials_dir.mkdir(parents=True, exist_ok=True)
         nnnn = f"{trial.number:04d}"
         recipe_path = trials_dir / f"{nnnn}.yaml"
         try:
@@ -139,10 +176,20 @@ class _Workers:
         except RecipeError as e:
             out = Outcome(2, 0.0, reason=str(e))
         else:
-            recipe_path.write_text(r.resolved_yaml(), encoding="utf-8")
+            text = r.resolved_yaml()
+            recipe_path.write_text(text, encoding="utf-8")
             trial.set_user_attr("recipe", str(recipe_path))
+            trial.set_user_attr("recipe_yaml", text)  # for --report-only on a machine without the file
             out = run_trial(recipe_path, trials_dir / nnnn, trials_dir / f"{nnnn}.log", self.procs,
                             env=trial_env(self.opts), early_stop=stop_limit(r, self.space.config.early_stop))
+        self.tell(trial, out)
+
+    def tell(self, trial, out: Outcome) -> None:
+        """The trial's outcome into the study (its figures and gates as user attrs; objectives and
+        constraints; a run stopped early as PRUNED, a failed or stopped one as FAIL), and its progress
+        line (`log(trial, study)`)."""
+        import optuna
+
         if self.stop.is_set():
             trial.set_user_attr("interrupted", True)
             self.study.tell(trial, state=optuna.trial.TrialState.FAIL)
@@ -172,28 +219,122 @@ class _Workers:
                 pass
 
 
+class _Heartbeat:
+    """Records the running trial's heartbeat every interval (a thread) until stopped."""
+
+    def __init__(self, rdb, trial_id: int):
+        self.rdb, self.trial_id, self.done = rdb, trial_id, threading.Event()
+        self.thread = threading.Thread(target=self._beat, daemon=True)
+        self.thread.start()
+
+    def _beat(self) -> None:
+        while not self.done.wait(self.rdb.heartbeat_interval):
+            try:
+                self.rdb.record_heartbeat(self.trial_id)
+            except Exception:  # noqa: BLE001 - a lost beat is retried next interval; the trial goes on
+                pass
+
+    def stop(self) -> None:
+        self.done.set()
+        self.thread.join()
+
+
+def optuna_fail_stale(study) -> None:
+    """Fail the RUNNING trials whose worker stopped sending heartbeats (their retries then wait)."""
+    import optuna
+
+    with storage.quiet_experimental():
+        optuna.storages.fail_stale_trials(study)
+
+
+def work(study, space: SearchSpace, opts: SearchOptions, log) -> bool:
+    """Run one worker on the study until it holds its total; True when interrupted (Ctrl-C, SIGTERM): the
+    running trial's run is stopped and told as interrupted (not counted)."""
+    workers = _Workers(study, space, opts, _total(space, opts), log)
+    done = threading.Event()  # not Thread.join: on Python 3.11 a Ctrl-C inside join() marks the thread ended
+
+    def loop() -> None:
+        try:
+            workers.loop()
+        finally:
+            done.set()
+
+    threading.Thread(target=loop, daemon=True).start()
+    try:
+        while not done.wait(0.2):
+            pass
+    except KeyboardInterrupt:
+        with _signals_ignored():  # a second Ctrl-C must not leave the trial untold
+            workers.interrupt()
+            done.wait()
+        return True
+    return False
+
+
+class _signals_ignored:  # noqa: N801 - used as a context manager
+    def __enter__(self):
+        self.old = {}
+        if threading.current_thread() is threading.main_thread():
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                self.old[sig] = signal.signal(sig, signal.SIG_IGN)
+        return self
+
+    def __exit__(self, *exc):
+        for sig, old in self.old.items():
+            signal.signal(sig, old)
+
+
 def run_search(space: SearchSpace, source: Path, name: str, opts: SearchOptions, log) -> dict:
-    """Run (or continue) the study; write the outputs; return search.json's content (its exit_code too).
+    """Run (or continue) the study with opts.workers local workers (one in this process, or that many
+    worker processes: workers.py); write the outputs; return search.json's content (its exit_code too).
     `log(trial, study)` is called after each finished trial (live.TrialProgress)."""
+    from . import workers
+
     space.source = source
     opts.output.mkdir(parents=True, exist_ok=True)
     (opts.output / "trials").mkdir(exist_ok=True)
     study = open_study(space, name, opts)
-    total = opts.trials or space.config.trials
-    if space.config.sampler == "grid":
-        total = min(total, grid_size(space))
-    workers = _Workers(study, space, opts, total, log)
-    threads = [threading.Thread(target=workers.loop, daemon=True) for _ in range(max(1, opts.workers))]
-    interrupted = False
-    for t in threads:
-        t.start()
-    try:
-        for t in threads:
-            while t.is_alive():
-                t.join(0.2)
-    except KeyboardInterrupt:
-        interrupted = True
-        workers.interrupt()
-        for t in threads:
-            t.join()
+    if opts.workers <= 1:
+        interrupted = work(study, space, opts, log)
+    else:
+        interrupted = workers.run_processes(study, source, storage_url(opts), _total(space, opts), opts, log)
     return front.write_outputs(study, space, opts.output, interrupted)
+
+
+def run_worker(space: SearchSpace, source: Path, name: str, opts: SearchOptions, log) -> bool:
+    """`search --worker`: one worker process of a local `--workers K` search (no outputs: the parent
+    writes them). True when interrupted."""
+    space.source = source
+    return work(open_study(space, name, opts, join=True), space, opts, log)
+
+
+def report_only(opts: SearchOptions, space: Optional[SearchSpace]) -> dict:
+    """`--report-only`: the outputs of a shared study, from its records (the trials may have run on other
+    machines: their files are copied only where they exist here)."""
+    import optuna
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    rdb = storage.open_storage(storage_url(opts), opts.heartbeat)
+    names = [s.study_name for s in optuna.study.get_all_study_summaries(rdb)]
+    name = opts.study or (names[0] if len(names) == 1 else None)
+    if name not in names:
+        raise RecipeError(f"--storage: no study {name!r} there (it holds: {', '.join(names) or 'none'})"
+                          if name else f"--storage holds {len(names)} studies: name one with --study")
+    study = optuna.load_study(study_name=name, storage=rdb)
+    space = space or storage.stored_space(study)
+    opts.output.mkdir(parents=True, exist_ok=True)
+    doc = front.write_outputs(study, space, opts.output, False)
+    _recipes_from_study(study, doc, opts.output)
+    return doc
+
+
+def _recipes_from_study(study, doc: dict, out: Path) -> None:
+    """best.yaml and pareto/NN.yaml that write_outputs could not copy (their trials ran elsewhere): the
+    trial's recipe as its worker recorded it in the study."""
+    text = {t.number: t.user_attrs.get("recipe_yaml") for t in study.get_trials(deepcopy=False)}
+    wanted = [(out / "pareto" / f"{i:02d}.yaml", n) for i, n in enumerate(doc["pareto"])]
+    if doc["recommended"] is not None:
+        wanted.append((out / "best.yaml", doc["recommended"]))
+    for path, number in wanted:
+        if not path.is_file() and text.get(number):
+            path.write_text(text[number], encoding="utf-8")

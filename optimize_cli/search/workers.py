@@ -1,0 +1,83 @@
+"""`--workers K`: K local worker processes, each an independent Optuna worker on the study's storage (as a
+worker on another machine is: `optimize-cli search RECIPE --storage URL --study NAME --worker`). The parent
+starts them, forwards Ctrl-C and SIGTERM to them, shows each trial they finish (its progress callback, from
+the study), and then writes the outputs (study.py)."""
+from __future__ import annotations
+
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from ..errors import EXIT_INTERRUPTED, EXIT_OK
+
+
+def worker_command(source: Path, study: str, url: str, total: int, opts) -> list[str]:
+    """The command line of one worker process."""
+    cmd = [sys.executable, "-m", "optimize_cli", "search", str(source), "--worker", "--output", str(opts.output),
+           "--storage", url, "--study", study, "--trials", str(total)]
+    if opts.timeout is not None:
+        cmd += ["--timeout", str(opts.timeout)]
+    if opts.heartbeat is not None:
+        cmd += ["--heartbeat", str(opts.heartbeat)]
+    if opts.no_cache:
+        cmd.append("--no-cache")
+    return cmd + ["--quiet"]  # the parent shows the trials
+
+
+def run_processes(study, source: Path, url: str, total: int, opts, log) -> bool:
+    """Run opts.workers worker processes to the end; True when interrupted. Each runs in its own session,
+    so a Ctrl-C on the terminal reaches the parent only, which passes exactly one SIGINT to each.
+    `log(trial, study)` for each trial that finishes meanwhile."""
+    cmd = worker_command(source, study.study_name, url, total, opts)
+    seen = _finished(study)
+    err = _stderr_fd()
+    procs = [subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stderr=err, start_new_session=True)
+             for _ in range(opts.workers)]
+    interrupted = False
+    try:
+        while any(p.poll() is None for p in procs):
+            time.sleep(0.5)
+            seen = _show_new(study, seen, log)
+    except KeyboardInterrupt:
+        interrupted = True
+        old = {sig: signal.signal(sig, signal.SIG_IGN) for sig in (signal.SIGINT, signal.SIGTERM)}
+        try:
+            for p in procs:
+                if p.poll() is None:
+                    p.send_signal(signal.SIGINT)
+            for p in procs:
+                p.wait()
+        finally:
+            for sig, handler in old.items():
+                signal.signal(sig, handler)
+    _show_new(study, seen, log)
+    for i, p in enumerate(procs):
+        if p.returncode == EXIT_INTERRUPTED:
+            interrupted = True
+        elif p.returncode != EXIT_OK:
+            print(f"optimize-cli: warning: worker {i + 1} ended with exit code {p.returncode}", file=sys.stderr)
+    return interrupted
+
+
+def _finished(study) -> set[int]:
+    return {t.number for t in study.get_trials(deepcopy=False) if t.state.name not in ("RUNNING", "WAITING")}
+
+
+def _show_new(study, seen: set[int], log) -> set[int]:
+    """log() each trial finished since `seen`; the trials finished now."""
+    now = _finished(study)
+    for t in study.get_trials(deepcopy=False):
+        if t.number in now - seen:
+            log(t, study)
+    return now
+
+
+def _stderr_fd():
+    """Where the workers' lines go: this process's sys.stderr (fd 2 itself holds the native-log file while
+    a command runs, quiet.native_logs_to_file), when it has a descriptor."""
+    try:
+        return sys.stderr.fileno()
+    except (AttributeError, OSError, ValueError):
+        return None
