@@ -24,10 +24,11 @@ _IGNORE = shutil.ignore_patterns(".git", ".venv*", "runs", "build", "dist", "*.e
 @pytest.fixture(scope="module")
 def wheel_env(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("wheel")
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}  # the checkout must not look installed
     src = tmp / "src"
     shutil.copytree(ROOT, src, ignore=_IGNORE)
     subprocess.run([sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "--no-build-isolation",
-                    "-w", str(tmp / "dist"), str(src)], check=True, capture_output=True, timeout=300)
+                    "-w", str(tmp / "dist"), str(src)], check=True, capture_output=True, timeout=300, env=env)
     wheel = next((tmp / "dist").glob("optimize_cli-*.whl"))
     venv = tmp / "venv"
     subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True, timeout=120)
@@ -38,8 +39,7 @@ def wheel_env(tmp_path_factory):
     deps = {sysconfig.get_paths()["purelib"], *site.getsitepackages()}
     Path(purelib, "test-deps.pth").write_text("\n".join(sorted(deps)) + "\n")
     subprocess.run([sys.executable, "-m", "pip", "--python", str(py), "install", "--quiet", "--no-deps",
-                    str(wheel)], check=True, capture_output=True, timeout=300)
-    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+                    str(wheel)], check=True, capture_output=True, timeout=300, env=env)
     return venv / "bin" / "optimize-cli", env, Path(purelib), tmp
 
 
