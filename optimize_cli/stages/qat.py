@@ -69,6 +69,64 @@ def _inbound(layer) -> list:
     return list(inb) if isinstance(inb, (list, tuple)) else [inb]
 
 
+def configurable(registry, layer) -> bool:
+    """The registry both claims `layer` and can give its QuantizeConfig. tfmot's prune- and
+    cluster-preserving registries claim every layer without trainable weights and then ask the 8-bit
+    registry, which raises for the classes it lacks (Rescaling, Normalization, Resizing, …)."""
+    if not registry.supports(layer):
+        return False
+    try:
+        registry.get_quantize_config(layer)
+    except (ValueError, KeyError, AttributeError, TypeError):
+        return False
+    return True
+
+
+class _HonestRegistry:
+    """A tfmot quantize registry whose supports() is `configurable`: quantize_apply asks supports() of
+    every float layer that feeds a quantized one, then get_quantize_config(), which must not raise."""
+
+    def __init__(self, registry):
+        self._registry = registry
+
+    def supports(self, layer) -> bool:
+        return configurable(self._registry, layer)
+
+    def get_quantize_config(self, layer):
+        return self._registry.get_quantize_config(layer)
+
+
+class _HonestScheme:
+    """A tfmot quantize scheme with its registry made honest (see _HonestRegistry); same layout transforms."""
+
+    def __init__(self, scheme):
+        self._scheme = scheme
+
+    def get_layout_transformer(self):
+        return self._scheme.get_layout_transformer()
+
+    def get_quantize_registry(self):
+        return _HonestRegistry(self._scheme.get_quantize_registry())
+
+
+def output_only_config():
+    """The QuantizeConfig tfmot gives Add/Concatenate: no weights quantized, the output quantized 8-bit
+    (moving-average range): what Rescaling and Normalization need to become int8 MUL/ADD/SUB ops."""
+    from tensorflow_model_optimization.python.core.quantization.keras.default_8bit import (
+        default_8bit_quantize_registry as registry8,
+    )
+
+    return registry8.Default8BitQuantizeConfig([], [], True)
+
+
+def _preprocessing(layer) -> bool:
+    """Rescaling / Normalization: elementwise affine maps with no trainable weights that no tfmot registry
+    configures; quantized here with `output_only_config`."""
+    from ..tf import keras
+
+    return isinstance(layer, (keras.layers.Rescaling, keras.layers.Normalization)) and not layer.trainable_weights
+
+
 def _qat_decider(registry):
     from ..tf import keras, tfmot
 
@@ -92,7 +150,10 @@ def _qat_decider(registry):
             if not folds_into(layer):
                 return ("BatchNormalization that does not follow a linear Conv2D/DepthwiseConv2D/Dense cannot be "
                         "quantized by tfmot; left in float")
-        elif not registry.supports(layer):
+        elif _preprocessing(layer):
+            annotated.add(layer.name)
+            return tfmot.quantization.keras.quantize_annotate_layer(layer, output_only_config())
+        elif not configurable(registry, layer):
             return f"not supported by tfmot's 8-bit quantization ({type(layer).__name__}); left in float"
         annotated.add(layer.name)
         return tfmot.quantization.keras.quantize_annotate_layer(layer)
@@ -180,7 +241,7 @@ def run(model, params: QatStage, ctx):
         model, params, ctx, "qat", _qat_decider(scheme.get_quantize_registry()), "quantized")
     try:
         with tfmot.quantization.keras.quantize_scope():
-            qmodel = tfmot.quantization.keras.quantize_apply(annotated, scheme)
+            qmodel = tfmot.quantization.keras.quantize_apply(annotated, _HonestScheme(scheme))
     except Exception as e:
         raise StageError(f"{label}: tfmot could not apply {name} ({' '.join(str(e).split())[:300]}); "
                          "list the layer in skip_layers to leave it in float") from None
