@@ -1,11 +1,13 @@
-"""qat on layers tfmot's registries claim but cannot configure: preprocessing up front (Rescaling,
-Normalization) is quantized on every path (QAT, PQAT, CQAT, PCQAT) and reaches the int8 .tflite."""
+"""cluster and qat on layers tfmot claims but cannot handle: preprocessing up front (Rescaling,
+Normalization) is quantized on every path (QAT, PQAT, CQAT, PCQAT) and reaches the int8 .tflite; a weight
+with fewer values than k-means++ centroids and a fused relu6 are left alone, named, and kept as the
+earlier stages made them."""
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from optimize_cli.stages import QatStage
+from optimize_cli.stages import ClusterStage, PruneStage, QatStage
 
 PATHS = {"QAT": (), "PQAT": ("prune",), "CQAT": ("cluster",), "PCQAT": ("prune", "cluster")}
 
@@ -67,3 +69,54 @@ def test_qat_preprocessing_layers_reach_the_int8_tflite(prep_model, make_ctx, di
         got.append((it.get_tensor(o["index"]).astype(np.float32) - ozp) * os_)
     want = np.asarray(res.model(x))
     assert np.mean(np.concatenate(got).argmax(-1) == want.argmax(-1)) >= 0.9
+
+
+@pytest.fixture(scope="module")
+def odd_pruned(make_ctx):
+    """SeparableConv2D on one channel (a pointwise kernel of 4 values) → Conv2D 1×1 with a fused relu6 →
+    pooling → Dense, pruned to 50 %."""
+    from optimize_cli.stages import prune
+    from optimize_cli.tf import keras
+
+    L = keras.layers
+    keras.utils.set_random_seed(0)
+    inp = keras.Input((8, 8, 1), name="image")
+    h = L.SeparableConv2D(4, 3, name="sep")(inp)
+    h = L.Conv2D(8, 1, activation="relu6", name="c6")(h)
+    h = L.Flatten(name="flat")(L.MaxPooling2D(name="pool")(h))
+    model = keras.Model(inp, L.Dense(10, activation="softmax", name="out")(h))
+    return prune.run(model, PruneStage(target_sparsity=0.5, epochs=1), make_ctx(index=1, samples=64)).model
+
+
+def test_cluster_skips_a_weight_with_fewer_values_than_clusters(odd_pruned, make_ctx):
+    from optimize_cli.stages import cluster
+
+    res = cluster.run(odd_pruned, ClusterStage(clusters=8, epochs=1, preserve_sparsity=True),
+                      make_ctx(previous=["prune"], index=2, samples=64))
+    skipped = {s["name"]: s["reason"] for s in res.skipped_layers}
+    assert skipped["sep"] == "too few weights for 8 clusters (pointwise_kernel: 4 values)"
+    assert {"c6", "out"} <= set(res.details["clustered_layers"])
+    assert np.all(np.asarray(res.model.get_layer("sep").pointwise_kernel) == np.asarray(odd_pruned.get_layer("sep").pointwise_kernel))
+
+
+def test_sparsity_preserving_kmeans_needs_values_on_both_sides():
+    """tfmot splits clusters-1 centroids between negative and positive values by their counts: 2 negative
+    and 1 positive value among zeros ask k-means++ for 5 and 2 centroids, which fails in tfmot."""
+    from optimize_cli.stages.cluster import too_few_weights
+
+    v = np.array([-1.0, -2.0, 3.0] + [0.0] * 20)
+    assert "2 negative, 1 positive values for 5 and 2 k-means++ centroids" in too_few_weights("kernel", v, 8, True, True)
+    assert too_few_weights("kernel", v, 8, False, True) is None and too_few_weights("kernel", v, 8, True, False) is None
+    assert too_few_weights("kernel", np.array([-1.0, 2.0] * 12), 8, True, True) is None
+
+
+def test_pcqat_leaves_a_fused_relu6_in_float_and_keeps_it_pruned(odd_pruned, make_ctx):
+    from optimize_cli.stages import cluster, qat
+
+    clustered = cluster.run(odd_pruned, ClusterStage(clusters=8, epochs=0, preserve_sparsity=True),
+                            make_ctx(previous=["prune"], index=2, samples=64)).model
+    res = qat.run(clustered, QatStage(epochs=1), make_ctx(previous=["prune", "cluster"], index=3, samples=64))
+    skipped = {s["name"]: s["reason"] for s in res.skipped_layers}
+    assert skipped["c6"].startswith("tfmot cannot quantize its fused activation 'relu6' (Conv2D); left in float")
+    assert "c6" in res.details["frozen_float_layers"] and "out" in res.details["quantized_layers"]
+    np.testing.assert_array_equal(np.asarray(res.model.get_layer("c6").kernel), np.asarray(clustered.get_layer("c6").kernel))
