@@ -82,6 +82,25 @@ def test_keras3_translation_gives_keras3_outputs(zoo, name):
     assert np.max(np.abs(got - want)) <= 1e-5 * np.max(np.abs(want))
 
 
+def test_keras3_two_inputs_translate_and_check(zoo):
+    """A Functional with two inputs: translated, its outputs equal Keras 3's on both inputs, and the check
+    compares it layer by layer and names the first layer that differs."""
+    from optimize_cli.models import load_model
+
+    lm = load_model(str(zoo / "twoin.keras"))
+    assert [t.name.split(":")[0] for t in lm.keras_model.inputs] == ["img", "feats"]
+    with np.load(zoo / "twoin.npz") as ref:
+        xs, want = [ref["x0"], ref["x1"]], ref["y"]
+    assert np.max(np.abs(lm.keras_model.predict_on_batch(xs) - want)) <= 1e-5 * np.max(np.abs(want))
+    rec = lm.verify(xs)
+    assert rec["checked_against"].startswith("keras 3.") and rec["max_abs_diff"] <= rec["tolerance"]
+    assert rec["layers_compared"] == _compared_layers(zoo, "twoin")
+    layer = lm.keras_model.get_layer("feat_dense")
+    layer.set_weights([w + 0.5 for w in layer.get_weights()])
+    with pytest.raises(InputError, match=r"from layer 'feat_dense' on: max abs difference"):
+        lm.verify(xs)
+
+
 def test_keras3_reading_imports_no_keras3():
     """The modules that read Keras 3 files never import Keras 3 (only the check's subprocess script does)."""
     import ast
