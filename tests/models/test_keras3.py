@@ -107,7 +107,7 @@ def test_keras3_reading_imports_no_keras3():
 
     import optimize_cli.models as models_pkg
 
-    for name in ("keras3.py", "keras3_build.py", "keras3_check.py"):
+    for name in ("keras3.py", "keras3_build.py", "keras3_check.py", "keras3_compile.py"):
         tree = ast.parse((Path(models_pkg.__file__).parent / name).read_text(encoding="utf-8"))
         imported = {a.name for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names}
         imported |= {n.module or "" for n in ast.walk(tree) if isinstance(n, ast.ImportFrom)}
@@ -313,3 +313,49 @@ def test_keras3_inspect_describes_the_translation(zoo):
     assert res.exit_code == 0, res.output
     names = [la["name"] for la in json.loads(res.stdout)["layers"]]
     assert any(n.startswith("add") for n in names) and "head" not in names
+
+
+def _with_compile(zoo: Path, tmp_path: Path, compile_config) -> Path:
+    """A copy of the zoo's cnn.keras whose config.json holds `compile_config`."""
+    import zipfile
+
+    cfg = {**_config(zoo, "cnn"), "compile_config": compile_config}
+    out = tmp_path / "cnn.keras"
+    with zipfile.ZipFile(zoo / "cnn.keras") as src, zipfile.ZipFile(out, "w") as dst:
+        for item in src.namelist():
+            dst.writestr(item, json.dumps(cfg) if item == "config.json" else src.read(item))
+    return out
+
+
+def test_keras3_compile_config_is_carried_over(zoo, tmp_path):
+    """The file's loss (a name, or a configured Keras 3 loss object) and metrics compile the translated
+    model, so fine-tuning uses the saved loss instead of inferring one."""
+    from optimize_cli.models import compile_info, load_model
+    from optimize_cli.recipe import TrainingConfig
+
+    lm = load_model(str(zoo / "cnn.keras"))  # compiled by Keras 3 with "sparse_categorical_crossentropy"
+    assert lm.keras_model.loss == "sparse_categorical_crossentropy" and lm.warnings == []
+    assert compile_info(lm.keras_model, TrainingConfig()).source == "saved"
+    loss = {"module": "keras.losses", "class_name": "CategoricalCrossentropy", "registered_name": None,
+            "config": {"name": "categorical_crossentropy", "reduction": "sum_over_batch_size", "from_logits": True,
+                       "label_smoothing": 0.1, "axis": -1}}
+    metric = {"module": "keras.metrics", "class_name": "CategoricalAccuracy", "registered_name": None,
+              "config": {"name": "categorical_accuracy", "dtype": "float32"}}
+    lm = load_model(str(_with_compile(zoo, tmp_path, {"loss": loss, "metrics": [metric, "mae"]})))
+    got = lm.keras_model.loss
+    assert type(got).__name__ == "CategoricalCrossentropy" and lm.warnings == []
+    assert got.get_config()["label_smoothing"] == pytest.approx(0.1) and got.get_config()["from_logits"] is True
+    assert [type(m).__name__ for m in lm.keras_model.compiled_metrics._user_metrics] == ["CategoricalAccuracy", "str"]  # noqa: SLF001
+    info = compile_info(lm.keras_model, TrainingConfig())
+    assert info.source == "saved" and info.from_logits is True and info.loss is got
+
+
+def test_keras3_unknown_compile_loss_is_inferred_with_a_warning(zoo, tmp_path):
+    from optimize_cli.models import compile_info, load_model
+    from optimize_cli.recipe import TrainingConfig
+
+    tversky = {"module": "keras.losses", "class_name": "Tversky", "registered_name": None,  # tf_keras has none
+               "config": {"name": "tversky", "reduction": "sum_over_batch_size", "alpha": 0.5, "beta": 0.5}}
+    lm = load_model(str(_with_compile(zoo, tmp_path, {"loss": tversky, "metrics": ["accuracy"]})))
+    assert len(lm.warnings) == 1 and "'Tversky'" in lm.warnings[0] and "inferred" in lm.warnings[0]
+    assert compile_info(lm.keras_model, TrainingConfig()).source == "inferred"
