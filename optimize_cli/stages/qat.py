@@ -130,7 +130,7 @@ class _HonestScheme:
 
 def output_only_config():
     """The QuantizeConfig tfmot gives Add/Concatenate: no weights quantized, the output quantized 8-bit
-    (moving-average range): what Rescaling and Normalization need to become int8 MUL/ADD/SUB ops."""
+    (moving-average range): what Rescaling, Normalization and LayerNormalization need (see `_output_only`)."""
     from tensorflow_model_optimization.python.core.quantization.keras.default_8bit import (
         default_8bit_quantize_registry as registry8,
     )
@@ -138,11 +138,16 @@ def output_only_config():
     return registry8.Default8BitQuantizeConfig([], [], True)
 
 
-def _preprocessing(layer) -> bool:
-    """Rescaling / Normalization: elementwise affine maps with no trainable weights that no tfmot registry
-    configures; quantized here with `output_only_config`."""
+def _output_only(layer) -> bool:
+    """Rescaling / Normalization (elementwise affine maps without trainable weights) and LayerNormalization:
+    no tfmot registry configures them; quantized here with `output_only_config`, so the layer after them
+    reads a quantized tensor (a Dense after a float LayerNormalization lost its clusters in the int8 export:
+    the converter quantized it from tfmot's unclustered variable) and the converter computes them in int8
+    (MUL/SUB/ADD; MEAN/SQUARED_DIFFERENCE/RSQRT for LayerNormalization)."""
     from ..tf import keras
 
+    if isinstance(layer, keras.layers.LayerNormalization):
+        return True
     return isinstance(layer, (keras.layers.Rescaling, keras.layers.Normalization)) and not layer.trainable_weights
 
 
@@ -179,7 +184,7 @@ def _qat_decider(registry):
             if not folds_into(layer):
                 return ("BatchNormalization that does not follow a linear Conv2D/DepthwiseConv2D/Dense cannot be "
                         "quantized by tfmot; left in float")
-        elif _preprocessing(layer):
+        elif _output_only(layer):
             annotated.add(layer.name)
             return tfmot.quantization.keras.quantize_annotate_layer(layer, output_only_config())
         elif not configurable(registry, layer):
