@@ -122,6 +122,9 @@ def load_keras3_file(path: str, trust_model: bool) -> Any:
     # Lambda, functions, foreign modules: the same refusal as every format (custom classes: untranslatable)
     refuse_unsafe_config(path, k3.config, trust_model, custom_too=False)
     model, tr = load_keras3(k3)
-    lm = LoadedModel(model, "keras3", path)
+    from .keras3_compile import carry_compile
+
+    _, warnings = carry_compile(model, k3.config, path)
+    lm = LoadedModel(model, "keras3", path, warnings=warnings)
     lm.verify = lambda x: check_translation(path, model, tr, x)
     return lm

@@ -46,24 +46,33 @@ def output_of(layer):
         raise ValueError("not called exactly once")
     return nodes[0].output_tensors[0]
 
-kept, tensors = [], []
-for n in names:
-    try:
-        tensors.append(output_of(m.get_layer(n)))
-        kept.append(n)
-    except Exception:
-        pass
-outs = list(m.outputs)
-try:
-    probe = keras.Model(m.inputs, tensors + outs)
-except Exception:  # a layer output the outer graph does not reach: compare the model's outputs only
-    kept, tensors = [], []
-    probe = keras.Model(m.inputs, outs)
-kept += ["__output_%d__" % i for i in range(len(outs))]
 xs = np.load(xin, allow_pickle=False)
 x = [xs["x%d" % i] for i in range(len(xs.files))]
-ys = probe.predict_on_batch(x if len(x) > 1 else x[0])
-ys = ys if isinstance(ys, (list, tuple)) else [ys]
+kept, tensors = [], []
+if isinstance(m, keras.Sequential):  # its layers have a node per build: call them one after the other
+    y, got = x[0], {}
+    for layer in m.layers:
+        y = layer(y, training=False)
+        got[layer.name] = np.asarray(y)
+    kept = [n for n in names if n in got]
+    ys = [got[n] for n in kept] + [np.asarray(y)]
+    kept.append("__output_0__")
+else:
+    for n in names:
+        try:
+            tensors.append(output_of(m.get_layer(n)))
+            kept.append(n)
+        except Exception:
+            pass
+    outs = list(m.outputs)
+    try:
+        probe = keras.Model(m.inputs, tensors + outs)
+    except Exception:  # a layer output the outer graph does not reach: compare the model's outputs only
+        kept, tensors = [], []
+        probe = keras.Model(m.inputs, outs)
+    kept += ["__output_%d__" % i for i in range(len(outs))]
+    ys = probe.predict_on_batch(x if len(x) > 1 else x[0])
+    ys = ys if isinstance(ys, (list, tuple)) else [ys]
 np.savez(out, **{"y%d" % i: np.asarray(y) for i, y in enumerate(ys)})
 print(json.dumps({"layers": kept, "keras_version": keras.__version__}))
 """

@@ -62,9 +62,61 @@ def _centroid_init(name: str):
     }[name]
 
 
+def _clusterable_weights(layer, registry) -> list:
+    """(name, variable) of each weight tfmot would cluster in `layer` ([] when unknown, e.g. RNN cells)."""
+    from tensorflow_model_optimization.python.core.clustering.keras import clusterable_layer
+
+    if isinstance(layer, clusterable_layer.ClusterableLayer):
+        return list(layer.get_clusterable_weights())
+    from .layers import registry_weights
+
+    return [(n, getattr(layer, n)) for n in registry_weights(registry, layer) if hasattr(layer, n)]
+
+
+def too_few_weights(name: str, values, clusters: int, preserve: bool, kmeans: bool) -> Optional[str]:
+    """Why `values` (one weight, or one output channel of it) cannot be clustered into `clusters`, or None:
+    at most `clusters` values leave nothing to cluster, and tfmot's k-means++ fails ("num_to_sample <=
+    points.rows()") when it is asked for more centroids than there are values — with preserve_sparsity it
+    splits clusters-1 centroids between the negative and the positive values in proportion to their counts."""
+    import numpy as np
+
+    v = np.asarray(values).ravel()
+    if v.size <= clusters:
+        return f"too few weights for {clusters} clusters ({name}: {v.size} values)"
+    if preserve and kmeans:
+        neg, pos = int(np.sum(v < 0)), int(np.sum(v > 0))
+        if neg + pos:
+            n_neg = int(np.round((clusters - 1) * neg / (neg + pos)))
+            n_pos = clusters - 1 - n_neg
+            if n_neg > neg or n_pos > pos:
+                return (f"too few non-zero weights for {clusters} sparsity-preserving clusters ({name}: {neg} "
+                        f"negative, {pos} positive values for {n_neg} and {n_pos} k-means++ centroids)")
+    return None
+
+
+def _layer_too_few(layer, registry, params: ClusterStage, preserve: bool, per_channel: bool) -> Optional[str]:
+    """The first clusterable weight of `layer` (per output channel when clustered per channel) that
+    `too_few_weights` refuses, or None."""
+    import numpy as np
+
+    kmeans = params.centroid_init == "kmeans++"
+    first = getattr(layer, "data_format", "channels_last") == "channels_first"
+    for name, var in _clusterable_weights(layer, registry):
+        w = np.asarray(var.numpy() if hasattr(var, "numpy") else var)
+        if per_channel and w.ndim == 4:
+            w = np.moveaxis(w, 1, -1) if first else w
+            parts = [(f"{name} channel {c}", w[..., c]) for c in range(w.shape[-1])]
+        else:
+            parts = [(name, w)]
+        for label, part in parts:
+            why = too_few_weights(label, part, params.clusters, preserve, kmeans)
+            if why:
+                return why
+    return None
+
+
 def _cluster_decider(params: ClusterStage, preserve: bool, notes: list):
     from ..tf import keras, tfmot
-    import numpy as np
     from tensorflow_model_optimization.python.core.clustering.keras import (
         cluster_wrapper,
         clusterable_layer,
@@ -88,16 +140,13 @@ def _cluster_decider(params: ClusterStage, preserve: bool, notes: list):
         if params.per_channel and not per_channel:
             notes.append(f"{layer.name}: per_channel applies to Conv2D kernels only; "
                          f"{type(layer).__name__} kernel clustered as a whole")
+        # tfmot's own "enough weights" check divides by the size of the layer's *last* trainable weight (the
+        # kernel itself for Conv2D without bias) and then silently skips per-channel clustering, and it lets
+        # k-means++ fail on a weight with fewer values than centroids: count per weight (and channel) here.
+        few = _layer_too_few(layer, registry, params, preserve, per_channel)
+        if few:
+            return few
         if isinstance(layer, keras.layers.Conv2D):
-            # tfmot's own "enough weights" check divides by the size of the layer's *last* trainable weight,
-            # which is the kernel itself for Conv2D without bias (the usual Conv2D before BatchNorm), and then
-            # silently skips per-channel clustering; count per output channel here instead.
-            shape = tuple(int(d) for d in layer.kernel.shape)
-            channels = shape[1] if getattr(layer, "data_format", "channels_last") == "channels_first" else shape[-1]
-            n = int(np.prod(shape)) // (channels if per_channel else 1)
-            if n <= params.clusters:
-                return (f"too few weights for {params.clusters} clusters ({n}"
-                        + (" per output channel)" if per_channel else ")"))
             return cluster_wrapper.ClusterWeights(layer, params.clusters, init, preserve_sparsity=preserve,
                                                   cluster_per_channel=per_channel)
         return tfmot.clustering.keras.cluster_weights(
@@ -125,7 +174,7 @@ def run(model, params: ClusterStage, ctx):
     from ..tf import tfmot
     from ..training.fit import fit
     from .base import StageResult, resolved_for_run, stage_label
-    from .layers import check_skip_layers, wrap_stage_layers
+    from .layers import check_skip_layers, freeze_preserved, wrap_stage_layers
 
     params = resolved_for_run(sys.modules[__name__], params, ctx)
     label = stage_label(ctx, "cluster")
@@ -134,6 +183,9 @@ def run(model, params: ClusterStage, ctx):
     notes: list[str] = []
     wrapped_model, wrapped, skipped = wrap_stage_layers(
         model, params, ctx, "cluster", _cluster_decider(params, preserve, notes), "clustered")
+    if preserve:  # a layer left unclustered is fine-tuned without tfmot's masks: keep its pruned zeros
+        for layer in freeze_preserved(wrapped_model, skipped, True, False):
+            notes.append(f"{layer}: not clustered and frozen: fine-tuning it would undo its pruned zeros")
     for note in notes:
         ctx.reporter.log(f"  {label}: {note}")
     history = fit(wrapped_model, ctx, "cluster", epochs=params.epochs, learning_rate=params.learning_rate,
@@ -181,7 +233,9 @@ def tree_label(previous: list[str]) -> str:
 
 def export_check(params: ClusterStage, record: dict, tflite_layers: dict) -> dict:
     """Did the clusters survive into the .tflite (at most `clusters` values per output channel)?"""
-    clustered = [lay for lay in record["layers"] if lay.get("unique_weights") and lay["unique_weights"] <= params.clusters]
+    left = {s.get("name") for s in record.get("skipped_layers") or []}  # not clustered: nothing to survive
+    clustered = [lay for lay in record["layers"] if lay.get("unique_weights") and lay["unique_weights"] <= params.clusters
+                 and lay["name"] not in left]
     lost, matched = [], 0
     for lay in clustered:
         t = tflite_layers.get(lay["name"])

@@ -183,3 +183,21 @@ def tfmot_refusal(layer, registry, verb: str, noun: str) -> tuple[bool, Optional
             return True, DEPTHWISE_REASON.format(verb=verb, noun=noun)
         return True, (f"tfmot {verb}s no weights of {type(layer).__name__} layers" if has_kernel(layer) else None)
     return False, None
+
+
+def freeze_preserved(model, skipped: list[dict], sparsity: bool, clusters: bool) -> list[str]:
+    """Freeze (trainable=False) each layer the stage left alone whose kernels hold what an earlier stage
+    made — zeros (≥ 5 % of a kernel, when `sparsity`) or few distinct values (≤ 256, when `clusters`) — so
+    that fine-tuning without tfmot's masks or centroids does not undo it. Returns the frozen names."""
+    import numpy as np
+
+    names = {s["name"] for s in skipped}
+    frozen = []
+    for layer in iter_layers(model):
+        if layer.name not in names or not layer.trainable:
+            continue
+        kernels = [np.asarray(k) for n, k in layer_kernels(layer) if "kernel" in n.split("/")[-1]]  # not PReLU's alpha
+        if any((sparsity and np.mean(k == 0) >= 0.05) or (clusters and np.unique(k).size <= 256) for k in kernels):
+            layer.trainable = False
+            frozen.append(layer.name)
+    return frozen

@@ -69,6 +69,88 @@ def _inbound(layer) -> list:
     return list(inb) if isinstance(inb, (list, tuple)) else [inb]
 
 
+def unquantizable_activation(config, layer) -> Optional[str]:
+    """The name of an activation `config` would fake-quantize in `layer` that tfmot cannot (its
+    QuantizeAwareActivation knows linear, relu, swish, gelu, softmax, sigmoid, tanh: a fused 'relu6' fails
+    quantize_apply with "Only some Keras activations ... are supported"), or None."""
+    from tensorflow_model_optimization.python.core.quantization.keras.quantize_aware_activation import (
+        QuantizeAwareActivation,
+    )
+
+    probe = object.__new__(QuantizeAwareActivation)  # only its class tables are read
+    for activation, _ in config.get_activations_and_quantizers(layer):
+        if not probe._is_supported_activation(activation):  # noqa: SLF001 - tfmot has no public API for this
+            return str(getattr(activation, "__name__", type(activation).__name__))
+    return None
+
+
+def configurable(registry, layer) -> bool:
+    """The registry both claims `layer` and can quantize it. tfmot's prune- and cluster-preserving
+    registries claim every layer without trainable weights and then ask the 8-bit registry, which raises
+    for the classes it lacks (Rescaling, Normalization, Resizing, …); and a supported layer with a fused
+    activation tfmot cannot fake-quantize (relu6, elu, …) fails when it is wrapped."""
+    if not registry.supports(layer):
+        return False
+    try:
+        config = registry.get_quantize_config(layer)
+        if config is None:
+            return True  # quantize_apply leaves it alone
+        config.get_output_quantizers(layer)  # raises for an Activation layer tfmot does not know
+        return unquantizable_activation(config, layer) is None
+    except (ValueError, KeyError, AttributeError, TypeError, RuntimeError):
+        return False
+
+
+class _HonestRegistry:
+    """A tfmot quantize registry whose supports() is `configurable`: quantize_apply asks supports() of
+    every float layer that feeds a quantized one, then get_quantize_config(), which must not raise."""
+
+    def __init__(self, registry):
+        self._registry = registry
+
+    def supports(self, layer) -> bool:
+        return configurable(self._registry, layer)
+
+    def get_quantize_config(self, layer):
+        return self._registry.get_quantize_config(layer)
+
+
+class _HonestScheme:
+    """A tfmot quantize scheme with its registry made honest (see _HonestRegistry); same layout transforms."""
+
+    def __init__(self, scheme):
+        self._scheme = scheme
+
+    def get_layout_transformer(self):
+        return self._scheme.get_layout_transformer()
+
+    def get_quantize_registry(self):
+        return _HonestRegistry(self._scheme.get_quantize_registry())
+
+
+def output_only_config():
+    """The QuantizeConfig tfmot gives Add/Concatenate: no weights quantized, the output quantized 8-bit
+    (moving-average range): what Rescaling, Normalization and LayerNormalization need (see `_output_only`)."""
+    from tensorflow_model_optimization.python.core.quantization.keras.default_8bit import (
+        default_8bit_quantize_registry as registry8,
+    )
+
+    return registry8.Default8BitQuantizeConfig([], [], True)
+
+
+def _output_only(layer) -> bool:
+    """Rescaling / Normalization (elementwise affine maps without trainable weights) and LayerNormalization:
+    no tfmot registry configures them; quantized here with `output_only_config`, so the layer after them
+    reads a quantized tensor (a Dense after a float LayerNormalization lost its clusters in the int8 export:
+    the converter quantized it from tfmot's unclustered variable) and the converter computes them in int8
+    (MUL/SUB/ADD; MEAN/SQUARED_DIFFERENCE/RSQRT for LayerNormalization)."""
+    from ..tf import keras
+
+    if isinstance(layer, keras.layers.LayerNormalization):
+        return True
+    return isinstance(layer, (keras.layers.Rescaling, keras.layers.Normalization)) and not layer.trainable_weights
+
+
 def _qat_decider(registry):
     from ..tf import keras, tfmot
 
@@ -85,14 +167,31 @@ def _qat_decider(registry):
         act = getattr(getattr(prev, "activation", None), "__name__", "")
         return isinstance(prev, (layers.Conv2D, layers.DepthwiseConv2D, layers.Dense)) and act == "linear"
 
+    def fed_by_float(layer) -> list[str]:
+        """The names of its inputs when all come from layers left in float (not the model's inputs)."""
+        inb = _inbound(layer)
+        if not inb or any(isinstance(i, layers.InputLayer) or i.name in annotated for i in inb):
+            return []
+        return [i.name for i in inb]
+
     def decide(layer):
         if isinstance(layer, layers.Lambda):
             return "Lambda layers cannot be quantized automatically; left in float"
+        floats = [] if layer.trainable_weights else fed_by_float(layer)
+        if floats:  # a quantized pooling/reshape/… after a float layer breaks the converter's same-scale rule
+            return f"its input{'s' if len(floats) > 1 else ''} ({', '.join(floats)}) stay in float; left in float too"
         if isinstance(layer, layers.BatchNormalization):
             if not folds_into(layer):
                 return ("BatchNormalization that does not follow a linear Conv2D/DepthwiseConv2D/Dense cannot be "
                         "quantized by tfmot; left in float")
-        elif not registry.supports(layer):
+        elif _output_only(layer):
+            annotated.add(layer.name)
+            return tfmot.quantization.keras.quantize_annotate_layer(layer, output_only_config())
+        elif not configurable(registry, layer):
+            act = getattr(getattr(layer, "activation", None), "__name__", None)
+            if registry.supports(layer) and act and act not in ("linear", "relu", "softmax", "sigmoid", "tanh"):
+                return (f"tfmot cannot quantize its fused activation '{act}' ({type(layer).__name__}); left in "
+                        f"float (an activation layer after it, e.g. ReLU(max_value=6) for relu6, can be quantized)")
             return f"not supported by tfmot's 8-bit quantization ({type(layer).__name__}); left in float"
         annotated.add(layer.name)
         return tfmot.quantization.keras.quantize_annotate_layer(layer)
@@ -169,7 +268,7 @@ def run(model, params: QatStage, ctx):
     from ..tf import tfmot
     from ..training.fit import fit
     from .base import StageResult, resolved_for_run, stage_label
-    from .layers import check_skip_layers, wrap_stage_layers
+    from .layers import check_skip_layers, freeze_preserved, wrap_stage_layers
 
     params = resolved_for_run(sys.modules[__name__], params, ctx)
     label = stage_label(ctx, "qat")
@@ -180,10 +279,14 @@ def run(model, params: QatStage, ctx):
         model, params, ctx, "qat", _qat_decider(scheme.get_quantize_registry()), "quantized")
     try:
         with tfmot.quantization.keras.quantize_scope():
-            qmodel = tfmot.quantization.keras.quantize_apply(annotated, scheme)
+            qmodel = tfmot.quantization.keras.quantize_apply(annotated, _HonestScheme(scheme))
     except Exception as e:
         raise StageError(f"{label}: tfmot could not apply {name} ({' '.join(str(e).split())[:300]}); "
                          "list the layer in skip_layers to leave it in float") from None
+    # a layer left in float is fine-tuned without tfmot's masks and centroids: freeze what PQAT/CQAT/PCQAT keep
+    frozen = freeze_preserved(qmodel, skipped, name in ("PQAT", "PCQAT"), name in ("CQAT", "PCQAT"))
+    for layer in frozen:
+        ctx.reporter.log(f"  {label}: {layer} left in float and frozen: fine-tuning it would undo the earlier stages")
     calibrated = calibrate_ranges(qmodel, ctx) if params.calibrate_ranges else 0
     history = fit(qmodel, ctx, "qat", epochs=params.epochs, learning_rate=params.learning_rate,
                   batch_size=params.batch_size)
@@ -193,6 +296,7 @@ def run(model, params: QatStage, ctx):
         skipped_layers=skipped,
         history=history,
         details={"scheme": name, "tfmot_scheme": SCHEME_NOTES[name], "quantized_layers": wrapped, "calibration_samples": calibrated,
+                 "frozen_float_layers": frozen,
                  "learning_rate": params.learning_rate, "epochs": params.epochs},
     )
 

@@ -105,6 +105,15 @@ def seq1d():
     return keras.Model(inp, L.Dense(10, activation="softmax")(L.Add()([a, b])), name="seq1d")
 
 
+def twoin():
+    """A Functional with two inputs: an image through a Conv2D and 4 features through a Dense, concatenated."""
+    img, feats = keras.Input((8, 8, 1), name="img"), keras.Input((4,), name="feats")
+    a = L.Flatten()(L.Conv2D(4, 3, activation="relu", name="conv")(img))
+    b = L.Dense(8, activation="relu", name="feat_dense")(feats)
+    return keras.Model([img, feats], L.Dense(10, activation="softmax", name="head")(L.Concatenate()([a, b])),
+                       name="twoin")
+
+
 def unsupported():
     """GaussianNoise is not in the translation's table."""
     inp = keras.Input((8, 8, 1))
@@ -138,14 +147,16 @@ def main(out: str, data: str) -> None:
     tokens = (x.reshape(len(x), -1)[:, ::4] * 16).astype(np.int32)  # 16 "tokens" per digit, 0..16
     zoo = {"cnn": cnn(), "dscnn": dscnn(), "residual": residual(), "prep": prep(x), "mlp": mlp(),
            "wide": wide(), "seq1d": seq1d(), "unsupported": unsupported()}
+    zoo["twoin"] = twoin()
     for name, model in zoo.items():
-        xs = tokens if name == "seq1d" else x
+        xs = tokens if name == "seq1d" else [x, x.reshape(len(x), -1)[:, 20:24]] if name == "twoin" else x
         model.compile(optimizer=keras.optimizers.Adam(1e-2), loss="sparse_categorical_crossentropy",
                       metrics=["accuracy"], run_eagerly=True)  # a few steps: eager beats tracing
         model.fit(xs, y, epochs=2, batch_size=32, verbose=0)  # BatchNorm statistics move too
         model.save(os.path.join(out, f"{name}.keras"))
-        batch = xs[:16]
-        np.savez(os.path.join(out, f"{name}.npz"), x=batch, y=np.asarray(model(batch, training=False)))
+        batch = [a[:16] for a in xs] if isinstance(xs, list) else xs[:16]
+        inputs = {f"x{i}": a for i, a in enumerate(batch)} if isinstance(batch, list) else {"x": batch}
+        np.savez(os.path.join(out, f"{name}.npz"), **inputs, y=np.asarray(model(batch, training=False)))
     extras(out, zoo)
 
 
