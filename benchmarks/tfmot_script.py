@@ -103,7 +103,8 @@ def _timed(cmd: list[str], env: dict) -> tuple[float, str]:
 
 def run_command(model: Path, data: Path, out: Path) -> list[str]:
     sets = [f"data.train.path={data}", f"data.eval.path={data}", f"training.batch_size={BATCH}",
-            f"stages.0.target_sparsity={SPARSITY}", f"stages.1.clusters={CLUSTERS}"]
+            f"stages.0.target_sparsity={SPARSITY}", f"stages.1.clusters={CLUSTERS}",
+            "training.distill=false"]  # the same work as the script: no teacher
     sets += [f"stages.{i}.epochs={e}" for i, e in enumerate(EPOCHS)]
     sets += [f"stages.{i}.learning_rate={LR}" for i in range(3)]
     cmd = [sys.executable, "-m", "optimize_cli", "run", "prune-cluster-pcqat", "--model", str(model), "--output",

@@ -16,7 +16,7 @@ from .. import stages as stage_registry
 from ..strict import Strict as _Strict
 from ..tree import QUANTIZATIONS, scheme_for
 from ..data import DataConfig
-from ..training.distill import DistillConfig
+from ..training.distill import DistillSetting
 from ..training.distribute import DistributeConfig
 from .targets import LitertTarget, Target, bare_targets
 from .text import show_value
@@ -51,8 +51,10 @@ class TrainingConfig(_Strict):
         "output layer (probabilities or logits).",
     )
     seed: int = Field(0, ge=0, le=2**31 - 1, description="Seed for Python, NumPy and TensorFlow.")
-    distill: Optional[DistillConfig] = Field(
-        None, description="Distillation from the input model in every training stage (a stage's own overrides).")
+    distill: Optional[DistillSetting] = Field(
+        None, description="Distillation from the input model in every training stage (a stage's own overrides): "
+        "{alpha, temperature}, true (alpha 0.5, temperature 4) or false. Absent: on for single-output "
+        "classifiers (alpha 0.5, temperature 4), off for regression and multi-output models.")
     distribute: Optional[DistributeConfig] = Field(
         None, description="Train the prune, cluster and filter_prune stages under tf.distribute (absent: one "
         "device, as always).")

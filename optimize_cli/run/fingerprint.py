@@ -72,6 +72,8 @@ def made_from(recipe) -> dict:
         "model": hash_path(recipe.model),
         "data": data,
         "training": d["training"],
+        # defaults that change what a stage trains without a recipe change (stages made before them differ)
+        "defaults": {"distill": "on for single-output classifiers"},
     }
     return _json_copy(fp)
 

@@ -197,11 +197,18 @@ def _resumed_stages(run: _Run) -> tuple[list[StageRecord], Any]:
 
 def _teacher(run: _Run, params):
     """(distillation settings, teacher) for a stage: the input model, copied once, when it distils."""
-    from ..training.distill import effective
+    from ..training.distill import default_applies, effective
 
-    settings = effective(getattr(params, "distill", None), run.recipe.training)
+    cinfo = run.inputs.compile_info
+    auto = default_applies(run.inputs.keras_model, cinfo.loss if cinfo is not None else None)
+    settings = effective(getattr(params, "distill", None), run.recipe.training, auto=auto)
     if settings is None:
         return None, None
+    by_default = effective(getattr(params, "distill", None), run.recipe.training) is None
+    if by_default and run.teacher is None:  # said once, before the first stage that distils
+        run.reporter.log(f"distillation from the input model: on by default for a classifier (alpha "
+                         f"{settings.alpha:g}, temperature {settings.temperature:g}); training.distill: false "
+                         "turns it off")
     if run.teacher is None:
         from ..stages.layers import copy_model
 

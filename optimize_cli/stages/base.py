@@ -10,7 +10,7 @@ from typing import Any, Callable, ClassVar, Optional
 from pydantic import BaseModel, ConfigDict, Field
 
 from ..progress import Reporter
-from ..training.distill import DistillConfig
+from ..training.distill import DistillConfig, DistillSetting
 from ..training.fit import FitHistory
 
 #: a problem a stage's `resolve()` finds: (path inside the stage, message, show the key's line)
@@ -36,8 +36,9 @@ class StageParams(BaseModel):
         default_factory=list,
         description="Layer names or regular expressions (full match) this stage leaves as they are.",
     )
-    distill: Optional[DistillConfig] = Field(
-        None, description="Distillation from the input model for this stage (default: training.distill)."
+    distill: Optional[DistillSetting] = Field(
+        None, description="Distillation from the input model for this stage: {alpha, temperature}, true or "
+        "false (default: training.distill)."
     )
 
 

@@ -165,3 +165,41 @@ def test_distill_refuses_a_model_with_two_outputs(make_ctx):
     ctx.distill, ctx.teacher = DistillConfig(), model
     with pytest.raises(StageError, match="only models with one output"):
         fit(model, ctx, "prune", epochs=1, learning_rate=1e-3, batch_size=32)
+
+
+def test_distill_default_is_on_for_single_output_classifiers_only():
+    from optimize_cli.recipe import TrainingConfig
+    from optimize_cli.stages import PruneStage
+    from optimize_cli.tf import keras
+    from optimize_cli.training.distill import default_applies
+
+    plain = TrainingConfig()
+    assert effective(None, plain, auto=True) == DistillConfig(alpha=0.5, temperature=4.0)
+    assert effective(None, plain, auto=False) is None
+    assert effective(None, TrainingConfig(distill=False), auto=True) is None
+    assert effective(PruneStage(distill=False).distill, TrainingConfig(distill={"alpha": 0.2}), auto=True) is None
+    assert effective(PruneStage(distill=True).distill, plain) == DistillConfig()
+    x = keras.Input((4,))
+    one = keras.Model(x, keras.layers.Dense(3, activation="softmax")(x))
+    two = keras.Model(x, [keras.layers.Dense(3)(x), keras.layers.Dense(1)(x)])
+    assert default_applies(one, "sparse_categorical_crossentropy")
+    assert not default_applies(one, "mse") and not default_applies(two, "sparse_categorical_crossentropy")
+
+
+def test_distill_default_on_in_a_run_and_false_turns_it_off(tmp_path):
+    from run_helpers import DATA, MODEL, cli, write_recipe
+
+    def run(name, training):
+        doc = {"version": 1, "name": name, "model": str(MODEL), "training": training,
+               "data": {"train": {"type": "npz", "path": str(DATA), "x": "x_train", "y": "y_train", "stop": 64},
+                        "eval": {"type": "npz", "path": str(DATA), "x": "x_test", "y": "y_test", "stop": 64}},
+               "stages": [{"type": "prune", "epochs": 1}], "export": {"quantization": "dynamic"},
+               "evaluation": {"latency_runs": 1, "latency_warmup": 0}}
+        r = cli("run", write_recipe(tmp_path, doc, f"{name}.yaml"), "--output", tmp_path / name)
+        assert r.exit_code == 0, r.output
+        return json.loads((tmp_path / name / "report.json").read_text())["stages"][0]["distill"], r.stderr
+
+    on, err = run("default", {})
+    assert on == {"alpha": 0.5, "temperature": 4.0, "loss": "kl"} and "on by default for a classifier" in err
+    off, err = run("off", {"distill": False})
+    assert off is None and "by default" not in err
