@@ -65,7 +65,8 @@ def test_int_input_model_ptq_int8_keeps_int32_tokens(token_model, tmp_path):
 
 def test_int_input_model_runs_prune_cluster_pcqat_int8(token_model, tmp_path):
     """prune → cluster → PCQAT → int8 on the token model: every stage trains on int32 ids, the PTQ baseline
-    converts, the export checks pass, and what QAT leaves in float (Embedding, Conv1D) is said."""
+    converts, the export checks pass (the Embedding's table included), and what QAT leaves in float (Embedding,
+    Conv1D) is said."""
     out = tmp_path / "out"
     stages = [{"type": "prune", "target_sparsity": 0.5, "epochs": 1}, {"type": "cluster", "clusters": 8, "epochs": 1},
               {"type": "qat", "epochs": 1}]
@@ -76,8 +77,11 @@ def test_int_input_model_runs_prune_cluster_pcqat_int8(token_model, tmp_path):
     assert rep["stages"][2]["scheme"] == "PCQAT"
     assert rep["ptq_baseline"]["accuracy"] is not None
     assert rep["checks"] and all(c["passed"] for c in rep["checks"]), rep["checks"]
+    # tfmot prunes and clusters the Embedding's table: measured, and checked in the .tflite, like a kernel
+    assert [la["name"] for la in rep["stages"][1]["layers"]] == ["emb", "conv", "dense"]
+    assert [c["message"].split(" layer(s)")[0] for c in rep["checks"]] == ["3 pruned", "3 clustered"], rep["checks"]
     assert {"emb": "Embedding"}.items() <= {s["name"]: s["class"] for s in rep["stages"][2]["skipped_layers"]}.items()
-    assert "skipped emb (Embedding)" in res.output
+    assert "skipped emb (Embedding)" in res.output and "emb left in float and frozen" in res.output
     assert _interp_input((out / "model.tflite").read_bytes()) == np.int32
 
 
