@@ -25,12 +25,13 @@ Representative = Union[Callable[[], Iterator], np.ndarray, None]
 
 def representative_from(x: np.ndarray, n: int, seed: int = 0) -> Callable[[], Iterator[list]]:
     """A representative-dataset generator over `n` samples of `x` drawn deterministically (without
-    replacement, in index order) — the same samples for the same (x, n, seed)."""
+    replacement, in index order) — the same samples for the same (x, n, seed). Integer samples (token ids)
+    keep their type; others are float32."""
     x = np.asarray(x)
     count = min(int(n), len(x))
     rng = np.random.default_rng(seed)
     idx = np.sort(rng.choice(len(x), size=count, replace=False)) if count < len(x) else np.arange(len(x))
-    picked = np.ascontiguousarray(x[idx], dtype=np.float32)
+    picked = np.ascontiguousarray(x[idx], dtype=x.dtype if x.dtype.kind in "iub" else np.float32)
 
     def gen():
         for i in range(len(picked)):
@@ -47,6 +48,31 @@ def _as_generator(rep: Representative) -> Optional[Callable[[], Iterator]]:
         return rep
     arr = np.asarray(rep)
     return representative_from(arr, len(arr), 0)
+
+
+def _input_dtypes(keras_model, loaded) -> list:
+    """numpy dtypes of the model's inputs, in order (a Keras model's, else the SavedModel signature's)."""
+    if keras_model is not None:
+        return [np.dtype(t.dtype.as_numpy_dtype) for t in keras_model.inputs]
+    fn = getattr(loaded, "concrete_function", None)
+    if fn is None:
+        return []
+    return [np.dtype(s.dtype.as_numpy_dtype) for s in fn.structured_input_signature[1].values()]
+
+
+def _in_model_dtypes(gen: Optional[Callable[[], Iterator]], dtypes: list) -> Optional[Callable[[], Iterator]]:
+    """The generator yielding each input in the model's own type where that is an integer (token ids into
+    an Embedding): the converter's calibration feeds the interpreter, which takes no float for an int32."""
+    if gen is None or not any(d.kind in "iub" for d in dtypes):
+        return gen
+
+    def cast():
+        for item in gen():
+            arrays = list(item) if isinstance(item, (list, tuple)) else [item]
+            yield [np.asarray(a).astype(d) if i < len(dtypes) and (d := dtypes[i]).kind in "iub" else a
+                   for i, a in enumerate(arrays)]
+
+    return cast
 
 
 def is_qat_model(model) -> bool:
@@ -108,7 +134,7 @@ def convert(
     keras_model = getattr(model_or_loaded, "keras_model", model_or_loaded)
     loaded = model_or_loaded if hasattr(model_or_loaded, "keras_model") else None
     qat = keras_model is not None and is_qat_model(keras_model)
-    gen = _as_generator(representative)
+    gen = _in_model_dtypes(_as_generator(representative), _input_dtypes(keras_model, loaded))
     if qat and quantization != "int8":
         raise StageError(f"export: a quantization-aware-trained model converts to int8 only (not {quantization})")
 

@@ -1,7 +1,7 @@
 """Data sources → streaming, batched, prefetched `tf.data.Dataset`s; representative samples; checks.
 
-Every source becomes a `Split` (split.py): a re-iterable stream of (x, y) samples, x as float32, y as
-stored. One module per source type — npz, image_dir, tfrecord, tfds, python — holds its recipe model, its
+Every source becomes a `Split` (split.py): a re-iterable stream of (x, y) samples, x as float32 (as the
+model's integer type for a model with an integer input: token ids), y as stored. One module per source type — npz, image_dir, tfrecord, tfds, python — holds its recipe model, its
 path check (`validate`), its files (the resume fingerprint) and its loader; validation_split.py holds out
 part of data.train; config.py registers the source types and builds the recipe's `data` section from them;
 load.py loads a recipe's splits; fit.py checks them against the model.

@@ -36,12 +36,15 @@ def _multi(shape) -> bool:
 
 
 def check_against_model(split: Split, input_shape, output_shape, classification: bool, *, output=None,
-                        output_names=None, scan: bool = True, batch_size: int = CHUNK) -> None:
+                        output_names=None, scan: bool = True, batch_size: int = CHUNK, input_dtype=None) -> None:
     """The split must fit the model: sample shape = input shape, label shape fits the output (the one
-    `output` names for models with several), and — in one streaming pass when `scan` — every input finite,
-    every label finite and, for classifiers, a class the model has. Exit 3 naming the split, and the sample
-    index and file where one is at fault. The pass also counts the samples (split.samples is then free)."""
+    `output` names for models with several), and — in one streaming pass when `scan` — every input finite
+    (and a whole number for an integer `input_dtype`: token ids), every label finite and, for classifiers, a
+    class the model has. Exit 3 naming the split, and the sample index and file where one is at fault. The
+    pass also counts the samples (split.samples is then free). For an integer `input_dtype` the split then
+    gives x in that type (split.x_dtype)."""
     where = split.where
+    int_dtype = np.dtype(input_dtype) if input_dtype is not None and np.dtype(input_dtype).kind in "iu" else None
     want = None
     if input_shape is not None:
         if _multi(input_shape):
@@ -85,10 +88,28 @@ def check_against_model(split: Split, input_shape, output_shape, classification:
                                  f"{as_shape(output_shape)} (without the batch axis: {out})")
             kind = "binary" if classification else "values"
     if scan:
-        _scan(split, want, kind, units, batch_size)
+        _scan(split, want, kind, units, batch_size, int_dtype)
+    if int_dtype is not None:
+        split.x_dtype = int_dtype
 
 
-def _scan(split: Split, want: Optional[tuple], kind: Optional[str], units: Optional[int], batch_size: int) -> None:
+def _check_whole(split: Split, x: np.ndarray, n: int, dtype: np.dtype) -> None:
+    """Exit 3 naming the split, its source and the sample when an integer model input gets a fraction."""
+    if x.dtype.kind not in "fc":
+        return
+    bad = (x.reshape(len(x), -1) != np.round(x.reshape(len(x), -1))).any(axis=1)
+    if bad.any():
+        i = n + int(np.argmax(bad))
+        flat = x.reshape(len(x), -1)[i - n]
+        v = float(flat[np.argmax(flat != np.round(flat))])
+        src = f" {split.x_label()}" if split.x_label() else ""
+        raise InputError(f"{split.where}:{src} sample {i}{split.sample_name(i)} has input value {v:g}, not a whole "
+                         f"number, but the model's input is {dtype.name} (integer ids, e.g. tokens into an "
+                         "Embedding): store the inputs as integers")
+
+
+def _scan(split: Split, want: Optional[tuple], kind: Optional[str], units: Optional[int], batch_size: int,
+          int_dtype: Optional[np.dtype] = None) -> None:
     where = split.where
     check_dims = want is not None and None in split.element_shape
     n = 0
@@ -101,6 +122,8 @@ def _scan(split: Split, want: Optional[tuple], kind: Optional[str], units: Optio
         if bad.any():
             i = n + int(np.argmax(bad))
             raise InputError(f"{where}: sample {i}{split.sample_name(i)} has NaN or infinite input values")
+        if int_dtype is not None:
+            _check_whole(split, x, n, int_dtype)
         if y is not None and m:
             yf = np.asarray(y).reshape(m, -1)
             if yf.dtype.kind == "f":

@@ -129,7 +129,7 @@ class ImageDirSplit(Split):
             bad = self._locate_files(self._ids()[ids])
             raise InputError(f"{self.where}: cannot read image {bad}: {tf_message(e)}" if bad else
                              f"{self.where}: cannot read images: {tf_message(e)}") from None
-        return np.concatenate(out) if out else np.zeros((0,) + self._xshape, np.float32)
+        return self._as_x(np.concatenate(out) if out else np.zeros((0,) + self._xshape, np.float32))
 
     def take(self, n: int, seed: int = 0) -> np.ndarray:
         return self._read_x(self.random_indices(n, seed))

@@ -119,7 +119,7 @@ class ArraySplit(Split):
             x, y = self._xa[sl], self._ya[sl]
         else:
             x, y = self._xa[rows], self._ya[rows]
-        return np.asarray(x, dtype=np.float32), np.asarray(y)
+        return np.asarray(x, dtype=self.x_dtype or np.float32), np.asarray(y)
 
     def batches(self, batch_size: int = CHUNK) -> Iterator[tuple]:
         n, bs = self.samples, max(1, int(batch_size))
@@ -137,7 +137,7 @@ class ArraySplit(Split):
         tdt = tf.as_dtype(ydt)
 
         def load(i):
-            x, y = tf.numpy_function(self._rows, [i], (tf.float32, tdt), stateful=False)
+            x, y = tf.numpy_function(self._rows, [i], (tf.as_dtype(self.x_dtype or np.float32), tdt), stateful=False)
             x.set_shape((None,) + xshape)
             y.set_shape((None,) + yshape)
             return x, y
@@ -155,11 +155,14 @@ class ArraySplit(Split):
 
     def _materialise(self) -> tuple:
         if self._cache is None:
-            if self._index is None and self._xa.dtype == np.float32 and not isinstance(self._xa, np.memmap):
+            if self._index is None and self._xa.dtype == (self.x_dtype or np.float32) and not isinstance(self._xa, np.memmap):
                 self._cache = (self._xa, np.asarray(self._ya))
             else:
                 self._cache = self._rows(np.arange(self.samples))
         return self._cache
+
+    def x_label(self) -> str:
+        return self._label
 
     def sample_name(self, i: int) -> str:
         row = int(i if self._index is None else self._index[i])

@@ -1,5 +1,6 @@
 """The Split API: one split of the data (train, eval or representative) as a re-iterable stream of
-(x, y) samples, x as float32, y as stored — what the pipeline and the stages use:
+(x, y) samples, x as float32 (or the model's integer input type, once `check_against_model` set
+`x_dtype`: token ids), y as stored — what the pipeline and the stages use:
 
     split.samples                    number of samples (cardinality, else one counting pass, cached)
     split.element_shape              shape of one x, without the batch axis (None for unknown dims)
@@ -44,6 +45,7 @@ class Split:
         self.where = where or f"data.{name}"
         self._n: Optional[int] = None
         self._cache: Optional[tuple] = None
+        self.x_dtype: Optional[np.dtype] = None  # set for a model with an integer input: x is given in it
 
     # ---- what a source provides
     def _count(self) -> int:
@@ -60,6 +62,18 @@ class Split:
     def sample_name(self, i: int) -> str:
         """' (file ...)' for sample i where the source knows it, else ''."""
         return ""
+
+    def x_label(self) -> str:
+        """What holds the inputs, e.g. 'data.npz[x_train]', where the source knows it, else ''."""
+        return ""
+
+    def _as_x(self, x):
+        """x in `x_dtype` where one is set (numpy arrays and tensors)."""
+        if self.x_dtype is None:
+            return x
+        if isinstance(x, np.ndarray):
+            return x.astype(self.x_dtype, copy=False)
+        return _tf().cast(x, self.x_dtype)
 
     def _subset(self, mask: np.ndarray, name: str, where: str) -> "Split":
         raise NotImplementedError
@@ -98,7 +112,10 @@ class Split:
     def dataset(self, batch_size: int, shuffle: bool = False, seed: int = 0):
         """A batched, prefetched `tf.data.Dataset` of (x, y) — shuffled (seeded, anew every epoch) if asked."""
         tf = _tf()
-        return self._elements(shuffle, seed).batch(int(batch_size)).prefetch(tf.data.AUTOTUNE)
+        ds = self._elements(shuffle, seed).batch(int(batch_size))
+        if self.x_dtype is not None:
+            ds = ds.map(lambda *e: (self._as_x(e[0]),) + tuple(e[1:]) if len(e) > 1 else self._as_x(e[0]))
+        return ds.prefetch(tf.data.AUTOTUNE)
 
     def batches(self, batch_size: int = CHUNK) -> Iterator[tuple]:
         """numpy (x, y) batches in source order (y None without labels); streams, reads each sample once."""
@@ -115,7 +132,7 @@ class Split:
                 raise self._read_error(e, start, start + int(batch_size)) from None
             x, y = b if labels else (b, None)
             start += len(x)
-            yield x, y
+            yield self._as_x(x), y
 
     def take(self, n: int, seed: int = 0) -> np.ndarray:
         """x of n samples drawn deterministically (fewer when the split is smaller); see the module doc."""
@@ -143,7 +160,7 @@ class Split:
             raise InputError(f"{self.where}: cannot read samples: {tf_message(e)}") from None
         if not xs:
             raise InputError(f"{self.where}: no samples")
-        return np.concatenate(xs, axis=0)
+        return self._as_x(np.concatenate(xs, axis=0))
 
     @property
     def x(self) -> np.ndarray:
@@ -180,6 +197,7 @@ class Split:
         held[np.random.default_rng(int(seed)).permutation(n)[:k]] = True
         rest = self._subset(~held, self.name, self.where)
         ev = self._subset(held, name, f"data.{name} (validation_split of {self.where})")
+        rest.x_dtype = ev.x_dtype = self.x_dtype
         return rest, ev
 
     # ---- errors

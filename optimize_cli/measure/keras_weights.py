@@ -1,4 +1,4 @@
-"""Per-kernel weight statistics of a Keras model (Conv*, DepthwiseConv*, Dense, also inside tfmot's
+"""Per-kernel weight statistics of a Keras model (Conv*, DepthwiseConv*, Dense, Embedding, also inside tfmot's
 prune / cluster / quantize wrappers and nested models), measured through the objects the caller passes
 in: no TensorFlow import here."""
 from __future__ import annotations
@@ -53,7 +53,8 @@ def _kernel_array(inner, attr: str, outer=None) -> Optional[np.ndarray]:
 
 def keras_kernel(inner, outer=None) -> tuple:
     """(kernel array for the statistics, output-channel axis, the kernel's own shape) of a Conv /
-    DepthwiseConv / Dense layer; (None, None, None) for layers without one."""
+    DepthwiseConv / Dense layer (an Embedding: its table, which tfmot prunes and clusters too); (None, None,
+    None) for layers without one."""
     cls = type(inner).__name__
     if cls in ("DepthwiseConv2D", "DepthwiseConv1D"):
         a = _kernel_array(inner, "depthwise_kernel", outer)
@@ -64,7 +65,7 @@ def keras_kernel(inner, outer=None) -> tuple:
     if cls in ("SeparableConv2D", "SeparableConv1D"):
         a = _kernel_array(inner, "pointwise_kernel", outer)
         return a, -1, None if a is None else list(a.shape)
-    a = _kernel_array(inner, "kernel", outer)
+    a = _kernel_array(inner, "embeddings" if cls == "Embedding" else "kernel", outer)
     if a is None:
         return None, None, None
     if cls.startswith("Conv") and "Transpose" in cls:

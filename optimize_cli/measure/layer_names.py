@@ -5,7 +5,7 @@ import re
 from typing import Optional
 
 # path components of a tensor name that are TensorFlow ops, not layers (besides CamelCase op names)
-_TF_OP_TOKENS = {"depthwise", "kernel", "bias", "tensordot", "readvariableop", "call"}
+_TF_OP_TOKENS = {"depthwise", "kernel", "bias", "tensordot", "readvariableop", "call", "embedding_lookup"}
 _TFMOT_PREFIXES = ("prune_low_magnitude_", "quant_")
 
 

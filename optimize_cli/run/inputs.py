@@ -61,9 +61,11 @@ def load_inputs(recipe, trust_model: bool, allow_code: bool) -> RunInputs:
         out_idx = data_mod.resolve_output(recipe.evaluation.output, kmodel.output_names, len(kmodel.outputs))
         out_name = kmodel.output_names[out_idx] if len(kmodel.outputs) > 1 else None
         classification = "crossentropy" in str(getattr(cinfo.loss, "name", cinfo.loss)).lower()
+        in_dtype = np.dtype(kmodel.inputs[0].dtype.as_numpy_dtype) if len(kmodel.inputs) == 1 else None
         for sp in splits.values():
             data_mod.check_against_model(sp, kmodel.input_shape, kmodel.output_shape, classification,
-                                         output=recipe.evaluation.output, output_names=kmodel.output_names)
+                                         output=recipe.evaluation.output, output_names=kmodel.output_names,
+                                         input_dtype=in_dtype)
     if loaded.verify is not None:  # a translated Keras 3 model: the same outputs as Keras 3, before any stage
         loaded.translation = loaded.verify(splits.get("train") or splits.get("eval") or splits.get("representative"))
     metric = metric_for(recipe, cinfo) if cinfo is not None else (recipe.evaluation.metric or "accuracy")
@@ -104,7 +106,7 @@ def calibration(recipe, inputs: RunInputs) -> tuple[Any, np.ndarray]:
 def _input_spec(loaded) -> tuple[list, Any]:
     """(input shape, numpy dtype) of a Keras model, or of a plain SavedModel's one-input signature."""
     if loaded.keras_model is not None:
-        return list(loaded.keras_model.input_shape), np.float32
+        return list(loaded.keras_model.input_shape), np.dtype(loaded.keras_model.inputs[0].dtype.as_numpy_dtype)
     specs = list(loaded.concrete_function.structured_input_signature[1].values())
     if not specs or specs[0].shape.rank is None:
         raise InputError(f"model: {loaded.path}: its '{loaded.signature_key}' signature has no input of known rank; "

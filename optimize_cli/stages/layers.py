@@ -196,7 +196,8 @@ def freeze_preserved(model, skipped: list[dict], sparsity: bool, clusters: bool)
     for layer in iter_layers(model):
         if layer.name not in names or not layer.trainable:
             continue
-        kernels = [np.asarray(k) for n, k in layer_kernels(layer) if "kernel" in n.split("/")[-1]]  # not PReLU's alpha
+        kernels = [np.asarray(k) for n, k in layer_kernels(layer)  # an Embedding's table too; not PReLU's alpha
+                   if "kernel" in n.split("/")[-1] or n.split("/")[-1].startswith("embeddings")]
         if any((sparsity and np.mean(k == 0) >= 0.05) or (clusters and np.unique(k).size <= 256) for k in kernels):
             layer.trainable = False
             frozen.append(layer.name)

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import numpy as np
-from data_helpers import CLASSES, H, N, W, inputerror, write_image_dir, write_npz
+from data_helpers import CLASSES, H, N, W, inputerror, read_all, write_image_dir, write_module, write_npz
 
 from optimize_cli import data as D
 from optimize_cli.data import ImageDirSource, NpzSource
@@ -75,3 +75,39 @@ def test_data_bad_nan_in_inputs(tmp_path, samples):
     part = tr if 17 in tr._index else ev
     inputerror(lambda: D.check_against_model(part, (None, H, W, 1), (None, CLASSES), True),
                 "NaN or infinite input values", "(row 17 of d.npz[x])")
+
+
+def test_data_integer_model_input_gets_integer_x_or_exit_3(tmp_path, tf):
+    """For a model whose input is int32 (token ids) every way a split gives x gives int32 — from int32 or
+    whole-number float arrays, npz (random access) or a python tf.data source (streamed), validation splits
+    included; a fraction exits 3 naming the split, the file and key and the sample."""
+    from optimize_cli.data import PythonSource
+
+    ids = np.arange(N * 4, dtype=np.int32).reshape(N, 4) % 7
+    y = np.arange(N) % CLASSES
+    np.save(tmp_path / "ids.npy", ids.astype(np.float32))
+    mod = write_module(tmp_path, f"""
+import numpy as np
+import tensorflow as tf
+
+def load():
+    return tf.data.Dataset.from_tensor_slices((np.load({str(tmp_path / 'ids.npy')!r}), np.arange({N}) % {CLASSES}))
+""")
+    splits = [D.load_split("train", NpzSource(path=str(write_npz(tmp_path / "i.npz", x=ids, y=y)))),
+              D.load_split("train", NpzSource(path=str(write_npz(tmp_path / "f.npz", x=np.float32(ids), y=y)))),
+              D.load_split("train", PythonSource(type="python", function=f"{mod}:load", path=str(tmp_path)),
+                           allow_code=True)]
+    for s in splits:
+        D.check_against_model(s, (None, 4), (None, CLASSES), True, input_dtype=np.int32)
+        rest, held = s.split_off(0.25, 0)
+        for x in (read_all(s)[0], s.take(5, 0), s.first(2), s.x, next(iter(s.dataset(8)))[0].numpy(),
+                  read_all(held)[0], rest.take(3, 0)):
+            assert x.dtype == np.int32, (s, x.dtype)
+        assert np.array_equal(read_all(s)[0], ids)
+    frac = np.float32(ids)
+    frac[5, 2] = 1.25
+    s = D.load_split("train", NpzSource(path=str(write_npz(tmp_path / "frac.npz", x=frac, y=y))))
+    inputerror(lambda: D.check_against_model(s, (None, 4), (None, CLASSES), True, input_dtype=np.int32),
+               "data.train: frac.npz[x] sample 5 has input value 1.25, not a whole number", "int32")
+    D.check_against_model(s, (None, 4), (None, CLASSES), True)  # a float model takes it
+    assert read_all(s)[0].dtype == np.float32

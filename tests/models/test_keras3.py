@@ -44,10 +44,16 @@ def _build_zoo(out: Path, digits_data) -> None:
     x, y, xt, yt = digits_data
     np.savez(out / "train.npz", x=x[:128], y=y[:128])
     np.savez(out / "digits.npz", x_train=x[:128], y_train=y[:128], x_test=xt[:128], y_test=yt[:128])
+    np.savez(out / "tokens.npz", x_train=_tokens(x[:128]), y_train=y[:128], x_test=_tokens(xt[:128]), y_test=yt[:128])
     env = {k: v for k, v in os.environ.items() if k != "TF_USE_LEGACY_KERAS"}
     proc = subprocess.run([sys.executable, str(ZOO), str(out), str(out / "train.npz")], env=env,
                           capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr[-3000:]
+
+
+def _tokens(x: np.ndarray) -> np.ndarray:
+    """The digits as seq1d's int32 token ids, as keras3_zoo.py makes them (16 per digit, 0..16)."""
+    return (x.reshape(len(x), -1)[:, ::4] * 16).astype(np.int32)
 
 
 def cli(*args: str):
@@ -56,7 +62,7 @@ def cli(*args: str):
 
 def recipe(folder: Path, model: Path, stages) -> Path:
     """A recipe in `folder` (the test's own) for a zoo model, trained and evaluated on the zoo's digits."""
-    data = str(model.parent / "digits.npz")
+    data = str(model.parent / ("tokens.npz" if model.stem == "seq1d" else "digits.npz"))  # seq1d: int32 ids
     doc = {"version": 1, "name": f"k3-{model.stem}", "model": str(model),
            "data": {"train": {"type": "npz", "path": data, "x": "x_train", "y": "y_train"},
                     "eval": {"type": "npz", "path": data, "x": "x_test", "y": "y_test"}},
@@ -167,9 +173,8 @@ def test_keras3_check_without_keras3_says_outputs_were_not_compared(zoo, tmp_pat
     assert "Keras 3 is not importable" in rec["note"]
 
 
-#: the zoo models the whole CLI path passes on with every check (seq1d: the int8 PTQ baseline cannot feed its
-#: int32 tokens: the data and the representative dataset are float32)
-PCQAT_ZOO = ["cnn", "dscnn", "residual", "prep", "mlp", "wide"]
+#: the zoo models the whole CLI path passes on with every check (seq1d on its int32 tokens)
+PCQAT_ZOO = ["cnn", "dscnn", "residual", "prep", "mlp", "wide", "seq1d"]
 
 
 def _compared_layers(zoo: Path, name: str) -> int:
