@@ -7,7 +7,7 @@ STAMP  := $(VENV)/.installed
 
 LOCK   := constraints.txt
 
-.PHONY: install lock demo test lint sample-models bench clean
+.PHONY: install lock demo test test-fast lint sample-models bench clean
 
 install: $(STAMP)
 
@@ -34,6 +34,11 @@ demo: install
 
 test: install
 	$(PY) -m pytest -n 2 --dist worksteal -q
+
+# the edit loop: everything but the tests marked `slow` (end-to-end CLI runs, multi-stage training);
+# `make test` and .ci/run stay complete
+test-fast: install
+	$(PY) -m pytest -n 2 --dist worksteal -q -m "not slow"
 
 lint: install
 	$(VENV)/bin/ruff check optimize_cli tests sample_models benchmarks
