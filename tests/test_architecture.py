@@ -1,6 +1,8 @@
 """The house rules of ARCHITECTURE.md that a machine can check: one concept per file (no module over 450
-lines, no function over 100), no private name imported across modules, and a stage registry that the
-recipe, the tree and the run loop all read."""
+lines, no function over 100), no private name imported across modules, a stage registry that the
+recipe, the tree and the run loop all read, no import circles between the package's modules (module-level
+and lazy imports alike; tree.py imports nothing of the package), and no stage type spelled out to decide
+something outside stages/."""
 from __future__ import annotations
 
 import ast
