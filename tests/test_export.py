@@ -6,6 +6,7 @@ import pytest
 
 from optimize_cli import export
 from optimize_cli.errors import StageError
+from optimize_cli.stages import run_stage
 
 
 def interpreter(tfl: bytes):
@@ -86,9 +87,9 @@ def test_convert_int16x8(tiny_model, rep, digits_data):
 
 
 def test_convert_qat_model_to_int8_without_representative(tiny_model, make_ctx):
-    from optimize_cli.stages import QatStage, qat
+    from optimize_cli.stages import QatStage
 
-    res = qat.run(tiny_model, QatStage(epochs=0), make_ctx(index=1))
+    res = run_stage(tiny_model, QatStage(epochs=0), make_ctx(index=1))
     tfl = export.convert(res.model, "int8", None, None, None, None)
     assert io_dtypes(tfl) == (np.int8, np.int8)
     assert weight_dtypes(tfl) == {"int8"} or "int8" in weight_dtypes(tfl)

@@ -9,8 +9,6 @@ Exit codes (DESIGN.md): 0 ok · 1 internal error · 2 usage/recipe · 3 model/da
 from __future__ import annotations
 
 import contextlib
-import os
-import shutil
 import signal
 import sys
 
@@ -18,15 +16,7 @@ import click
 
 from .. import __version__
 from ..errors import EXIT_INTERNAL, EXIT_INTERRUPTED, Interrupted, OptimizeError, one_line
-
-
-def print_error(message: str) -> None:
-    """`error: MESSAGE` on stderr (bold red on a terminal), as it is."""
-    from rich.markup import escape
-
-    from ..progress import stderr_console
-
-    stderr_console().print(f"[bold red]error:[/bold red] {escape(message)}", markup=True, highlight=False)
+from .shell import invoked_as, print_error, program, set_program  # noqa: F401 - program, invoked_as: re-exported
 
 
 def _fail(message: str, code: int, as_json: bool = False) -> None:
@@ -70,28 +60,7 @@ def json_error(message: str, code: int) -> None:
         pass
 
 
-_PROGRAM: list[str] = ["optimize-cli"]  # how this program was invoked (`program()`)
 _OWN_PROCESS: list[bool] = [False]  # main() runs as the program itself, not called in-process
-
-
-def program() -> list[str]:
-    """The program as it was invoked, for a command to paste: `<python> -m optimize_cli`, the console
-    script's absolute path, or bare `optimize-cli` when that is what PATH finds (or when called
-    in-process)."""
-    return list(_PROGRAM)
-
-
-def invoked_as(argv0: str) -> list[str]:
-    """The program for `sys.argv[0]`: `python -m optimize_cli` for the package's __main__.py; a path as
-    the bare name when PATH finds that very file, else made absolute; a bare name as it is."""
-    if os.path.basename(argv0) == "__main__.py":  # python -m optimize_cli
-        return [sys.executable, "-m", __package__.split(".")[0]]
-    if os.sep not in argv0:
-        return [argv0 or "optimize-cli"]
-    found = shutil.which(os.path.basename(argv0))
-    if found and os.path.realpath(found) == os.path.realpath(argv0):
-        return [os.path.basename(argv0)]
-    return [os.path.abspath(argv0)]
 
 
 def _own_signals() -> None:
@@ -118,7 +87,7 @@ class _Group(click.Group):
     def main(self, args=None, *rest, **kwargs):
         if args is None:  # the console script or `python -m optimize_cli` (callers in-process pass args)
             _OWN_PROCESS[0] = True
-            _PROGRAM[:] = invoked_as(sys.argv[0] if sys.argv else "")
+            set_program(invoked_as(sys.argv[0] if sys.argv else ""))
             _own_signals()
         try:
             return super().main(args, *rest, **kwargs)

@@ -17,7 +17,7 @@ def builtin_recipes():
     None for a plain recipe, and for a search recipe one Recipe per path it may take (the first is the
     Recipe)."""
     from ..errors import RecipeError
-    from ..tree import recipe_paths
+    from .tree_view import recipe_paths
 
     out = []
     for p in recipe_files():
@@ -74,7 +74,7 @@ def tree(recipe) -> None:
     """Draw the deployment tree, naming the built-in recipe that walks each path; with RECIPE (a file or a
     built-in name), the paths that recipe walks: every path a search recipe may take."""
     from ..progress import stdout_console
-    from ..tree import render_tree
+    from .tree_view import render_tree
 
     if recipe is not None:
         _recipe_tree(recipe)
@@ -92,8 +92,8 @@ def _recipe_tree(recipe) -> None:
     from ..builtin import recipe_path
     from ..errors import RecipeError
     from ..progress import stdout_console
-    from ..tree import recipe_paths, render_tree
-    from . import print_error
+    from .tree_view import recipe_paths, render_tree
+    from .shell import print_error
 
     try:
         is_search, found = recipe_paths(recipe_path(recipe))

@@ -24,8 +24,7 @@ def completion(shell) -> None:
     """Print the completion script for SHELL (default: the one $SHELL names, else bash)."""
     from click.shell_completion import get_completion_class
 
-    from . import main
-
+    main = click.get_current_context().find_root().command
     if shell is None:
         name = os.path.basename(os.environ.get("SHELL", ""))
         shell = name if name in SHELLS else "bash"

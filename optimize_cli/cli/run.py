@@ -9,7 +9,7 @@ from pathlib import Path
 
 import click
 
-from . import program
+from .shell import program
 from .step_summary import append_step_summary
 from .options import json_option, model_option, output_option, quiet_option, set_option
 

@@ -59,7 +59,7 @@ def validate(recipes, sets, model, as_json) -> None:
                 )
                 click.echo(json.dumps({"recipe": str(path), "valid": False, "error": str(e), "problems": problems}))
             else:
-                from . import print_error
+                from .shell import print_error
 
                 for line in _problem_lines(e):
                     print_error(line)

@@ -6,11 +6,12 @@ Callers use the names re-exported here (`models.load_model`, `models.save_stage_
 from __future__ import annotations
 
 from .checkpoint import SAVED_MODEL_FILES, STAGE_KERAS, STAGE_META, load_stage_model, save_stage_model
-from .compile import compile_info
+from .compile import CompileInfo, compile_info
 from .files import check_path, path_problem
-from .load import FORMATS, LoadedModel, load_model
+from .load import FORMATS, load_model
+from .loaded import LoadedModel
 from .safety import UnsafeModelError
 
-__all__ = ["FORMATS", "LoadedModel", "load_model", "compile_info", "save_stage_model", "load_stage_model",
+__all__ = ["FORMATS", "CompileInfo", "LoadedModel", "load_model", "compile_info", "save_stage_model", "load_stage_model",
            "SAVED_MODEL_FILES", "STAGE_KERAS", "STAGE_META", "check_path", "path_problem",
            "UnsafeModelError"]

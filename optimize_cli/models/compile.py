@@ -2,10 +2,21 @@
 compile config, or inferred from its output layer."""
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any, Optional
 
-from ..context import CompileInfo
 from ..errors import InputError
+
+
+@dataclass
+class CompileInfo:
+    """Loss and metric the fine-tuning uses (from the recipe, the saved compile config, or inferred)."""
+
+    loss: Any                      # a Keras loss name or object
+    metrics: list                  # Keras metric names/objects for fit/evaluate
+    from_logits: bool = False      # the model's output is logits (no softmax/sigmoid)
+    source: str = "inferred"       # "recipe" | "saved" | "inferred"
+
 
 _CE = {"sparse_categorical_crossentropy", "categorical_crossentropy", "binary_crossentropy"}
 _ALIASES = {

@@ -110,7 +110,7 @@ def load_keras3_file(path: str, trust_model: bool) -> Any:
     when the file was not written by Keras 3."""
     from .keras3 import read_keras3
     from .keras3_check import check_translation
-    from .load import LoadedModel
+    from .loaded import LoadedModel
     from .safety import refuse_unsafe_config
 
     try:

@@ -8,36 +8,20 @@ directories are read, with bounded reads (models/files.py).
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Optional
+from typing import Any, Optional
 
 from ..errors import InputError, one_line
 from .configs import (h5_config, keras_zip_config, read_saved_model_pb, refuse_side_effect_ops, refuse_unsafe_savedmodel,
                       savedmodel_root_identifier)
 from .files import check_path, read_head
+from .loaded import LoadedModel
 from .safety import refuse_unsafe_config
 
 #: what `load_model` recognised; the report's `model.format`
 FORMATS = ("keras_savedmodel", "legacy_savedmodel", "h5", "keras", "tf_savedmodel", "keras3")
 
 _KERAS_ROOT_IDS = ("_tf_keras_model", "_tf_keras_network", "_tf_keras_sequential", "_tf_keras_layer")
-
-
-@dataclass
-class LoadedModel:
-    """The input model as loaded: a Keras model, or (format ``tf_savedmodel``) a plain TF SavedModel that
-    can only be converted (``keras_model`` is None; ``concrete_function`` is its serving signature)."""
-
-    keras_model: Any
-    format: str
-    path: str
-    concrete_function: Any = None
-    signature_key: Optional[str] = None
-    warnings: list[str] = field(default_factory=list)
-    #: (format keras3) verify(x) compares the translation with Keras 3 on inputs x; its record is `translation`
-    verify: Optional[Callable[[Any], dict]] = None
-    translation: Optional[dict] = None
 
 
 def _keras_major(version: Any) -> Optional[int]:

@@ -7,7 +7,7 @@ Recipe) · yaml_lines.py (line numbers) · problems.py (one-line problems, did y
 from __future__ import annotations
 
 from ..stages import STAGE_ORDER, STAGES, ClusterStage, PruneStage, QatStage
-from ..tree import scheme_for
+from ..stages.qat import path_scheme as scheme_for
 from .load import load_recipe
 from .model import (
     NULLABLE_SECTIONS,

@@ -19,7 +19,7 @@ from .model import Recipe
 from .overrides import parse_set, set_path
 from .problems import Problem, RecipeProblems, explain, typed_problems, without_hinted
 from .resolve import check_rules
-from .space import SearchRecipeError, has_search
+from .search_marks import SearchRecipeError, has_search
 from .text import format_loc
 from .yaml_lines import find_node, key_problems, yaml_error
 

@@ -1,12 +1,13 @@
 """The recipe's pydantic models (DESIGN.md, `version: 1`): the sections and the Recipe itself.
 
-The list of stages is a discriminated union (on `type`) built from the stage registry, and rebuilt when a
-stage type is registered. Never imports TensorFlow.
+The list of stages is a discriminated union (on `type`) built from the stage registry on demand: before
+`Recipe` validates or describes itself it makes sure its union is the registry's as it is then (a test
+that registers a throw-away stage changes it). Never imports TensorFlow.
 """
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Literal, Optional, Union
+from typing import Annotated, Any, Literal, Optional, Union
 
 import yaml
 from pydantic import Field, PrivateAttr, field_validator, model_validator
@@ -14,7 +15,8 @@ from pydantic.fields import FieldInfo
 
 from .. import stages as stage_registry
 from ..strict import Strict as _Strict
-from ..tree import QUANTIZATIONS, scheme_for
+from ..stages.order import path_scheme
+from ..tree import QUANTIZATIONS
 from ..data import DataConfig
 from ..training.distill import DistillSetting
 from ..training.distribute import DistributeConfig
@@ -22,7 +24,7 @@ from .targets import LitertTarget, Target, bare_targets
 from .text import show_value
 
 __all__ = ["QUANTIZATIONS", "TrainingConfig", "EvaluationConfig", "ExportConfig", "GatesConfig", "Recipe",
-           "NULLABLE_SECTIONS", "stage_union"]
+           "NULLABLE_SECTIONS", "current_stage_union", "stage_union"]
 
 # ----------------------------------------------------------------------------------------- training
 
@@ -200,8 +202,19 @@ class Recipe(_Strict):
 
     @property
     def qat_scheme(self) -> Optional[str]:
-        types = self.stage_types
-        return scheme_for(types[: types.index("qat")]) if "qat" in types else None
+        """The QAT scheme that follows from the path (QAT, PQAT, CQAT, PCQAT), None without a QAT stage."""
+        return path_scheme(self.stage_types)
+
+    # ---- the stage union, as the registry is now
+    @classmethod
+    def model_validate(cls, obj: Any, **kwargs) -> "Recipe":
+        current_stage_union()
+        return super().model_validate(obj, **kwargs)
+
+    @classmethod
+    def model_json_schema(cls, *args, **kwargs) -> dict:
+        current_stage_union()
+        return super().model_json_schema(*args, **kwargs)
 
     def resolved_dict(self) -> dict:
         """The recipe with every default and override filled in (recipe.resolved.yaml)."""
@@ -212,11 +225,17 @@ class Recipe(_Strict):
 
 
 
-def _rebuild_stages() -> None:
-    """Make Recipe.stages the union of the registry as it is now (after a stage type is registered)."""
+#: the registry's modules the stages field was last built from
+_BUILT_FOR: list = [stage_registry.stage_modules()]
+
+
+def current_stage_union() -> None:
+    """Make Recipe.stages the union of the registry as it is now (rebuilt only when the registry changed
+    since the last build: a registered or unregistered throw-away stage)."""
+    mods = stage_registry.stage_modules()
+    if _BUILT_FOR[0] is mods:
+        return
     Recipe.model_fields["stages"] = FieldInfo.merge_field_infos(
         Recipe.model_fields["stages"], annotation=list[stage_union()])
     Recipe.model_rebuild(force=True)
-
-
-stage_registry.on_register(_rebuild_stages)
+    _BUILT_FOR[0] = mods

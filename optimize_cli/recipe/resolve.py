@@ -7,7 +7,7 @@ from pathlib import Path
 
 from .. import stages as stage_registry
 from ..models.files import path_problem as model_path_problem
-from ..tree import fixed_export, order_problems
+from ..stages.order import fixed_export, order_problems
 from .model import Recipe
 from .paths import Rule, path_exists, resolve_path, show_path
 from ..data import ValidationSplit

@@ -17,6 +17,7 @@ from pydantic import Field, ValidationError, field_validator
 
 from ..errors import RecipeError
 from ..strict import Strict
+from .search_marks import SearchRecipeError, has_search, search_markers  # noqa: F401 - the first two re-exported
 from .text import format_loc, show_value
 
 OBJECTIVES = ("compressed_bytes", "tflite_bytes", "latency_ms", "accuracy_drop")
@@ -52,10 +53,6 @@ class SearchConfig(Strict):
         if v is True:
             raise ValueError("give the margin (e.g. 0.05: 5 points past gates.max_accuracy_drop), or false")
         return None if v is False else v
-
-
-class SearchRecipeError(RecipeError):
-    """`run` (or anything that needs a plain recipe) was given a search recipe (exit 2)."""
 
 
 @dataclass
@@ -162,38 +159,6 @@ def _set(raw, parts, value) -> None:
     node[parts[-1]] = value
 
 
-def has_search(raw: Any) -> bool:
-    """Whether a raw recipe has a `search:` section, a `{search: ...}` value or an optional stage."""
-    if not isinstance(raw, dict):
-        return False
-    if "search" in raw:
-        return True
-    stages = raw.get("stages")
-    if isinstance(stages, list) and any(isinstance(s, dict) and "optional" in s for s in stages):
-        return True
-    return any(_markers(raw.get(k), [k]) for k in raw)
-
-
-def _markers(node, parts) -> list:
-    """(dotted parts, node) of every `{search: ...}` value under `node` (iterative: any depth; a node that
-    YAML aliases share is walked once, so an alias bomb costs its size in the file, not its expansion)."""
-    out, todo, seen = [], [(parts, node)], set()
-    while todo:
-        here, n = todo.pop()
-        if isinstance(n, (dict, list)):
-            if id(n) in seen:
-                continue
-            seen.add(id(n))
-        if isinstance(n, dict):
-            if "search" in n:
-                out.append((here, n))
-            else:
-                todo += [([*here, k], v) for k, v in reversed(list(n.items()))]
-        elif isinstance(n, list):
-            todo += [([*here, i], v) for i, v in reversed(list(enumerate(n)))]
-    return out
-
-
 def _number(v) -> bool:
     return isinstance(v, (int, float)) and not isinstance(v, bool)
 
@@ -239,7 +204,7 @@ def parse_space(file: str, raw: dict) -> SearchSpace:
     except ValidationError as e:
         err = e.errors(include_url=False)[0]
         raise RecipeError(f"{file}: {format_loc(['search', *err['loc']])}: {err['msg']}") from None
-    params = [_param(file, parts, node) for parts, node in _markers(
+    params = [_param(file, parts, node) for parts, node in search_markers(
         {k: v for k, v in raw.items() if k != "search"}, [])]
     stages = raw.get("stages") if isinstance(raw.get("stages"), list) else []
     for i, s in enumerate(stages):

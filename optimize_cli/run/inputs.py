@@ -74,7 +74,7 @@ def load_inputs(recipe, trust_model: bool, allow_code: bool) -> RunInputs:
 
 def check_skip_layers(recipe, kmodel) -> None:
     """Layers a recipe names exactly in skip_layers must exist: checked before the first stage trains."""
-    from ..stages.common import is_exact_name, iter_layers
+    from ..stages.layers import is_exact_name, iter_layers
 
     names = {layer.name for layer in iter_layers(kmodel)}
     shown = ", ".join(sorted(names)[:30]) + (" …" if len(names) > 30 else "")

@@ -1,79 +1,31 @@
 """run_path: the only loop over stages — baselines → stages → export → measurements → records.
 
 Prints nothing to stdout: progress and log lines go to the Reporter (stderr); the CLI prints the
-summary. Each step is a function of `_Run`, the state one call of run_path shares between its steps."""
+summary. Each step is a function of the `RunState` (run/state.py) one call of run_path shares between its
+steps; `run_stages` is the loop over the stages, which the non-chief worker of multi-worker training
+(run/worker.py) runs too."""
 from __future__ import annotations
 
 import json
 import time
-from dataclasses import dataclass, field
-from typing import Any, Optional
+from typing import Any, Callable, Optional
 
 from .. import __version__
 from .. import stages as stages_pkg
-from ..measure.metrics import accuracy_drop
-from ..errors import RecipeError, StageError
+from ..errors import RecipeError
 from ..interrupt import check
+from ..measure.metrics import accuracy_drop
 from ..progress import Reporter
-from . import baseline_cache, early_stop, fingerprint, sanity
-from .inputs import RunInputs, calibration, check_skip_layers, load_inputs
-from .measurements import density_layer, kernel_of, keras_accuracy, measure_tflite
-from .records import (CheckRecord, GateRecord, MetricInfo, ModelInfo, RecipeInfo, ResultLayer, ResultRecord,
-                      RunResult, StageLayer, StageRecord, TfliteFigures, ToolInfo, WarningRecord)
 from ..training.distill import describe as describe_distill
+from . import baseline_cache, early_stop, fingerprint, sanity
+from .inputs import calibration, check_skip_layers, load_inputs
+from .measurements import density_layer, keras_accuracy, kernel_of
+from .records import (CheckRecord, GateRecord, MetricInfo, ModelInfo, RecipeInfo, ResultLayer, ResultRecord,
+                      RunResult, StageLayer, StageRecord, TfliteFigures, ToolInfo)
 from .resume import plan_resume
+from .run_dir import RECORD, RunDir, stage_dirname, write_atomic
+from .state import RunState
 from .targets import measure_run_targets
-from .run_dir import MANIFEST_FORMAT, RECORD, RunDir, stage_dirname, write_atomic
-
-
-@dataclass
-class _Run:
-    recipe: Any
-    opts: Any  # run.RunOptions
-    reporter: Reporter
-    out: RunDir
-    inputs: RunInputs
-    rep: Any = None  # representative samples (int8 calibration)
-    sample: Any = None  # one input for the latency runs
-    made_from: Optional[dict] = None
-    evaluated_with: Optional[dict] = None
-    done_before: int = 0  # stages reused by --resume
-    manifest: dict = field(default_factory=lambda: {"format": MANIFEST_FORMAT, "stages": {}})
-    density: Optional[dict] = None  # the plotted kernel: {"layer", "series": [{"label", "values"}]}
-    warnings: list = field(default_factory=list)  # WarningRecord: report.json's `warnings`, also on stderr
-    ptq_tfl: Optional[bytes] = None  # the int8 PTQ baseline's .tflite (the Ethos-U target's baseline)
-    teacher: Any = None  # the input model, copied before the first stage, when a stage distils
-    cache: Any = None  # baseline_cache.BaselineCache, None with --no-cache
-
-    def warn(self, source: str, message: str) -> None:
-        """Tell the user (stderr) and record it in the report."""
-        self.warnings.append(WarningRecord(source, message))
-        self.reporter.warn(f"{source}: {message}")
-
-    def convert(self, model, quantization: str, name: str) -> bytes:
-        """TFLite bytes; a failed conversion is a StageError naming which one, its logs kept."""
-        from .. import export
-
-        ex = self.recipe.export
-        in_t = ex.inference_input_type if quantization == ex.quantization else None
-        out_t = ex.inference_output_type if quantization == ex.quantization else None
-        work = self.out.scratch(name)
-        try:
-            tfl = export.convert(model, quantization, self.rep, in_t, out_t, work)
-            check()  # a safe point: a Ctrl-C / SIGTERM during the conversion stops the run here
-            return tfl
-        except StageError as e:
-            err = self.out.keep_logs(e, work)
-            if name != "result" and str(err).startswith("export:"):  # say which conversion failed
-                err = StageError(f"{name.replace('_', ' ')}:{str(err)[len('export:'):]}")
-            raise err from None
-
-    def measure(self, tfl: bytes, quantization: str) -> TfliteFigures:
-        i = self.inputs
-        figures = measure_tflite(tfl, i.eval, i.metric, self.recipe.evaluation, quantization, self.sample,
-                                 i.output_name)
-        check()  # a safe point
-        return figures
 
 
 def run_path(recipe, opts, reporter: Reporter, out: RunDir, t_start: float) -> RunResult:
@@ -81,12 +33,7 @@ def run_path(recipe, opts, reporter: Reporter, out: RunDir, t_start: float) -> R
     typed records; report.json, written here, is their dump."""
     reporter.log(f"optimize-cli {__version__}: {recipe.name} "
                  f"({' → '.join(recipe.stage_types + [recipe.export.quantization])})")
-    from ..tf import set_seed
-    from ..training.distribute import start
-
-    start(recipe.training)  # tf.distribute's strategy, before TensorFlow's runtime starts
-    set_seed(recipe.training.seed)
-    run = _Run(recipe, opts, reporter, out, load_inputs(recipe, opts.trust_model, opts.allow_code))
+    run = start_state(recipe, opts, reporter, out)
     run.cache = baseline_cache.open_cache(getattr(opts, "no_cache", False), run.warn)
     for message in run.inputs.loaded.warnings:  # what loading found (old SavedModel, no Keras metadata, …)
         run.warn("model", message)
@@ -100,19 +47,29 @@ def run_path(recipe, opts, reporter: Reporter, out: RunDir, t_start: float) -> R
     records, model = _resumed_stages(run)
     early_stop.forget(out.partial)
     stage_kernels: dict[int, Any] = {}
-    for i, params in enumerate(recipe.stages, start=1):
-        check()  # a safe point between stages: the finished ones are kept
-        if i > run.done_before:
-            model, rec, stage_kernels[i] = _one_stage(run, i, params, model, records)
-            records.append(rec)
-            early_stop.check(run, i, rec, baseline.accuracy)  # a search trial that cannot pass any more
+
+    def finish(i: int, ctx, res, seconds: float) -> None:
+        rec, stage_kernels[i] = _stage_record(run, i, ctx, res, seconds, records)
+        records.append(rec)
+        early_stop.check(run, i, rec, baseline.accuracy)  # a search trial that cannot pass any more
+
+    model = run_stages(run, model, run.done_before + 1, len(recipe.stages), finish)
     _density_series(run, stage_kernels)
     result, tflite_layers = _export_and_measure(run, model, base_tfl, baseline)
     measure_run_targets(run, base_tfl, baseline, ptq_baseline, result)
     return _records(run, baseline, ptq_baseline, records, result, tflite_layers, t_start)
 
 
-def _plan_stages(run: _Run) -> None:
+def start_state(recipe, opts, reporter: Reporter, out: RunDir) -> RunState:
+    """The run's state with its inputs loaded, after seeding (the entry point started training.distribute's
+    strategy already: run.run, run/worker.py)."""
+    from ..tf import set_seed
+
+    set_seed(recipe.training.seed)
+    return RunState(recipe, opts, reporter, out, load_inputs(recipe, opts.trust_model, opts.allow_code))
+
+
+def _plan_stages(run: RunState) -> None:
     """What the stages are made from and, with --resume, how many finished ones are reused."""
     recipe = run.recipe
     if not recipe.stages:
@@ -126,7 +83,7 @@ def _plan_stages(run: _Run) -> None:
             run.done_before, run.manifest = done, found
 
 
-def _baselines(run: _Run) -> tuple[bytes, TfliteFigures, Optional[TfliteFigures]]:
+def _baselines(run: RunState) -> tuple[bytes, TfliteFigures, Optional[TfliteFigures]]:
     """The input model as float32 TFLite, measured like the result (and as int8 PTQ, for an int8 path);
     the density plot's baseline series."""
     from .. import measure
@@ -157,7 +114,7 @@ def _read_record(sdir) -> StageRecord:
                           "--resume to start over") from None
 
 
-def _resumed_stages(run: _Run) -> tuple[list[StageRecord], Any]:
+def _resumed_stages(run: RunState) -> tuple[list[StageRecord], Any]:
     """The records of the stages --resume reuses (re-measured when the evaluation changed) and the model
     to continue from; then drop the checkpoints after the resume point."""
     from .. import models
@@ -195,7 +152,7 @@ def _resumed_stages(run: _Run) -> tuple[list[StageRecord], Any]:
     return records, model
 
 
-def _teacher(run: _Run, params):
+def _teacher(run: RunState, params):
     """(distillation settings, teacher) for a stage: the input model, copied once, when it distils."""
     from ..training.distill import default_applies, effective
 
@@ -216,12 +173,12 @@ def _teacher(run: _Run, params):
     return settings, run.teacher
 
 
-def _stage_context(run: _Run, i: int):
-    from ..context import StageContext
-
+def stage_context(run: RunState, i: int) -> stages_pkg.StageContext:
+    """What stage `i` (1-based) of the recipe is given: its training data, settings, scratch folder,
+    distillation teacher."""
     recipe, train, seed = run.recipe, run.inputs.train, run.recipe.training.seed
     distill, teacher = _teacher(run, recipe.stages[i - 1])
-    return StageContext(
+    return stages_pkg.StageContext(
         train_dataset=lambda bs, _t=train: _t.dataset(bs, shuffle=True, seed=seed),
         train_samples=train.samples,
         training=recipe.training,
@@ -235,17 +192,32 @@ def _stage_context(run: _Run, i: int):
     )
 
 
-def _one_stage(run: _Run, i: int, params, model, records: list[StageRecord]):
-    """Run stage i, measure its model, save its checkpoint: (model, record, the plotted kernel or None)."""
-    from .. import measure
+def run_stages(run: RunState, model, first: int, last: int,
+               finish: Optional[Callable[[int, Any, Any, float], None]] = None):
+    """The only loop over stages: stages `first`..`last` (1-based) of the recipe, each from the model the
+    one before made, run through the registry with its context and seed; `finish(i, ctx, result,
+    seconds)` after each (the chief records, measures and keeps it). Returns the last model."""
     from ..tf import set_seed
 
+    for i in range(first, last + 1):
+        check()  # a safe point between stages: the finished ones are kept
+        params = run.recipe.stages[i - 1]
+        ctx = stage_context(run, i)
+        t0 = time.monotonic()
+        set_seed(run.recipe.training.seed + i)
+        res = stages_pkg.run_stage(model, params, ctx)
+        model = res.model
+        if finish is not None:
+            finish(i, ctx, res, time.monotonic() - t0)
+    return model
+
+
+def _stage_record(run: RunState, i: int, ctx, res, seconds: float, records: list[StageRecord]):
+    """Measure stage i's model, save its checkpoint and say what it did: (record, the plotted kernel or None)."""
+    from .. import measure
+
     recipe, inputs, ev = run.recipe, run.inputs, run.inputs.eval
-    ctx = _stage_context(run, i)
-    t0 = time.monotonic()
-    set_seed(recipe.training.seed + i)
-    res = stages_pkg.run_stage(model, params, ctx)
-    seconds = time.monotonic() - t0
+    params = recipe.stages[i - 1]
     model = res.model
     # the plotted kernel after this stage, taken now rather than reloaded later
     kernel = kernel_of(model, run.density["layer"]) if run.density is not None else None
@@ -258,7 +230,7 @@ def _one_stage(run: _Run, i: int, params, model, records: list[StageRecord]):
     kacc = keras_accuracy(model, ev, inputs.metric, recipe.evaluation, inputs.output_index) if ev else None
     rec = StageRecord(
         index=i, type=params.type, scheme=res.scheme or "", seconds=round(seconds, 3),
-        epochs=res.details.get("epochs"), learning_rate=res.details.get("learning_rate"),
+        epochs=res.epochs, learning_rate=res.learning_rate,
         keras_accuracy=kacc, sparsity=float(summ["sparsity"]),
         max_unique_weights=touched.get("max_unique_per_channel"),
         skipped_layers=res.skipped_layers,
@@ -266,7 +238,7 @@ def _one_stage(run: _Run, i: int, params, model, records: list[StageRecord]):
                            max_unique_per_channel=int(s.get("max_unique_per_channel", s["unique_weights"])))
                 for s in stats],
         history=res.history.as_dict(),
-        filters=res.details.get("filters"),
+        extra=dict(res.record_extra),
         distill=describe_distill(ctx.distill, inputs.compile_info.loss if inputs.compile_info else None),
         distribute=res.history.distribute,
     )
@@ -279,7 +251,7 @@ def _one_stage(run: _Run, i: int, params, model, records: list[StageRecord]):
     run.reporter.log(f"stage {i} {params.type}: {res.scheme}; {lr}keras {inputs.metric} "
                      f"{'n/a' if kacc is None else f'{kacc:.4f}'}, sparsity {summ['sparsity']:.1%}, "
                      f"≤ {rec.max_unique_weights} distinct values per channel, {seconds:.1f}s")
-    return model, rec, kernel
+    return rec, kernel
 
 
 def skipped_lines(stage: str, skipped: list[dict], shown: int = 3) -> list[str]:
@@ -298,7 +270,7 @@ def skipped_lines(stage: str, skipped: list[dict], shown: int = 3) -> list[str]:
     return lines
 
 
-def _density_series(run: _Run, stage_kernels: dict) -> None:
+def _density_series(run: RunState, stage_kernels: dict) -> None:
     """One series per stage for the density plot (a resumed stage's kernel read from its checkpoint)."""
     from .. import models
 
@@ -313,7 +285,7 @@ def _density_series(run: _Run, stage_kernels: dict) -> None:
             run.density["series"].append({"label": params.type, "values": vals})
 
 
-def _export_and_measure(run: _Run, model, base_tfl: bytes, baseline: TfliteFigures):
+def _export_and_measure(run: RunState, model, base_tfl: bytes, baseline: TfliteFigures):
     """Convert the last model (the baseline conversion is the result of a float32 post-training path),
     write model.tflite and measure it: (the result record, the .tflite's weight tensors as measured)."""
     from .. import measure
@@ -346,7 +318,7 @@ def _export_and_measure(run: _Run, model, base_tfl: bytes, baseline: TfliteFigur
     return result, layers
 
 
-def _records(run: _Run, baseline, ptq_baseline, stages: list[StageRecord], result: ResultRecord,
+def _records(run: RunState, baseline, ptq_baseline, stages: list[StageRecord], result: ResultRecord,
              tflite_layers: list[dict], t_start: float) -> RunResult:
     """The checks and gates, the RunResult, and the files written from it (recipe.resolved.yaml, report.*)."""
     from .. import report
@@ -373,21 +345,3 @@ def _records(run: _Run, baseline, ptq_baseline, stages: list[StageRecord], resul
     rr.seconds_total = round(time.monotonic() - t_start, 3)
     out.write_result(lambda: report.write_reports(rr.dump(), out.partial, densities=run.density, warn=run.reporter.warn))
     return rr
-
-
-def train_along(recipe, opts, reporter: Reporter, out: RunDir, last: int) -> None:
-    """A non-chief worker of multi-worker training: stages 1..`last` run as the chief runs them (their fits
-    take part in the same collective ops, in the same order); nothing is measured, converted or kept.
-    `out` is a throw-away directory (the stages' scratch folders)."""
-    from ..tf import set_seed
-    from ..training.distribute import start
-
-    start(recipe.training)
-    set_seed(recipe.training.seed)
-    run = _Run(recipe, opts, reporter, out, load_inputs(recipe, opts.trust_model, opts.allow_code))
-    check_skip_layers(recipe, run.inputs.keras_model)
-    model = run.inputs.keras_model
-    for i, params in enumerate(recipe.stages[:last], start=1):
-        check()
-        set_seed(recipe.training.seed + i)
-        model = stages_pkg.run_stage(model, params, _stage_context(run, i)).model

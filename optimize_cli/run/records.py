@@ -16,8 +16,9 @@ _NOT_IN_REPORT = {"report": False}  # field metadata: kept on the record, left o
 def dump(value: Any) -> Any:
     """A record (or a list / dict of them) as plain JSON-ready values, fields in declaration order."""
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return {f.name: dump(getattr(value, f.name)) for f in dataclasses.fields(value)
-                if f.metadata.get("report", True)}
+        plain = {f.name: dump(getattr(value, f.name)) for f in dataclasses.fields(value)
+                 if f.metadata.get("report", True)}
+        return value.merged(plain) if isinstance(value, Record) else plain
     if isinstance(value, (list, tuple)):
         return [dump(v) for v in value]
     if isinstance(value, dict):
@@ -30,6 +31,10 @@ def dump(value: Any) -> Any:
 class Record:
     def dump(self) -> dict:
         return dump(self)
+
+    def merged(self, plain: dict) -> dict:
+        """The dump of the record's fields, with whatever the record adds to it (as it is, here)."""
+        return plain
 
 
 @dataclass
@@ -61,7 +66,10 @@ class StageLayer(Record):
 
 @dataclass
 class StageRecord(Record):
-    """What a stage did and measured (after its strip step); also the stage's `record.json`."""
+    """What a stage did and measured (after its strip step); also the stage's `record.json`.
+
+    The fields are what every stage has; `extra` holds the stage's own fields (its StageResult's
+    `record_extra`, e.g. filter_prune's `filters`), which the dump merges in after `history`."""
 
     index: int
     type: str
@@ -75,17 +83,27 @@ class StageRecord(Record):
     skipped_layers: list[dict] = field(default_factory=list)
     layers: list[StageLayer] = field(default_factory=list)
     history: dict[str, list[float]] = field(default_factory=dict)   # per-epoch loss/metrics of the fit
-    filters: Optional[dict] = None   # filter_prune: ratio, criterion, params and MACs before/after, thinned layers
+    extra: dict = field(default_factory=dict, metadata=_NOT_IN_REPORT)  # the stage's own fields (merged in)
     distill: Optional[dict] = None   # {alpha, temperature, loss} when the stage distilled from the input model
     distribute: Optional[dict] = None  # {strategy, replicas, workers, note} under training.distribute
 
+    def merged(self, plain: dict) -> dict:
+        """The record as report.json's `stages[]` has it: the stage's own fields after `history`."""
+        out: dict = {}
+        for k, v in plain.items():
+            out[k] = v
+            if k == "history":
+                out.update({e: dump(x) for e, x in self.extra.items() if e not in plain})
+        return out
+
     @classmethod
     def from_dict(cls, d: dict) -> "StageRecord":
-        """A record.json read back (written by this or an earlier version: the same keys)."""
-        names = {f.name for f in dataclasses.fields(cls)}
+        """A record.json read back (written by this or an earlier version): keys that are no field of the
+        record are the stage's own (`extra`)."""
+        names = {f.name for f in dataclasses.fields(cls)} - {"extra"}
         kw = {k: v for k, v in d.items() if k in names}
         kw["layers"] = [StageLayer(**lay) for lay in d.get("layers", [])]
-        return cls(**kw)
+        return cls(**kw, extra={k: v for k, v in d.items() if k not in names})
 
 
 @dataclass

@@ -20,6 +20,7 @@ from typing import Callable, Optional
 import numpy as np
 
 from ..errors import StageError
+from ..stages import STAGES
 
 SENSITIVITY_FILE = "sensitivity.json"
 RECIPE_FILE = "sensitivity.yaml"
@@ -135,7 +136,7 @@ class Shaper:
 
     def __call__(self, raw: dict) -> dict:
         for st in raw.get("stages") or []:
-            if not isinstance(st, dict) or st.get("type") != "prune":
+            if not isinstance(st, dict) or "layer_sparsity" not in getattr(STAGES.get(st.get("type")), "model_fields", {}):
                 continue
             if st.get("layer_sparsity") or st.get("sparsity_m_by_n") is not None:
                 continue

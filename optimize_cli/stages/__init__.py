@@ -1,79 +1,116 @@
 """The stage registry: recipe `type` → the module that owns it.
 
-A stage module holds its parameter model (`Params`, with a `type` Literal), `resolve(params, previous,
-training)`, `run(model, params, ctx) -> StageResult`, `tree_label(previous)` and, where the export can
-lose what it made, `export_check(params, record, tflite_layers)`; a stage that decides the export says so
-in `EXPORT` / `EXPORT_REASON` (qat → int8). Adding a stage is one module and one `register(...)` line
-below; its place in that list is its place in the order of a path. The recipe's stage union, the tree
-rules, `optimize-cli tree`, the JSON Schema and the run loop all read this registry.
+A stage module is a `base.StageModule`: its parameter model (`Params`, with a `type` Literal),
+`resolve(params, previous, training)`, `run(model, params, ctx) -> StageResult`, `tree_label(previous)`,
+`DISTRIBUTED` (its fit runs under training.distribute) and, where the export can lose what it made,
+`export_check(params, record, tflite_layers)`; a stage that decides the export says so in `EXPORT` /
+`EXPORT_REASON` (qat → int8). Adding a stage is one module and its place in `MODULES` below, which is
+also its place in the order of a path. The recipe's stage union, the tree rules (`stages/order.py`),
+`optimize-cli tree`, the JSON Schema and the run loop all read this registry.
+
+Tests add a throw-away stage with `registered(module, before=...)` (or `register` / `unregister`): the
+registry is then that tuple with the module in it, and the readers see it the next time they read it
+(the recipe's stage union is rebuilt on demand, recipe/model.py).
 
 Importing this package never imports TensorFlow: each module's `run` imports it when called.
 """
 from __future__ import annotations
 
+import contextlib
 from types import ModuleType
-from typing import Callable, Optional
+from typing import Iterator, Optional
 
 from . import cluster, filter_prune, prune, qat
-from .base import StageContext, StageParams, StageResult
-from .checks import export_checks
+from .base import StageContext, StageModule, StageParams, StageResult, check_stage_module
+from .checks import layers_by_name
 from .cluster import ClusterStage
 from .filter_prune import FilterPruneStage
 from .prune import PruneStage
 from .qat import QatStage
 
-#: recipe `type` → parameter model, in the only order allowed in a path (kept in step by `register`)
+#: the built-in stage modules, in the only order allowed in a path (like data/config.SOURCES)
+MODULES: tuple[ModuleType, ...] = (filter_prune, prune, cluster, qat)
+
+#: the registry as it is now: MODULES, plus what a test registered
+_current: list[tuple[ModuleType, ...]] = [MODULES]
+#: recipe `type` → parameter model, in path order (a view of the registry, kept in step with it)
 STAGES: dict[str, type[StageParams]] = {}
-#: the stage types in path order (the same list object throughout, so importers see registrations)
+#: the stage types in path order (a view of the registry, kept in step with it)
 STAGE_ORDER: list[str] = []
-_MODULES: dict[str, ModuleType] = {}
-_LISTENERS: list[Callable[[], None]] = []
+
+
+def stage_modules() -> tuple[ModuleType, ...]:
+    """The registered stage modules in path order (a new tuple whenever the registry changes)."""
+    return _current[0]
+
+
+def _set(modules: tuple[ModuleType, ...]) -> None:
+    _current[0] = modules
+    STAGE_ORDER[:] = [m.Params.model_fields["type"].default for m in modules]
+    STAGES.clear()
+    STAGES.update({t: m.Params for t, m in zip(STAGE_ORDER, modules, strict=True)})
 
 
 def register(module: ModuleType, before: Optional[str] = None) -> str:
-    """Add the stage `module` (at the end of the order, or just before the stage type `before`) and tell
-    the registry's readers (the recipe's stage union); returns its type."""
-    typ = module.Params.model_fields["type"].default
-    order = [t for t in STAGE_ORDER if t != typ]
-    order.insert(order.index(before) if before is not None else len(order), typ)
-    _MODULES[typ] = module
-    _sync(order)
+    """Add the stage `module` (at the end of the order, or just before the stage type `before`); returns
+    its type. A module that is not a `StageModule` is refused with a TypeError saying what it lacks."""
+    typ = check_stage_module(module)
+    mods = [m for m in stage_modules() if m.Params.model_fields["type"].default != typ]
+    at = len(mods) if before is None else [m.Params.model_fields["type"].default for m in mods].index(before)
+    mods.insert(at, module)
+    _set(tuple(mods))
     return typ
 
 
 def unregister(typ: str) -> None:
     """Remove a stage type again (tests that register a throw-away stage)."""
-    _MODULES.pop(typ, None)
-    _sync([t for t in STAGE_ORDER if t != typ])
+    _set(tuple(m for m in stage_modules() if m.Params.model_fields["type"].default != typ))
 
 
-def _sync(order: list[str]) -> None:
-    STAGE_ORDER[:] = order
-    STAGES.clear()
-    STAGES.update({t: _MODULES[t].Params for t in order})
-    for listener in _LISTENERS:
-        listener()
+@contextlib.contextmanager
+def registered(module: ModuleType, before: Optional[str] = None) -> Iterator[str]:
+    """`with registered(module, before="qat"):` the registry holds `module` (its type is yielded), and
+    only the built-in and earlier registrations again afterwards."""
+    saved = stage_modules()
+    try:
+        yield register(module, before)
+    finally:
+        _set(saved)
 
 
-def on_register(listener: Callable[[], None]) -> None:
-    """Call `listener()` after every change of the registry."""
-    _LISTENERS.append(listener)
-
-
-def stage_module(typ: str) -> ModuleType:
+def stage_module(typ: str) -> StageModule:
     """The module that owns stage `typ` (its `run`, `resolve`, `export_check`, ...); KeyError if none."""
-    return _MODULES[typ]
+    for m in stage_modules():
+        if m.Params.model_fields["type"].default == typ:
+            return m
+    raise KeyError(typ)
 
 
 def run_stage(model, params: StageParams, ctx: StageContext) -> StageResult:
-    """Run one stage through the registry: what the run loop calls for each stage of the path."""
-    return stage_module(params.type).run(model, params, ctx)
+    """Run one stage through the registry, its parameters resolved here once for `ctx` (a copy: a loaded
+    recipe's stages were resolved already, and the copy is what the stage runs, fits and records with)."""
+    module = stage_module(params.type)
+    resolved = params.model_copy(deep=True)
+    module.resolve(resolved, list(ctx.previous), ctx.training)
+    return module.run(model, resolved, ctx)
 
 
-register(filter_prune)
-register(prune)
-register(cluster)
-register(qat)
+def export_checks(recipe, stage_records: list[dict], tflite_layers: list[dict]) -> list[dict]:
+    """One check ({name, passed, message}) per stage whose module has `export_check`, compared per layer
+    in the .tflite weight buffers (`tflite_layers`: measure's layers, keyed by their Keras layer name)."""
+    by_layer = layers_by_name(tflite_layers)
+    out = []
+    for st, rec in zip(recipe.stages, stage_records, strict=False):
+        check = getattr(stage_module(st.type), "export_check", None)
+        if check is not None:
+            out.append(check(st, rec, by_layer))
+    return out
 
-__all__ = ["STAGES", "STAGE_ORDER", "ClusterStage", "FilterPruneStage", "PruneStage", "QatStage", "StageContext", "StageParams",
-           "StageResult", "export_checks", "on_register", "register", "run_stage", "stage_module", "unregister"]
+
+for _module in MODULES:
+    check_stage_module(_module)
+_set(MODULES)
+
+__all__ = ["MODULES", "STAGES", "STAGE_ORDER", "ClusterStage", "FilterPruneStage", "PruneStage", "QatStage",
+           "StageContext", "StageModule", "StageParams", "StageResult", "export_checks", "register", "registered",
+           "run_stage", "stage_module", "stage_modules", "unregister"]

@@ -1,14 +1,17 @@
-"""What every training stage shares: its parameters' common fields and resolve rules, what it is given
-(`StageContext`) and the typed record it hands back (`StageResult`). Never imports TensorFlow."""
+"""The stage contract: what a stage module must hold (`StageModule`, checked by the registry's
+`register()`), its parameters' common fields and resolve rules (`StageParams`), what it is given
+(`StageContext`) and the typed result it hands back (`StageResult`). Never imports TensorFlow."""
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, ClassVar, Optional
+from types import ModuleType
+from typing import Any, Callable, ClassVar, Optional, Protocol
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from ..models.compile import CompileInfo
 from ..progress import Reporter
 from ..training.distill import DistillConfig, DistillSetting
 from ..training.fit import FitHistory
@@ -76,14 +79,6 @@ def effective_learning_rate(params: StageParams, training) -> float:
     return float(training.learning_rate if given or own is None else own)
 
 
-def resolved_for_run(module, params: StageParams, ctx) -> StageParams:
-    """A copy of `params` with the stage's `resolve()` applied for `ctx` (a no-op on a loaded recipe's
-    stages, which the recipe resolved already); what the stage runs, fits and records with."""
-    p = params.model_copy(deep=True)
-    module.resolve(p, list(ctx.previous), ctx.training)
-    return p
-
-
 def stage_label(ctx, stage: str) -> str:
     """'stage 2 (cluster)': the label used in messages (1-based index, as the report numbers stages)."""
     return f"stage {ctx.index} ({stage})" if getattr(ctx, "index", 0) else stage
@@ -96,16 +91,6 @@ def seed(ctx) -> int:
     s = int(getattr(ctx.training, "seed", 0) or 0) + int(getattr(ctx, "index", 0) or 0)
     keras.utils.set_random_seed(s)
     return s
-
-
-@dataclass
-class CompileInfo:
-    """Loss and metric the fine-tuning uses (from the recipe, the saved compile config, or inferred)."""
-
-    loss: Any                      # a Keras loss name or object
-    metrics: list                  # Keras metric names/objects for fit/evaluate
-    from_logits: bool = False      # the model's output is logits (no softmax/sigmoid)
-    source: str = "inferred"       # "recipe" | "saved" | "inferred"
 
 
 @dataclass
@@ -139,10 +124,70 @@ class StageContext:
 
 @dataclass
 class StageResult:
-    """What a stage hands back: the stripped plain Keras model and what it did."""
+    """What a stage hands back: the stripped plain Keras model and what it did.
+
+    `epochs` and `learning_rate` are what its fine-tuning used (None: it did not fine-tune). `record_extra`
+    holds the stage's own report fields: the run loop copies them into the stage's record (report.json's
+    `stages[]`, e.g. filter_prune's `filters`) without naming them; `details` is what the stage's tests
+    and log lines read, and is not reported."""
 
     model: Any
     scheme: Optional[str] = None           # e.g. "PolynomialDecay(0.0→0.5, steps 0..96, every 8)", "PCQAT"
     skipped_layers: list[dict] = field(default_factory=list)  # [{"name":..., "reason":...}]
     history: FitHistory = field(default_factory=FitHistory)  # loss and metrics per epoch of its fine-tuning
-    details: dict = field(default_factory=dict)               # anything else worth reporting
+    epochs: Optional[int] = None
+    learning_rate: Optional[float] = None
+    record_extra: dict = field(default_factory=dict)          # stage-owned fields of its record (report.json)
+    details: dict = field(default_factory=dict)               # anything else the stage found (not reported)
+
+
+class StageModule(Protocol):
+    """What a stage module (`stages/<type>.py`) holds; the registry's `register()` refuses a module that
+    lacks one of these. Optional: `export_check(params, record, tflite_layers) -> dict` (did what it made
+    survive the export), `EXPORT` / `EXPORT_REASON` (the stage decides the export: qat → int8),
+    `LOCAL_REASON` (why its fit is not distributed) and `path_scheme(previous) -> str` (a scheme that
+    follows from the path: qat's QAT / PQAT / CQAT / PCQAT)."""
+
+    #: the parameter model: a StageParams with a `type: Literal["<type>"]` field
+    Params: type[StageParams]
+    #: its fit runs under training.distribute's strategy (False: on one replica, see LOCAL_REASON)
+    DISTRIBUTED: bool
+
+    def resolve(self, params: StageParams, previous: list[str], training: Any) -> list[StageProblem]:
+        """Fill in the derived defaults of `params` (in place) and return the problems of the tree rules
+        that concern it, given the types of the stages before it."""
+
+    def run(self, model: Any, params: StageParams, ctx: StageContext) -> StageResult:
+        """Apply → fine-tune → strip, with `params` resolved (the registry's `run_stage` resolved them)."""
+
+    def tree_label(self, previous: list[str]) -> str:
+        """How `optimize-cli tree` names the stage after the stages `previous`."""
+
+
+#: the members of StageModule that are functions / values, as `check_stage_module` looks for them
+_CALLABLES = ("resolve", "run", "tree_label")
+
+
+def check_stage_module(module: ModuleType) -> str:
+    """The stage type `module` owns; a TypeError naming what is missing when it is not a StageModule."""
+    name = getattr(module, "__name__", repr(module))
+    need = "a stage module needs Params, DISTRIBUTED, resolve, run and tree_label (stages/base.StageModule)"
+    missing = [n for n in ("Params", "DISTRIBUTED", *_CALLABLES) if not hasattr(module, n)]
+    if missing:
+        raise TypeError(f"stage module {name} has no {', '.join(missing)}: {need}")
+    params = module.Params
+    if not (isinstance(params, type) and issubclass(params, StageParams)):
+        raise TypeError(f"stage module {name}: Params must be a StageParams subclass (got {params!r})")
+    typ = params.model_fields.get("type")
+    if typ is None or not isinstance(typ.default, str) or not typ.default:
+        raise TypeError(f"stage module {name}: Params needs a `type: Literal[\"<type>\"] = \"<type>\"` field")
+    bad = [n for n in _CALLABLES if not callable(getattr(module, n))]
+    if not isinstance(module.DISTRIBUTED, bool):
+        bad.append("DISTRIBUTED (a bool)")
+    for opt in ("export_check", "path_scheme"):
+        if hasattr(module, opt) and not callable(getattr(module, opt)):
+            bad.append(opt)
+    if bad:
+        raise TypeError(f"stage module {name}: {', '.join(bad)} {'is' if len(bad) == 1 else 'are'} not as "
+                        f"StageModule says: {need}")
+    return typ.default

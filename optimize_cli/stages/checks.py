@@ -1,12 +1,11 @@
-"""Did the export keep what the stages made? Each stage's `export_check`, over the whole path."""
+"""Did the export keep what the stages made? The .tflite's weight layers as each stage's `export_check`
+reads them (the registry's `export_checks` runs those checks over the whole path)."""
 from __future__ import annotations
 
 
-def export_checks(recipe, stage_records: list[dict], tflite_layers: list[dict]) -> list[dict]:
-    """One check ({name, passed, message}) per stage whose module has `export_check`, compared per layer
-    in the .tflite weight buffers (`tflite_layers`: measure's layers, keyed by their Keras layer name)."""
-    from . import stage_module
-
+def layers_by_name(tflite_layers: list[dict]) -> dict:
+    """measure's .tflite weight layers keyed by their Keras layer name (what `export_check` compares with
+    the stage's record)."""
     by_layer: dict = {}
     for lay in tflite_layers:
         key = lay.get("layer") or lay.get("name")
@@ -14,9 +13,4 @@ def export_checks(recipe, stage_records: list[dict], tflite_layers: list[dict]) 
         # measure its pointwise kernel (what tfmot prunes and clusters), the CONV_2D's weights
         if key not in by_layer or ("DEPTHWISE" in str(by_layer[key].get("op", "")) and "DEPTHWISE" not in str(lay.get("op", ""))):
             by_layer[key] = lay
-    out = []
-    for st, rec in zip(recipe.stages, stage_records, strict=False):
-        check = getattr(stage_module(st.type), "export_check", None)
-        if check is not None:
-            out.append(check(st, rec, by_layer))
-    return out
+    return by_layer

@@ -167,16 +167,13 @@ def _describe(params: ClusterStage, preserve: bool) -> str:
 
 def run(model, params: ClusterStage, ctx):
     """Cluster every clusterable kernel to at most `clusters` values while fine-tuning; strip the wrappers."""
-    import sys
-
     import numpy as np
 
     from ..tf import tfmot
     from ..training.fit import fit
-    from .base import StageResult, resolved_for_run, stage_label
+    from .base import StageResult, stage_label
     from .layers import check_skip_layers, freeze_preserved, wrap_stage_layers
 
-    params = resolved_for_run(sys.modules[__name__], params, ctx)
     label = stage_label(ctx, "cluster")
     preserve = bool(params.preserve_sparsity)
     check_skip_layers(model, params.skip_layers, "cluster", ctx)
@@ -188,8 +185,8 @@ def run(model, params: ClusterStage, ctx):
             notes.append(f"{layer}: not clustered and frozen: fine-tuning it would undo its pruned zeros")
     for note in notes:
         ctx.reporter.log(f"  {label}: {note}")
-    history = fit(wrapped_model, ctx, "cluster", epochs=params.epochs, learning_rate=params.learning_rate,
-                  batch_size=params.batch_size)
+    history = fit(wrapped_model, ctx, "cluster", label=label, epochs=params.epochs,
+                  learning_rate=params.learning_rate, batch_size=params.batch_size, distributed=DISTRIBUTED)
     stripped = tfmot.clustering.keras.strip_clustering(wrapped_model)
 
     unique = {}
@@ -202,12 +199,17 @@ def run(model, params: ClusterStage, ctx):
         scheme=_describe(params, preserve),
         skipped_layers=skipped,
         history=history,
+        epochs=params.epochs,
+        learning_rate=params.learning_rate,
         details={"clustered_layers": wrapped, "unique_weights": unique, "preserve_sparsity": preserve,
-                 "learning_rate": params.learning_rate, "epochs": params.epochs, "notes": notes},
+                 "notes": notes},
     )
 
 
 # ------------------------------------------------------------------------------------ tree, export
+
+#: its fit runs under training.distribute's strategy
+DISTRIBUTED = True
 
 
 def resolve(params: ClusterStage, previous: list[str], training) -> list[StageProblem]:

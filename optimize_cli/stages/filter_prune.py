@@ -17,6 +17,7 @@ from pydantic import Field, model_validator
 
 from .base import StageParams, StageProblem, resolve_common
 
+
 class FilterPruneStage(StageParams):
     """Structured filter pruning: removes whole filters and rebuilds a thinner model."""
 
@@ -193,19 +194,17 @@ def macs(model) -> int:
 def run(model, params: FilterPruneStage, ctx):
     """Thin the model (by `ratio` per layer, or to a global target), fine-tune it, and record parameters and
     MACs before and after."""
-    import sys
-
     from ..training.fit import fit
-    from .base import StageResult, resolved_for_run, stage_label
+    from .base import StageResult, stage_label
     from .layers import check_skip_layers
 
-    params = resolved_for_run(sys.modules[__name__], params, ctx)
+    label = stage_label(ctx, "filter_prune")
     check_skip_layers(model, params.skip_layers, "filter_prune", ctx)
     new, changed, skipped, searched = thinner(model, params)
     if not changed:
-        ctx.reporter.warn(f"{stage_label(ctx, 'filter_prune')}: no layer could be thinned")
-    history = fit(new, ctx, "filter_prune", epochs=params.epochs, learning_rate=params.learning_rate,
-                  batch_size=params.batch_size)
+        ctx.reporter.warn(f"{label}: no layer could be thinned")
+    history = fit(new, ctx, "filter_prune", label=label, epochs=params.epochs, learning_rate=params.learning_rate,
+                  batch_size=params.batch_size, distributed=DISTRIBUTED)
     kernels = {n: int(new.get_layer(n).kernel.shape.num_elements()) for n in changed}
     removed = 1.0 - sum(c[1] for c in changed.values()) / max(sum(c[0] for c in changed.values()), 1)
     filters = {"ratio": round(removed, 6) if searched else params.uniform_ratio(), "criterion": params.criterion,
@@ -220,14 +219,17 @@ def run(model, params: FilterPruneStage, ctx):
               f"{filters['params_before']:,}→{filters['params_after']:,}, MACs {filters['macs_before']:,}→"
               f"{filters['macs_after']:,}")
     if searched and searched["reached"] > searched["fraction"] + 0.02:
-        ctx.reporter.warn(f"{stage_label(ctx, 'filter_prune')}: reached {searched['reached']:.1%} of the "
+        ctx.reporter.warn(f"{label}: reached {searched['reached']:.1%} of the "
                           f"{searched['metric']}, not the {searched['fraction']:.0%} asked for (the layers that "
                           "can be thinned are not enough)")
-    return StageResult(model=new, scheme=scheme, skipped_layers=skipped, history=history,
-                       details={"filters": filters, "learning_rate": params.learning_rate, "epochs": params.epochs})
+    return StageResult(model=new, scheme=scheme, skipped_layers=skipped, history=history, epochs=params.epochs,
+                       learning_rate=params.learning_rate, record_extra={"filters": filters})
 
 
 # ------------------------------------------------------------------------------------ tree, export
+
+#: its fit runs under training.distribute's strategy
+DISTRIBUTED = True
 
 
 def resolve(params: FilterPruneStage, previous: list[str], training) -> list[StageProblem]:

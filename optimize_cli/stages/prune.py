@@ -257,16 +257,13 @@ def target_of(params: PruneStage) -> float:
 
 def run(model, params: PruneStage, ctx):
     """Prune every prunable kernel to `target_sparsity` while fine-tuning; return the stripped model."""
-    import sys
-
     import numpy as np
 
     from ..tf import tfmot
     from ..training.fit import fit
-    from .base import StageResult, resolved_for_run, stage_label
+    from .base import StageResult, stage_label
     from .layers import check_skip_layers, iter_layers, wrap_stage_layers
 
-    params = resolved_for_run(sys.modules[__name__], params, ctx)
     label = stage_label(ctx, "prune")
     check_skip_layers(model, params.skip_layers, "prune", ctx)
     check_layer_sparsity([la.name for la in iter_layers(model)], params,
@@ -275,8 +272,9 @@ def run(model, params: PruneStage, ctx):
     plan = plan_schedule(params, total)
     wrapped_model, wrapped, skipped = wrap_stage_layers(
         model, params, ctx, "prune", _prune_decider(params, plan), "pruned")
-    history = fit(wrapped_model, ctx, "prune", epochs=params.epochs, learning_rate=params.learning_rate,
-                  batch_size=params.batch_size, callbacks=[tfmot.sparsity.keras.UpdatePruningStep()])
+    history = fit(wrapped_model, ctx, "prune", label=label, epochs=params.epochs, learning_rate=params.learning_rate,
+                  batch_size=params.batch_size, callbacks=[tfmot.sparsity.keras.UpdatePruningStep()],
+                  distributed=DISTRIBUTED)
     stripped = tfmot.sparsity.keras.strip_pruning(wrapped_model)
 
     target = target_of(params)
@@ -295,13 +293,17 @@ def run(model, params: PruneStage, ctx):
         scheme=_describe(params, plan),
         skipped_layers=skipped,
         history=history,
+        epochs=params.epochs,
+        learning_rate=params.learning_rate,
         details={**plan, "pruned_layers": wrapped, "layer_sparsity": reached, "target_sparsity": target,
-                 **({"layer_targets": targets} if params.layer_sparsity else {}),
-                 "learning_rate": params.learning_rate, "epochs": params.epochs},
+                 **({"layer_targets": targets} if params.layer_sparsity else {})},
     )
 
 
 # ------------------------------------------------------------------------------------ tree, export
+
+#: its fit runs under training.distribute's strategy
+DISTRIBUTED = True
 
 
 def resolve(params: PruneStage, previous: list[str], training) -> list[StageProblem]:

@@ -5,7 +5,7 @@ from typing import ClassVar, Literal, Optional
 
 from pydantic import Field
 
-from ..tree import SCHEMES, SCHEME_TITLES, scheme_for, scheme_note
+from ..tree import SCHEME_TITLES, SCHEMES, scheme_keeping, scheme_note
 from .base import StageParams, StageProblem, resolve_common
 
 
@@ -43,6 +43,9 @@ class QatStage(StageParams):
 #: the export a path through qat ends in, and why (the tree rules and `optimize-cli tree` read them)
 EXPORT = "int8"
 EXPORT_REASON = "quantization-aware training produces an int8 model"
+#: its fit runs on one replica under training.distribute, and why
+DISTRIBUTED = False
+LOCAL_REASON = "tfmot's quantization-aware training does not support tf.distribute"
 #: scheme name → "QAT (Default8BitQuantizeScheme)", as the stage record's tfmot_scheme shows it
 SCHEME_NOTES = {name: scheme_note(name) for name in SCHEMES}
 
@@ -262,17 +265,14 @@ def run(model, params: QatStage, ctx):
 
     Returns the QAT model (with tfmot's quantize wrappers): the converter exports it to int8 with its
     learnt ranges."""
-    import sys
-
     from ..errors import StageError
     from ..tf import tfmot
     from ..training.fit import fit
-    from .base import StageResult, resolved_for_run, stage_label
+    from .base import StageResult, stage_label
     from .layers import check_skip_layers, freeze_preserved, wrap_stage_layers
 
-    params = resolved_for_run(sys.modules[__name__], params, ctx)
     label = stage_label(ctx, "qat")
-    name = scheme_for(list(ctx.previous))
+    name = path_scheme(list(ctx.previous))
     scheme = make_scheme(name)
     check_skip_layers(model, params.skip_layers, "qat", ctx)
     annotated, wrapped, skipped = wrap_stage_layers(
@@ -288,16 +288,17 @@ def run(model, params: QatStage, ctx):
     for layer in frozen:
         ctx.reporter.log(f"  {label}: {layer} left in float and frozen: fine-tuning it would undo the earlier stages")
     calibrated = calibrate_ranges(qmodel, ctx) if params.calibrate_ranges else 0
-    history = fit(qmodel, ctx, "qat", epochs=params.epochs, learning_rate=params.learning_rate,
-                  batch_size=params.batch_size)
+    history = fit(qmodel, ctx, "qat", label=label, epochs=params.epochs, learning_rate=params.learning_rate,
+                  batch_size=params.batch_size, distributed=DISTRIBUTED, why_local=LOCAL_REASON)
     return StageResult(
         model=qmodel,
         scheme=name,
         skipped_layers=skipped,
         history=history,
-        details={"scheme": name, "tfmot_scheme": SCHEME_NOTES[name], "quantized_layers": wrapped, "calibration_samples": calibrated,
-                 "frozen_float_layers": frozen,
-                 "learning_rate": params.learning_rate, "epochs": params.epochs},
+        epochs=params.epochs,
+        learning_rate=params.learning_rate,
+        details={"scheme": name, "tfmot_scheme": SCHEME_NOTES[name], "quantized_layers": wrapped,
+                 "calibration_samples": calibrated, "frozen_float_layers": frozen},
     )
 
 
@@ -310,9 +311,15 @@ def resolve(params: QatStage, previous: list[str], training) -> list[StageProble
     return resolve_common(params, training)
 
 
+def path_scheme(previous: list[str]) -> str:
+    """The QAT scheme that preserves what the stages `previous` made: PQAT after prune, CQAT after cluster,
+    PCQAT after both, else QAT."""
+    return scheme_keeping(sparsity="prune" in previous, clusters="cluster" in previous)
+
+
 def tree_label(previous: list[str]) -> str:
     """How `optimize-cli tree` names this stage after `previous`: 'PQAT (prune-preserving QAT) → int8'."""
-    return f"{SCHEME_TITLES[scheme_for(previous)]} → {EXPORT}"
+    return f"{SCHEME_TITLES[path_scheme(previous)]} → {EXPORT}"
 
 
 #: the parameter model the registry reads

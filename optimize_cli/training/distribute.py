@@ -7,12 +7,16 @@ variable (`{"cluster": {"worker": ["host:port", ...]}, "task": {"type": "worker"
 recipe; the chief writes the outputs, the others train along (the same collective ops, in the same
 order) and write nothing (run/worker.py).
 
-What trains under the strategy: the fit of the prune, cluster and filter_prune stages. fit() copies the
+What trains under the strategy: the fit of the stages whose module says `DISTRIBUTED = True` (prune, cluster,
+filter_prune; the stage passes it to fit()). fit() copies the
 stage's (wrapped) model into the strategy's scope, fits that copy with the optimizer made there on the
 global batch (each replica gets batch / replicas; the data set is sharded by element, AutoShardPolicy
 DATA, so each worker sees its own part of every batch) and copies the weights back, so that everything
-after the fit (strip, measurement, conversion) runs on plain, local variables. QAT trains on one replica:
-tfmot lists distributed quantization-aware training as not supported.
+after the fit (strip, measurement, conversion) runs on plain, local variables. QAT trains on one replica
+(its module's `LOCAL_REASON`: tfmot lists distributed quantization-aware training as not supported).
+
+The strategy is created once per process, by the entry point (`start`, before TensorFlow's runtime starts:
+`run.run` and the non-chief worker's `run/worker.py`); a stage's fit only looks it up.
 
 The settings model and the TF_CONFIG checks import no TensorFlow (`validate` uses them).
 """
@@ -29,10 +33,6 @@ from pydantic import Field
 
 from ..errors import RecipeError
 from ..strict import Strict
-
-#: the stages whose fit runs under the strategy (QAT: one replica, see QAT_NOTE)
-DISTRIBUTED_STAGES = ("prune", "cluster", "filter_prune")
-QAT_NOTE = "tfmot's quantization-aware training does not support tf.distribute"
 
 
 class DistributeConfig(Strict):
@@ -111,16 +111,6 @@ def worker_of(recipe, resume: bool = False) -> Optional[Worker]:
         raise RecipeError("--resume: not with training.distribute.strategy multi_worker (every worker must "
                           "train the same stages); run again without --resume")
     return worker
-
-
-def last_distributed_stage(recipe) -> int:
-    """1-based index of the last stage whose fit runs under the strategy (0: none): after it a non-chief
-    worker has no collective op left to take part in."""
-    last = 0
-    for i, params in enumerate(recipe.stages, start=1):
-        if params.type in DISTRIBUTED_STAGES and int(getattr(params, "epochs", 1) or 0) > 0:
-            last = i
-    return last
 
 
 # ----------------------------------------------------------------------------- with TensorFlow
@@ -216,16 +206,22 @@ class Distributed(Local):
         model.set_weights(replica.get_weights())
 
 
-def for_stage(ctx, stage: str) -> Local:
-    """How stage `stage` fits: under the recipe's strategy (started by `start`), or locally."""
+def for_stage(ctx, stage: str, distributed: bool, why_local: Optional[str] = None) -> Local:
+    """How stage `stage` fits: under the recipe's strategy when the stage is `distributed` (its module's
+    DISTRIBUTED), else locally (`why_local`: its module's LOCAL_REASON, said in the record's note). The
+    strategy must have been created by `start` (the entry point does, before anything is loaded)."""
     cfg = settings(getattr(ctx, "training", None))
     if cfg is None:
         return Local()
-    if stage not in DISTRIBUTED_STAGES:
+    if not distributed:
         local = Local()
         where = "on the chief alone" if cfg.strategy == "multi_worker" else "on one device"
-        why = f": {QAT_NOTE}" if stage == "qat" else ""
+        why = f": {why_local}" if why_local else ""
         local.record = {"strategy": cfg.strategy, "replicas": 1, "workers": 1, "note": f"{stage}: trained {where}{why}"}
         return local
-    start(ctx.training)
+    if cfg.strategy not in _STRATEGY:
+        from ..errors import StageError
+
+        raise StageError(f"{stage}: training.distribute.strategy {cfg.strategy} was not started (call "
+                         "training.distribute.start(training) once, before the first stage)")
     return Distributed(_STRATEGY[cfg.strategy], cfg.strategy, stage)

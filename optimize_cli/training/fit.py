@@ -88,17 +88,17 @@ def _fmt_logs(logs: dict) -> str:
     return " ".join(parts)
 
 
-def fit(model, ctx, stage: str, *, epochs: int, learning_rate: float, batch_size: int,
-        callbacks: list = ()) -> FitHistory:
+def fit(model, ctx, stage: str, *, label: str, epochs: int, learning_rate: float, batch_size: int,
+        callbacks: list = (), distributed: bool = False, why_local: Optional[str] = None) -> FitHistory:
     """Compile and fit `model` on the stage's training data (`ctx.train_dataset`) for `epochs`.
 
-    `learning_rate` and `batch_size` are the stage's resolved values (its `resolve()` computed them).
-    BatchNormalization layers run in inference mode (trainable=False in tf_keras) when
-    training.freeze_batchnorm; progress is reported once per epoch; a NaN or exploding loss, or a weight
-    that is no longer finite at an epoch's end, stops training and raises StageError naming the stage
-    (`stage` is its type) and the epoch.
+    `stage` is the stage's type and `label` how messages name it ("stage 2 (prune)"); `learning_rate`
+    and `batch_size` are its resolved values; `distributed` and `why_local` are its module's DISTRIBUTED
+    and LOCAL_REASON (training.distribute). BatchNormalization layers run in inference mode
+    (trainable=False in tf_keras) when training.freeze_batchnorm; progress is reported once per epoch; a
+    NaN or exploding loss, or a weight that is no longer finite at an epoch's end, stops training and
+    raises StageError naming the stage and the epoch.
     """
-    from ..stages.base import stage_label
     from .distribute import for_stage
 
     if epochs <= 0:
@@ -112,9 +112,8 @@ def fit(model, ctx, stage: str, *, epochs: int, learning_rate: float, batch_size
             if bn.trainable:
                 bn.trainable = False
                 frozen.append(bn)
-    dist = for_stage(ctx, stage)  # tf.distribute (training.distribute) or the plain local fit
+    dist = for_stage(ctx, stage, distributed, why_local)  # tf.distribute (training.distribute) or the local fit
     guard = DivergenceGuard()
-    label = stage_label(ctx, stage)
     try:
         with dist.scope():
             net = dist.replicate(model)  # the model itself, or its copy in the strategy's scope

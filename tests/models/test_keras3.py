@@ -16,6 +16,7 @@ from click.testing import CliRunner
 
 from optimize_cli.cli import main
 from optimize_cli.errors import InputError
+from optimize_cli.stages import run_stage
 
 ZOO = Path(__file__).with_name("keras3_zoo.py")
 SUPPORTED_ZOO = ["cnn", "dscnn", "residual", "prep", "mlp", "wide", "seq1d"]
@@ -213,14 +214,14 @@ def test_keras3_qat_and_prune_pqat_reach_int8(zoo, name, make_ctx, digits_data):
     samples): QAT alone and prune → PQAT give an int8 .tflite that keeps the pruned zeros."""
     from optimize_cli import export, measure
     from optimize_cli.models import load_model
-    from optimize_cli.stages import PruneStage, QatStage, prune, qat
+    from optimize_cli.stages import PruneStage, QatStage
 
     model = load_model(str(zoo / f"{name}.keras")).keras_model
     rep = export.representative_from(digits_data[0], 32, 0)
-    qmodel = qat.run(model, QatStage(epochs=1), make_ctx(index=1, samples=64)).model
+    qmodel = run_stage(model, QatStage(epochs=1), make_ctx(index=1, samples=64)).model
     assert export.convert(qmodel, "int8", rep, None, None, None)
-    pruned = prune.run(model, PruneStage(target_sparsity=0.5, epochs=1), make_ctx(index=1, samples=64)).model
-    res = qat.run(pruned, QatStage(epochs=1), make_ctx(previous=["prune"], index=2, samples=64))
+    pruned = run_stage(model, PruneStage(target_sparsity=0.5, epochs=1), make_ctx(index=1, samples=64)).model
+    res = run_stage(pruned, QatStage(epochs=1), make_ctx(previous=["prune"], index=2, samples=64))
     assert res.scheme == "PQAT"
     tfl = export.convert(res.model, "int8", rep, None, None, None)
     kept = [w for w in measure.tflite_weight_stats(tfl) if w.get("role", "weight") == "weight" and w["sparsity"] >= 0.45]

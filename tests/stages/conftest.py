@@ -4,29 +4,23 @@ from __future__ import annotations
 
 import pytest
 
-from optimize_cli.stages import ClusterStage, PruneStage, QatStage
+from optimize_cli.stages import ClusterStage, PruneStage, QatStage, run_stage
 
 
 @pytest.fixture(scope="session")
 def pruned(tiny_model, make_ctx):
-    from optimize_cli.stages import prune
-
-    return prune.run(tiny_model, PruneStage(target_sparsity=0.5, epochs=3), make_ctx(index=1))
+    return run_stage(tiny_model, PruneStage(target_sparsity=0.5, epochs=3), make_ctx(index=1))
 
 
 @pytest.fixture(scope="session")
 def clustered(pruned, make_ctx):
-    from optimize_cli.stages import cluster
-
-    return cluster.run(pruned.model, ClusterStage(clusters=8, epochs=1, preserve_sparsity=True),
-                       make_ctx(previous=["prune"], index=2))
+    return run_stage(pruned.model, ClusterStage(clusters=8, epochs=1, preserve_sparsity=True),
+                     make_ctx(previous=["prune"], index=2))
 
 
 @pytest.fixture(scope="session")
 def pcqat(clustered, make_ctx):
-    from optimize_cli.stages import qat
-
-    return qat.run(clustered.model, QatStage(epochs=1), make_ctx(previous=["prune", "cluster"], index=3))
+    return run_stage(clustered.model, QatStage(epochs=1), make_ctx(previous=["prune", "cluster"], index=3))
 
 
 @pytest.fixture(scope="session")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from optimize_cli.stages import ClusterStage
+from optimize_cli.stages import ClusterStage, run_stage
 from stage_helpers import (
     PRUNABLE,
     kernel,
@@ -29,10 +29,8 @@ def test_cluster_leaves_at_most_clusters_values_and_preserves_sparsity(clustered
 
 
 def test_cluster_per_channel_limits_each_conv_channel(tiny_model, make_ctx):
-    from optimize_cli.stages import cluster
-
-    res = cluster.run(tiny_model, ClusterStage(clusters=4, per_channel=True, epochs=0, centroid_init="linear"),
-                      make_ctx(index=1))
+    res = run_stage(tiny_model, ClusterStage(clusters=4, per_channel=True, epochs=0, centroid_init="linear"),
+                    make_ctx(index=1))
     for name in ("conv", "pw"):
         k = kernel(res.model, name)
         assert max_unique_per_out_channel(k) <= 4, name
@@ -44,8 +42,6 @@ def test_cluster_per_channel_limits_each_conv_channel(tiny_model, make_ctx):
 
 @pytest.mark.parametrize("init", ["density", "random"])
 def test_cluster_centroid_inits(tiny_model, make_ctx, init):
-    from optimize_cli.stages import cluster
-
-    res = cluster.run(tiny_model, ClusterStage(clusters=6, epochs=0, centroid_init=init), make_ctx(index=1))
+    res = run_stage(tiny_model, ClusterStage(clusters=6, epochs=0, centroid_init=init), make_ctx(index=1))
     for name in PRUNABLE:
         assert np.unique(kernel(res.model, name)).size <= 6, name

@@ -5,14 +5,12 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from optimize_cli.stages import FilterPruneStage
+from optimize_cli.stages import FilterPruneStage, run_stage
 
 
 @pytest.fixture(scope="module")
 def thinned(tiny_model, make_ctx):
-    from optimize_cli.stages import filter_prune
-
-    return filter_prune.run(tiny_model, FilterPruneStage(ratio=0.5, epochs=2), make_ctx(index=1, samples=128))
+    return run_stage(tiny_model, FilterPruneStage(ratio=0.5, epochs=2), make_ctx(index=1, samples=128))
 
 
 def test_filter_prune_ratio_half_thins_conv_and_pointwise(tiny_model, thinned):
@@ -25,7 +23,7 @@ def test_filter_prune_ratio_half_thins_conv_and_pointwise(tiny_model, thinned):
     assert m.output_shape == tiny_model.output_shape
     assert [s["name"] for s in thinned.skipped_layers] == ["out"]
     assert "model's output" in thinned.skipped_layers[0]["reason"]
-    f = thinned.details["filters"]
+    f = thinned.record_extra["filters"]
     assert f["params_before"] == tiny_model.count_params() and f["params_after"] == m.count_params()
     assert f["params_after"] < f["params_before"] and f["macs_after"] < f["macs_before"]
     assert f["layers"]["conv"]["filters"] == [8, 4] and f["layers"]["pw"]["filters"] == [16, 8]
@@ -79,7 +77,7 @@ def test_filter_prune_tflite_has_the_smaller_shapes(thinned, digits_data):
               if lay.get("role", "weight") == "weight"}
     params = {n: int(np.prod(lay["shape"])) for n, lay in layers.items()}
     assert sorted(params.values()) == sorted([3 * 3 * 4, 3 * 3 * 4, 4 * 8, 512 * 10])
-    record = {"filters": thinned.details["filters"]}
+    record = {"filters": thinned.record_extra["filters"]}
     check = filter_prune.export_check(FilterPruneStage(ratio=0.5), record, layers)
     assert check["passed"], check
     bad = {"filters": {"layers": {"pw": {"filters": [16, 8], "kernel_params": 16}}}}

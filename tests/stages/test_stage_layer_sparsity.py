@@ -5,17 +5,16 @@ from __future__ import annotations
 import pytest
 
 from optimize_cli.errors import RecipeError
-from optimize_cli.stages import PruneStage
+from optimize_cli.stages import PruneStage, run_stage
 from stage_helpers import kernel, sparsity, tflite_int8_kernels, tflite_kernel_of
 
 
 def test_prune_layer_sparsity_per_layer_targets_reach_the_tflite(tiny_model, make_ctx, digits_data):
     from optimize_cli import export
-    from optimize_cli.stages import prune
 
     # "[cp].*" matches conv and pw; conv's exact key wins although the regex comes first; out stays dense
     params = PruneStage(target_sparsity=0.5, epochs=2, layer_sparsity={"[cp].*": 0.8, "conv": 0.3, "out": 0})
-    res = prune.run(tiny_model, params, make_ctx(index=1, samples=256))
+    res = run_stage(tiny_model, params, make_ctx(index=1, samples=256))
     assert res.details["layer_targets"] == {"conv": 0.3, "pw": 0.8}
     assert {s["name"]: s["reason"] for s in res.skipped_layers}["out"] == "layer_sparsity 'out': 0 (left dense)"
     assert 0.3 - 0.01 <= sparsity(kernel(res.model, "conv")) < 0.4
@@ -30,10 +29,8 @@ def test_prune_layer_sparsity_per_layer_targets_reach_the_tflite(tiny_model, mak
 
 @pytest.mark.parametrize("key", ["nope", "zz.*"])
 def test_prune_layer_sparsity_key_matching_no_layer_is_an_error(tiny_model, make_ctx, key):
-    from optimize_cli.stages import prune
-
     with pytest.raises(RecipeError, match=rf"stages\[0\]\.layer_sparsity: '{key}' matches no layer"):
-        prune.run(tiny_model, PruneStage(epochs=1, layer_sparsity={key: 0.5}), make_ctx(index=1))
+        run_stage(tiny_model, PruneStage(epochs=1, layer_sparsity={key: 0.5}), make_ctx(index=1))
 
 
 @pytest.mark.parametrize("kw,words", [

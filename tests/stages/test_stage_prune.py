@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from optimize_cli.errors import RecipeError, StageError
-from optimize_cli.stages import PruneStage
+from optimize_cli.stages import PruneStage, run_stage
 from optimize_cli.stages.prune import plan_schedule
 from stage_helpers import (
     PRUNABLE,
@@ -82,9 +82,7 @@ def test_prune_keeps_accuracy_of_tiny_model(pruned, tiny_model, digits_data):
 
 
 def test_prune_skip_layers_by_name_and_regex(tiny_model, make_ctx):
-    from optimize_cli.stages import prune
-
-    res = prune.run(tiny_model, PruneStage(target_sparsity=0.6, epochs=1, skip_layers=["pw", "o.t"]),
+    res = run_stage(tiny_model, PruneStage(target_sparsity=0.6, epochs=1, skip_layers=["pw", "o.t"]),
                     make_ctx(index=1, samples=96))
     skipped = {s["name"]: s["reason"] for s in res.skipped_layers}
     assert "skip_layers 'pw'" in skipped["pw"] and "skip_layers 'o.t'" in skipped["out"]
@@ -93,28 +91,24 @@ def test_prune_skip_layers_by_name_and_regex(tiny_model, make_ctx):
 
 
 def test_prune_unknown_skip_layer_is_an_error(tiny_model, make_ctx):
-    from optimize_cli.stages import prune
-
     with pytest.raises(RecipeError, match="no layer named 'nope'"):
-        prune.run(tiny_model, PruneStage(epochs=1, skip_layers=["nope"]), make_ctx(index=1))
+        run_stage(tiny_model, PruneStage(epochs=1, skip_layers=["nope"]), make_ctx(index=1))
 
 
 def test_prune_diverging_training_raises_stage_error_naming_epoch(tiny_model, make_ctx):
     """Divergence by arithmetic, not by how a CPU's kernels treat NaN: Adam's first step moves every weight
     by ~learning_rate (10), so the next batch's logits are ~1e9 and its loss far past 1000x the first."""
-    from optimize_cli.stages import prune
 
     with pytest.raises(StageError, match=r"stage 1 \(prune\): training diverged at epoch 1/2 \(loss exploded"):
-        prune.run(tiny_model, PruneStage(epochs=2, learning_rate=10), make_ctx(index=1, samples=96))
+        run_stage(tiny_model, PruneStage(epochs=2, learning_rate=10), make_ctx(index=1, samples=96))
 
 
 def test_prune_m_by_n_structured_sparsity(tiny_model, make_ctx):
     from tensorflow_model_optimization.python.core.sparsity.keras import pruning_utils
 
-    from optimize_cli.stages import prune
     from optimize_cli.tf import tf
 
-    res = prune.run(tiny_model, PruneStage(sparsity_m_by_n=(2, 4), epochs=1), make_ctx(index=1, samples=96))
+    res = run_stage(tiny_model, PruneStage(sparsity_m_by_n=(2, 4), epochs=1), make_ctx(index=1, samples=96))
     assert res.scheme.startswith("2:4 structured sparsity")
     for name in ("pw", "out"):
         k = kernel(res.model, name)
@@ -123,9 +117,7 @@ def test_prune_m_by_n_structured_sparsity(tiny_model, make_ctx):
 
 
 def test_prune_constant_schedule_reaches_target(tiny_model, make_ctx):
-    from optimize_cli.stages import prune
-
-    res = prune.run(tiny_model, PruneStage(schedule="constant", target_sparsity=0.7, epochs=1),
+    res = run_stage(tiny_model, PruneStage(schedule="constant", target_sparsity=0.7, epochs=1),
                     make_ctx(index=1, samples=96))
     assert res.scheme.startswith("ConstantSparsity 0.70")
     for name in PRUNABLE:
@@ -133,8 +125,6 @@ def test_prune_constant_schedule_reaches_target(tiny_model, make_ctx):
 
 
 def test_prune_is_deterministic_given_seed(tiny_model, make_ctx):
-    from optimize_cli.stages import prune
-
-    a = prune.run(tiny_model, PruneStage(epochs=1), make_ctx(index=1, samples=96))
-    b = prune.run(tiny_model, PruneStage(epochs=1), make_ctx(index=1, samples=96))
+    a = run_stage(tiny_model, PruneStage(epochs=1), make_ctx(index=1, samples=96))
+    b = run_stage(tiny_model, PruneStage(epochs=1), make_ctx(index=1, samples=96))
     np.testing.assert_allclose(kernel(a.model, "out"), kernel(b.model, "out"), atol=1e-6)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from optimize_cli.stages import QatStage
+from optimize_cli.stages import QatStage, run_stage
 from stage_helpers import (
     PRUNABLE,
     keras_accuracy,
@@ -48,9 +48,8 @@ def test_qat_pcqat_int8_accuracy_matches_keras(pcqat, pcqat_int8, digits_data):
 
 def test_qat_pqat_keeps_sparsity(pruned, make_ctx, digits_data):
     from optimize_cli import export
-    from optimize_cli.stages import qat
 
-    res = qat.run(pruned.model, QatStage(epochs=1), make_ctx(previous=["prune"], index=2, samples=128))
+    res = run_stage(pruned.model, QatStage(epochs=1), make_ctx(previous=["prune"], index=2, samples=128))
     assert res.scheme.startswith("PQAT")
     tfl = export.convert(res.model, "int8", export.representative_from(digits_data[0], 32, 0), None, None, None)
     ks = tflite_int8_kernels(tfl)
@@ -59,16 +58,13 @@ def test_qat_pqat_keeps_sparsity(pruned, make_ctx, digits_data):
 
 
 def test_qat_scheme_follows_previous_stages(tiny_model, make_ctx):
-    from optimize_cli.stages import qat
-
-    res = qat.run(tiny_model, QatStage(epochs=0), make_ctx(index=1))
+    res = run_stage(tiny_model, QatStage(epochs=0), make_ctx(index=1))
     assert res.scheme == "QAT" and res.details["tfmot_scheme"].startswith("QAT (Default8BitQuantize")
-    res = qat.run(tiny_model, QatStage(epochs=0), make_ctx(previous=["cluster"], index=2))
+    res = run_stage(tiny_model, QatStage(epochs=0), make_ctx(previous=["cluster"], index=2))
     assert res.scheme == "CQAT" and "preserve_sparsity=False" in res.details["tfmot_scheme"]
 
 
 def test_qat_leaves_unsupported_layers_in_float(make_ctx):
-    from optimize_cli.stages import qat
     from optimize_cli.tf import keras
 
     L = keras.layers
@@ -77,21 +73,19 @@ def test_qat_leaves_unsupported_layers_in_float(make_ctx):
     h = L.PReLU(name="prelu")(h)
     h = L.Flatten()(h)
     model = keras.Model(inp, L.Dense(10, activation="softmax", name="out")(h))
-    res = qat.run(model, QatStage(epochs=0), make_ctx(index=1))
+    res = run_stage(model, QatStage(epochs=0), make_ctx(index=1))
     skipped = {s["name"]: s for s in res.skipped_layers}
     assert skipped["prelu"]["class"] == "PReLU" and "left in float" in skipped["prelu"]["reason"]
     assert type(res.model.get_layer("prelu")).__name__ == "PReLU"
 
 
 def test_qat_calibrates_activation_ranges(tiny_model, make_ctx):
-    from optimize_cli.stages import qat
-
     def ranges(model):
         return {v.name: float(v.numpy()) for v in model.weights
                 if v.name.startswith("quant_relu/output_m") and v.shape.rank == 0}
 
-    calibrated = ranges(qat.run(tiny_model, QatStage(epochs=0), make_ctx(index=1)).model)
-    plain = ranges(qat.run(tiny_model, QatStage(epochs=0, calibrate_ranges=False), make_ctx(index=1)).model)
+    calibrated = ranges(run_stage(tiny_model, QatStage(epochs=0), make_ctx(index=1)).model)
+    plain = ranges(run_stage(tiny_model, QatStage(epochs=0, calibrate_ranges=False), make_ctx(index=1)).model)
     assert min(plain.values()) == -6.0  # tfmot's initial range, even after a ReLU
     lo = next(v for k, v in calibrated.items() if "min" in k)
     hi = next(v for k, v in calibrated.items() if "max" in k)
@@ -99,9 +93,7 @@ def test_qat_calibrates_activation_ranges(tiny_model, make_ctx):
 
 
 def test_qat_skip_layers(tiny_model, make_ctx):
-    from optimize_cli.stages import qat
-
-    res = qat.run(tiny_model, QatStage(epochs=0, skip_layers=["out"]), make_ctx(index=1))
+    res = run_stage(tiny_model, QatStage(epochs=0, skip_layers=["out"]), make_ctx(index=1))
     assert {s["name"] for s in res.skipped_layers} == {"out"}
     assert type(res.model.get_layer("out")).__name__ == "Dense"
 

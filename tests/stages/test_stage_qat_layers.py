@@ -7,7 +7,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from optimize_cli.stages import ClusterStage, PruneStage, QatStage
+from optimize_cli.stages import ClusterStage, PruneStage, QatStage, run_stage
 
 PATHS = {"QAT": (), "PQAT": ("prune",), "CQAT": ("cluster",), "PCQAT": ("prune", "cluster")}
 
@@ -34,9 +34,7 @@ def prep_model(digits_data):
 
 @pytest.mark.parametrize("scheme", list(PATHS))
 def test_qat_quantizes_preprocessing_layers_on_every_path(prep_model, make_ctx, scheme):
-    from optimize_cli.stages import qat
-
-    res = qat.run(prep_model, QatStage(epochs=0), make_ctx(previous=list(PATHS[scheme]), index=len(PATHS[scheme]) + 1))
+    res = run_stage(prep_model, QatStage(epochs=0), make_ctx(previous=list(PATHS[scheme]), index=len(PATHS[scheme]) + 1))
     assert res.scheme == scheme and res.skipped_layers == []
     assert {"rescale", "norm", "given", "conv", "out"} <= set(res.details["quantized_layers"])
     for name in ("rescale", "norm", "given"):
@@ -49,9 +47,8 @@ def test_qat_preprocessing_layers_reach_the_int8_tflite(prep_model, make_ctx, di
     from ai_edge_litert.interpreter import Interpreter
 
     from optimize_cli import export
-    from optimize_cli.stages import qat
 
-    res = qat.run(prep_model, QatStage(epochs=1), make_ctx(previous=["prune", "cluster"], index=3, samples=64))
+    res = run_stage(prep_model, QatStage(epochs=1), make_ctx(previous=["prune", "cluster"], index=3, samples=64))
     tfl = export.convert(res.model, "int8", export.representative_from(digits_data[0], 64, 0), None, None, None)
     it = Interpreter(model_content=tfl)
     it.allocate_tensors()
@@ -75,7 +72,6 @@ def test_qat_preprocessing_layers_reach_the_int8_tflite(prep_model, make_ctx, di
 def odd_pruned(make_ctx):
     """SeparableConv2D on one channel (a pointwise kernel of 4 values) → Conv2D 1×1 with a fused relu6 →
     pooling → Dense, pruned to 50 %."""
-    from optimize_cli.stages import prune
     from optimize_cli.tf import keras
 
     L = keras.layers
@@ -85,14 +81,12 @@ def odd_pruned(make_ctx):
     h = L.Conv2D(8, 1, activation="relu6", name="c6")(h)
     h = L.Flatten(name="flat")(L.MaxPooling2D(name="pool")(h))
     model = keras.Model(inp, L.Dense(10, activation="softmax", name="out")(h))
-    return prune.run(model, PruneStage(target_sparsity=0.5, epochs=1), make_ctx(index=1, samples=64)).model
+    return run_stage(model, PruneStage(target_sparsity=0.5, epochs=1), make_ctx(index=1, samples=64)).model
 
 
 def test_cluster_skips_a_weight_with_fewer_values_than_clusters(odd_pruned, make_ctx):
-    from optimize_cli.stages import cluster
-
-    res = cluster.run(odd_pruned, ClusterStage(clusters=8, epochs=1, preserve_sparsity=True),
-                      make_ctx(previous=["prune"], index=2, samples=64))
+    res = run_stage(odd_pruned, ClusterStage(clusters=8, epochs=1, preserve_sparsity=True),
+                    make_ctx(previous=["prune"], index=2, samples=64))
     skipped = {s["name"]: s["reason"] for s in res.skipped_layers}
     assert skipped["sep"] == "too few weights for 8 clusters (pointwise_kernel: 4 values)"
     assert {"c6", "out"} <= set(res.details["clustered_layers"])
@@ -111,11 +105,9 @@ def test_sparsity_preserving_kmeans_needs_values_on_both_sides():
 
 
 def test_pcqat_leaves_a_fused_relu6_in_float_and_keeps_it_pruned(odd_pruned, make_ctx):
-    from optimize_cli.stages import cluster, qat
-
-    clustered = cluster.run(odd_pruned, ClusterStage(clusters=8, epochs=0, preserve_sparsity=True),
-                            make_ctx(previous=["prune"], index=2, samples=64)).model
-    res = qat.run(clustered, QatStage(epochs=1), make_ctx(previous=["prune", "cluster"], index=3, samples=64))
+    clustered = run_stage(odd_pruned, ClusterStage(clusters=8, epochs=0, preserve_sparsity=True),
+                          make_ctx(previous=["prune"], index=2, samples=64)).model
+    res = run_stage(clustered, QatStage(epochs=1), make_ctx(previous=["prune", "cluster"], index=3, samples=64))
     skipped = {s["name"]: s["reason"] for s in res.skipped_layers}
     assert skipped["c6"].startswith("tfmot cannot quantize its fused activation 'relu6' (Conv2D); left in float")
     assert "c6" in res.details["frozen_float_layers"] and "out" in res.details["quantized_layers"]

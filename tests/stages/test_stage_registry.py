@@ -1,5 +1,6 @@
 """Adding a stage type is one module and one registration line: `validate`, `tree`, the JSON Schema and
-running the stage through the registry all pick up a throw-away stage written to a temporary module."""
+running the stage through the registry all pick up a throw-away stage written to a temporary module; a
+module that is not a stage module is refused when it is registered."""
 from __future__ import annotations
 
 import importlib
@@ -27,6 +28,7 @@ class NoiseStage(StageParams):
 
 
 Params = NoiseStage
+DISTRIBUTED = True
 
 
 def resolve(params, previous, training):
@@ -39,18 +41,15 @@ def tree_label(previous):
 
 
 def run(model, params, ctx):
-    import sys
-
-    from optimize_cli.stages.base import StageResult, resolved_for_run
+    from optimize_cli.stages.base import StageResult, stage_label
     from optimize_cli.stages.layers import copy_model
     from optimize_cli.training.fit import fit
 
-    params = resolved_for_run(sys.modules[__name__], params, ctx)
     out = copy_model(model)
-    history = fit(out, ctx, "noise", epochs=params.epochs, learning_rate=params.learning_rate,
-                  batch_size=params.batch_size)
-    return StageResult(model=out, scheme="noise", history=history,
-                       details={"learning_rate": params.learning_rate, "epochs": params.epochs})
+    history = fit(out, ctx, "noise", label=stage_label(ctx, "noise"), epochs=params.epochs,
+                  learning_rate=params.learning_rate, batch_size=params.batch_size, distributed=DISTRIBUTED)
+    return StageResult(model=out, scheme="noise", history=history, epochs=params.epochs,
+                       learning_rate=params.learning_rate, record_extra={"noise": {"level": 0}})
 '''
 
 
@@ -62,11 +61,10 @@ def noise(tmp_path, monkeypatch):
     (tmp_path / "noise_stage.py").write_text(STAGE_MODULE)
     monkeypatch.syspath_prepend(str(tmp_path))
     module = importlib.import_module("noise_stage")
-    stages.register(module, before="qat")  # the one line
     try:
-        yield module
+        with stages.registered(module, before="qat"):  # the one line
+            yield module
     finally:
-        stages.unregister("noise")
         sys.modules.pop("noise_stage", None)
 
 
@@ -113,14 +111,16 @@ def test_stage_registry_validate_picks_up_a_new_stage(noise, work):
 def test_stage_registry_tree_draws_a_new_stage(noise):
     from rich.console import Console
 
-    from optimize_cli import tree
+    from optimize_cli.cli.tree_view import render_tree
+    from optimize_cli.stages.order import stage_order
 
     console = Console(record=True, width=200, highlight=False)
-    console.print(tree.render_tree([]))
+    console.print(render_tree([]))
     text = console.export_text()
     assert "├── noise\n" in text or "└── noise\n" in text
     assert "PQAT (prune-preserving QAT) → int8" in text
-    assert tree.stage_order() == ["filter_prune", "prune", "cluster", "noise", "qat"]
+    assert stage_order() == ["filter_prune", "prune", "cluster", "noise", "qat"]
+    assert "noise" in CliRunner().invoke(__import__("optimize_cli.cli", fromlist=["main"]).main, ["tree"]).output
 
 
 def test_stage_registry_schema_describes_a_new_stage(noise):
@@ -151,5 +151,57 @@ def test_stage_registry_runs_a_new_stage(noise, tiny_model, make_ctx):
     params = noise.NoiseStage(epochs=1)
     res = stages.run_stage(tiny_model, params, make_ctx(samples=64, learning_rate=1e-3))
     assert res.scheme == "noise" and res.history.epochs == 1 and "loss" in res.history.metrics
-    assert res.details["learning_rate"] == pytest.approx(1e-3)
+    assert res.learning_rate == pytest.approx(1e-3) and params.learning_rate is None  # resolved once, on a copy
     assert res.model is not tiny_model
+
+
+def test_stage_registry_leaves_the_builtin_stages_after_the_test(noise):
+    from optimize_cli import stages
+
+    with stages.registered(noise, before="prune"):
+        assert stages.STAGE_ORDER[:2] == ["filter_prune", "noise"]
+    assert list(stages.STAGES) == ["filter_prune", "prune", "cluster", "noise", "qat"]
+
+
+@pytest.mark.parametrize("drop, says", [
+    ("run", "has no run"),
+    ("Params", "has no Params"),
+    ("DISTRIBUTED", "has no DISTRIBUTED"),
+])
+def test_stage_registry_refuses_a_module_that_is_not_a_stage_module(noise, drop, says):
+    import types
+
+    from optimize_cli import stages
+
+    broken = types.ModuleType("broken_stage")
+    broken.__dict__.update({k: v for k, v in vars(noise).items() if k != drop and not k.startswith("__")})
+    with pytest.raises(TypeError, match=f"stage module broken_stage {says}.*stages/base.StageModule"):
+        stages.register(broken)
+    assert "noise" in stages.STAGES and len(stages.STAGES) == 5
+
+
+def test_stage_registry_refuses_params_without_a_type(noise):
+    import types
+
+    from optimize_cli import stages
+    from optimize_cli.stages.base import StageParams
+
+    broken = types.ModuleType("broken_stage")
+    broken.__dict__.update({k: v for k, v in vars(noise).items() if not k.startswith("__")})
+    broken.Params = StageParams
+    with pytest.raises(TypeError, match="Params needs a `type"):
+        stages.register(broken)
+    broken.Params, broken.DISTRIBUTED = noise.NoiseStage, "yes"
+    with pytest.raises(TypeError, match="DISTRIBUTED \\(a bool\\)"):
+        stages.register(broken)
+
+
+def test_stage_registry_record_copies_the_stage_fields_without_naming_them():
+    from optimize_cli.run.records import StageRecord
+
+    rec = StageRecord(index=1, type="noise", scheme="noise", seconds=1.0, epochs=1, learning_rate=1e-3,
+                      keras_accuracy=None, sparsity=0.0, max_unique_weights=None, history={"loss": [1.0]},
+                      extra={"noise": {"level": 0}})
+    dumped = rec.dump()
+    assert dumped["noise"] == {"level": 0} and list(dumped).index("noise") == list(dumped).index("history") + 1
+    assert "extra" not in dumped and StageRecord.from_dict(dumped) == rec

@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from optimize_cli.training.distill import DistillConfig, effective
+from optimize_cli.stages import run_stage
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -60,7 +61,7 @@ def _fit_copy(tiny_model, make_ctx, distill, epochs=2):
     if distill is not None:
         ctx.distill, ctx.teacher = DistillConfig(**distill), copy_model(tiny_model)
     keras.utils.set_random_seed(7)
-    hist = fit(model, ctx, "prune", epochs=epochs, learning_rate=3e-3, batch_size=32)
+    hist = fit(model, ctx, "prune", label="stage 1 (prune)", epochs=epochs, learning_rate=3e-3, batch_size=32)
     return model, hist
 
 
@@ -76,7 +77,7 @@ def test_distill_alpha_one_equals_plain_training(tiny_model, make_ctx):
 def test_distill_prune_stage_trains_with_the_teacher(tiny_model, make_ctx):
     """A prune stage (tfmot's UpdatePruningStep walks the wrapper) distils: the target sparsity is reached
     and the loss differs from the same stage without distillation."""
-    from optimize_cli.stages import PruneStage, prune
+    from optimize_cli.stages import PruneStage
     from optimize_cli.stages.layers import copy_model
     from optimize_cli.tf import keras
 
@@ -85,7 +86,7 @@ def test_distill_prune_stage_trains_with_the_teacher(tiny_model, make_ctx):
         if distill:
             ctx.distill, ctx.teacher = DistillConfig(alpha=0.2, temperature=4.0), copy_model(tiny_model)
         keras.utils.set_random_seed(3)
-        return prune.run(tiny_model, PruneStage(target_sparsity=0.5, epochs=3), ctx)
+        return run_stage(tiny_model, PruneStage(target_sparsity=0.5, epochs=3), ctx)
 
     with_t, without = run(True), run(False)
     k = with_t.model.get_layer("pw").kernel.numpy()
@@ -97,12 +98,12 @@ def test_distill_prune_stage_trains_with_the_teacher(tiny_model, make_ctx):
 
 def test_distill_qat_stage_trains_with_the_teacher(tiny_model, make_ctx):
     """QAT wrappers compose with the distillation wrapper."""
-    from optimize_cli.stages import QatStage, qat
+    from optimize_cli.stages import QatStage
     from optimize_cli.stages.layers import copy_model
 
     ctx = make_ctx(samples=64)
     ctx.distill, ctx.teacher = DistillConfig(alpha=0.5), copy_model(tiny_model)
-    res = qat.run(tiny_model, QatStage(epochs=1), ctx)
+    res = run_stage(tiny_model, QatStage(epochs=1), ctx)
     assert res.history.epochs == 1 and np.isfinite(res.history.metrics["loss"][0])
 
 
@@ -164,7 +165,7 @@ def test_distill_refuses_a_model_with_two_outputs(make_ctx):
     ctx = make_ctx(samples=32)
     ctx.distill, ctx.teacher = DistillConfig(), model
     with pytest.raises(StageError, match="only models with one output"):
-        fit(model, ctx, "prune", epochs=1, learning_rate=1e-3, batch_size=32)
+        fit(model, ctx, "prune", label="stage 1 (prune)", epochs=1, learning_rate=1e-3, batch_size=32)
 
 
 def test_distill_default_is_on_for_single_output_classifiers_only():

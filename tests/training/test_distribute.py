@@ -13,7 +13,8 @@ import numpy as np
 import pytest
 
 from optimize_cli.errors import RecipeError
-from optimize_cli.training.distribute import last_distributed_stage, worker_from_env
+from optimize_cli.run.worker import last_distributed_stage
+from optimize_cli.training.distribute import worker_from_env
 from run_helpers import DATA, MODEL, cli, write_recipe
 
 CLUSTER = {"worker": ["127.0.0.1:1111", "127.0.0.1:2222"]}
@@ -86,12 +87,13 @@ def test_distribute_multi_worker_without_tf_config_exits_2_before_training(tmp_p
 
 
 def test_distribute_qat_trains_on_one_replica_and_says_so(make_ctx):
+    from optimize_cli.stages import prune, qat
     from optimize_cli.training.distribute import for_stage
 
     ctx = make_ctx(distribute={"strategy": "mirrored"})
-    rec = for_stage(ctx, "qat").record
+    rec = for_stage(ctx, "qat", qat.DISTRIBUTED, qat.LOCAL_REASON).record
     assert rec["replicas"] == 1 and rec["note"].startswith("qat: trained on one device: tfmot")
-    assert for_stage(make_ctx(), "prune").record is None  # no training.distribute: no strategy, no record
+    assert for_stage(make_ctx(), "prune", prune.DISTRIBUTED).record is None  # no training.distribute: no record
 
 
 @pytest.mark.slow
@@ -101,6 +103,7 @@ def test_distribute_mirrored_on_one_cpu_device_trains_as_without_a_strategy(tiny
     from optimize_cli.stages import ClusterStage, FilterPruneStage, PruneStage, run_stage
     from optimize_cli.stages.layers import copy_model
     from optimize_cli.training.distill import DistillConfig
+    from optimize_cli.training.distribute import start
 
     cases = [(PruneStage(target_sparsity=0.5, epochs=1), True), (ClusterStage(clusters=8, epochs=1), False),
              (FilterPruneStage(epochs=1), False)]
@@ -108,6 +111,7 @@ def test_distribute_mirrored_on_one_cpu_device_trains_as_without_a_strategy(tiny
         runs = []
         for distribute in (None, {"strategy": "mirrored"}):
             ctx = make_ctx(samples=32, **({"distribute": distribute} if distribute else {}))
+            start(ctx.training)  # what the entry point does, once
             if distil:
                 ctx.distill, ctx.teacher = DistillConfig(), copy_model(tiny_model)
             runs.append(run_stage(tiny_model, params, ctx))

@@ -22,7 +22,7 @@ def test_fit_uses_the_given_learning_rate_and_keeps_the_history(tiny_model, make
 
     model = copy_model(tiny_model)
     ctx = make_ctx(samples=64, optimizer="sgd")
-    h = fit(model, ctx, "prune", epochs=2, learning_rate=2.5e-4, batch_size=32)
+    h = fit(model, ctx, "prune", label="stage 1 (prune)", epochs=2, learning_rate=2.5e-4, batch_size=32)
     assert isinstance(h, FitHistory) and h.epochs == 2 and len(h.metrics["loss"]) == 2
     assert float(model.optimizer.learning_rate.numpy()) == pytest.approx(2.5e-4)
     assert type(model.optimizer).__name__ == "SGD"
@@ -32,7 +32,7 @@ def test_fit_uses_the_given_learning_rate_and_keeps_the_history(tiny_model, make
 def test_fit_zero_epochs_fits_nothing(make_ctx):
     from optimize_cli.training.fit import fit
 
-    assert fit(object(), make_ctx(), "qat", epochs=0, learning_rate=1e-3, batch_size=8) == FitHistory()
+    assert fit(object(), make_ctx(), "qat", label="stage 1 (qat)", epochs=0, learning_rate=1e-3, batch_size=8) == FitHistory()
 
 
 @pytest.mark.slow
@@ -50,7 +50,7 @@ def test_fit_the_stage_record_and_the_fit_share_one_learning_rate(tiny_model, ma
 
     monkeypatch.setattr(fit_mod, "fit", spy)
     res = run_stage(tiny_model, ClusterStage(clusters=8, epochs=1), make_ctx(samples=64, learning_rate=4e-3))
-    assert seen["learning_rate"] == pytest.approx(4e-3) == res.details["learning_rate"]  # training's, as written
+    assert seen["learning_rate"] == pytest.approx(4e-3) == res.learning_rate  # training's, as written
     assert seen["batch_size"] == 32 and res.history.epochs == 1
 
 
@@ -70,7 +70,7 @@ def test_fit_stops_on_a_non_finite_weight_at_epoch_end(tiny_model, make_ctx):
             bias.assign(tf.fill(bias.shape, float("inf")))
 
     with pytest.raises(StageError, match=r"stage 1 \(qat\): training diverged at epoch 1/3 \(non-finite values in weight dw/bias\)"):
-        fit(model, make_ctx(samples=32), "qat", epochs=3, learning_rate=1e-3, batch_size=32, callbacks=[Overflow()])
+        fit(model, make_ctx(samples=32), "qat", label="stage 1 (qat)", epochs=3, learning_rate=1e-3, batch_size=32, callbacks=[Overflow()])
 
 
 @pytest.mark.slow
@@ -92,5 +92,5 @@ def test_fit_reports_batches_within_the_epoch_on_a_terminal(tiny_model, make_ctx
     ctx = make_ctx(samples=64)
     ctx.reporter = progress.Reporter(console=Console(file=io.StringIO(), width=80, force_terminal=True),
                                      rich_progress=True)
-    fit(copy_model(tiny_model), ctx, "prune", epochs=1, learning_rate=1e-4, batch_size=32)
+    fit(copy_model(tiny_model), ctx, "prune", label="stage 1 (prune)", epochs=1, learning_rate=1e-4, batch_size=32)
     assert seen == [(1, 2), (2, 2)]
