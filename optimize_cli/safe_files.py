@@ -14,8 +14,8 @@ from typing import Optional
 from .errors import InputError
 from .models.files import path_problem
 
-__all__ = ["path_problem", "file_problem", "open_regular", "read_bounded", "read_text_bounded",
-           "read_zip_member", "BoundError"]
+__all__ = ["path_problem", "file_problem", "input_problem", "open_regular", "read_bounded", "read_text_bounded",
+           "read_zip_member", "is_regular", "real_dir", "BoundError"]
 
 _O_FLAGS = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_NOCTTY", 0)
 
@@ -111,3 +111,13 @@ def real_dir(path: Path) -> bool:
         return stat.S_ISDIR(os.lstat(path).st_mode)
     except (OSError, ValueError):
         return False
+
+
+def input_problem(p: str, limit: Optional[int] = None, dir_ok: bool = False) -> Optional[str]:
+    """A recipe path's problem as `validate` words it: 'path does not exist: P', 'P: is a FIFO, not a
+    regular file', 'P: is 2,000,000 bytes, over the ... bytes this tool reads'; None when it can be read."""
+    why = file_problem(p, limit, dir_ok)
+    if why is None:
+        return None
+    shown = p if p.isprintable() else repr(p)
+    return f"path does not exist: {shown}" if why == "no such file or directory" else f"{shown}: {why}"

@@ -28,6 +28,7 @@ from typing import Literal, Optional
 from pydantic import Field
 
 from ..errors import RecipeError
+from ..limits import tf_config_json
 from ..strict import Strict
 
 #: the stages whose fit runs under the strategy (QAT: one replica, see QAT_NOTE)
@@ -75,7 +76,7 @@ def worker_from_env(env=None) -> Worker:
     if not raw or not raw.strip():
         raise RecipeError(f"TF_CONFIG is not set: {need}")
     try:
-        cfg = json.loads(raw)
+        cfg = tf_config_json(raw)
     except ValueError as e:
         raise RecipeError(f"TF_CONFIG is not valid JSON ({e}): {need}") from None
     cluster = cfg.get("cluster") if isinstance(cfg, dict) else None
