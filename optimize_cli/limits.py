@@ -59,3 +59,23 @@ def tf_config_json(raw: str):
     if json_depth(value) > MAX_JSON_DEPTH:
         raise ValueError(f"nested deeper than the {MAX_JSON_DEPTH} levels this tool reads")
     return value
+
+
+def check_layer_count(cfg, path) -> int:
+    """The layers of a Keras model config (nested models' layers counted), counted without recursion;
+    InputError naming the bound when there are more than max_layers()."""
+    from .errors import InputError
+
+    limit, count, stack = max_layers(), 0, [cfg]
+    while stack:
+        node = stack.pop()
+        conf = node.get("config") if isinstance(node, dict) else None
+        layers = conf.get("layers") if isinstance(conf, dict) else None
+        if not isinstance(layers, list):
+            continue
+        count += len(layers)
+        if count > limit:
+            raise InputError(f"{path}: the model has more than {limit:,} layers, the most this tool reads "
+                             "(OPTIMIZE_CLI_MAX_LAYERS raises the bound)")
+        stack.extend(layer for layer in layers if isinstance(layer, dict))
+    return count
