@@ -135,6 +135,7 @@ class BaselineCache:
         self.root, self.warn, self.max_bytes = Path(root), warn, max_bytes
         self.dir = self.root / "baselines"
         self._refused: Optional[bool] = None  # the cache folders are not this user's own (warned once)
+        self._ignored: set[Path] = set()  # entries another user could have written (warned once each)
 
     def usable(self) -> bool:
         """The cache folders are this user's own and writable by no one else (else: warned once, unused)."""
@@ -153,7 +154,9 @@ class BaselineCache:
             return None
         why = cache_entry.entry_untrusted(where)
         if why is not None:
-            self.warn("cache", f"ignoring the baseline cache entry {where}: {why}; measuring again")
+            if where not in self._ignored:  # once per entry and run
+                self._ignored.add(where)
+                self.warn("cache", f"ignoring the baseline cache entry {where}: {why}; measuring again")
             return None
         try:
             doc = json.loads(read_bounded(where / ENTRY, cache_entry.MAX_ENTRY_BYTES, "cache entry"))
@@ -194,10 +197,15 @@ class BaselineCache:
                 cache_entry.write_private(tmp / TFLITE, tfl)
             cache_entry.write_private(tmp / ENTRY, json.dumps(doc, indent=1).encode())
             if final.exists() or final.is_symlink():  # another run stored it meanwhile (or it was damaged)
+                if final in self._ignored:  # warned about already: left as it is
+                    raise FileExistsError
                 if not cache_entry.is_ours(final):
                     raise OSError(f"{final} exists and was not written by the cache; it is left as it is")
                 shutil.rmtree(final, ignore_errors=True)
             os.rename(tmp, final)
+        except FileExistsError:
+            shutil.rmtree(tmp, ignore_errors=True)
+            return None
         except (OSError, TypeError, ValueError) as e:
             shutil.rmtree(tmp, ignore_errors=True)
             self.warn("cache", f"cannot write the baseline cache entry {final} ({getattr(e, 'strerror', None) or e})")

@@ -118,9 +118,10 @@ def entry_untrusted(where: Path) -> Optional[str]:
 
 
 def is_ours(d: Path) -> bool:
-    """A folder the cache may remove: a real folder of this user, marked (or a legacy entry)."""
+    """A folder the cache may remove: a real folder of this user's, marked (or a legacy entry), whose files
+    are this user's too (an entry another user could have written is left alone)."""
     try:
-        if not stat.S_ISDIR(os.lstat(d).st_mode) or untrusted(d) is not None:
+        if not stat.S_ISDIR(os.lstat(d).st_mode) or entry_untrusted(d) is not None:
             return False
     except OSError:
         return False
