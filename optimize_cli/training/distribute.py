@@ -19,7 +19,6 @@ The settings model and the TF_CONFIG checks import no TensorFlow (`validate` use
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 import signal
 from dataclasses import dataclass

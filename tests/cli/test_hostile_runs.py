@@ -19,6 +19,8 @@ from optimize_cli.run import baseline_cache, cache_entry
 
 ROOT = Path(__file__).resolve().parents[2]
 DATA = ROOT / "sample_models" / "digits.npz"
+pytestmark = pytest.mark.slow  # real conversions of the sample model
+
 PLANTED = {"tflite_bytes": 7, "compressed_bytes": 7, "accuracy": 0.123456, "latency_ms": 99.0}
 
 
