@@ -8,14 +8,13 @@ from __future__ import annotations
 import os
 import stat
 import zipfile
-from pathlib import Path
 from typing import Optional
 
 from .errors import InputError
 from .models.files import path_problem
 
 __all__ = ["path_problem", "file_problem", "input_problem", "open_regular", "read_bounded", "read_text_bounded",
-           "read_zip_member", "is_regular", "real_dir", "BoundError"]
+           "read_zip_member", "BoundError"]
 
 _O_FLAGS = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_NOCTTY", 0)
 
@@ -95,22 +94,6 @@ def read_zip_member(z: zipfile.ZipFile, name: str, limit: int, where) -> bytes:
     if len(data) > limit:
         raise BoundError(f"{where}: {name} is over the {limit:,} bytes this tool reads")
     return data
-
-
-def is_regular(path) -> bool:
-    """A regular file (a link to one counts); never opens it."""
-    try:
-        return stat.S_ISREG(os.stat(path).st_mode)
-    except (OSError, ValueError):
-        return False
-
-
-def real_dir(path: Path) -> bool:
-    """A directory that is not a symbolic link."""
-    try:
-        return stat.S_ISDIR(os.lstat(path).st_mode)
-    except (OSError, ValueError):
-        return False
 
 
 def input_problem(p: str, limit: Optional[int] = None, dir_ok: bool = False) -> Optional[str]:

@@ -84,6 +84,25 @@ def test_cache_entry_failing_its_check_is_a_warning_and_a_miss(tmp_path, edit, w
     assert cache.get("a" * 64, {"x": 1}).figures["tflite_bytes"] == 100
 
 
+@pytest.mark.parametrize("swap", ["fifo", "huge tflite", "link"])
+def test_cache_entry_file_swapped_for_a_fifo_a_huge_file_or_a_link_is_a_miss(tmp_path, swap):
+    cache, warned = _cache(tmp_path, max_bytes=10**6)
+    where = cache.put("a" * 64, {"x": 1}, _figures(100), b"\0" * 100)
+    if swap == "fifo":
+        (where / "entry.json").unlink()
+        os.mkfifo(where / "entry.json", 0o600)
+    elif swap == "huge tflite":
+        with open(where / "model.tflite", "r+b") as fh:
+            fh.truncate(2**31)
+    else:
+        (tmp_path / "elsewhere.json").write_text((where / "entry.json").read_text())
+        (where / "entry.json").unlink()
+        (where / "entry.json").symlink_to(tmp_path / "elsewhere.json")
+    assert cache.get("a" * 64, {"x": 1}) is None and len(warned) == 1  # neither blocks nor reads 2 GiB
+    assert ("symbolic link" in warned[0]) if swap == "link" else ("damaged" in warned[0] and not where.exists())
+    assert (tmp_path / "elsewhere.json").exists() or swap != "link"
+
+
 def test_cache_entry_figures_of_a_measured_run_pass_and_target_figures_need_content():
     assert cache_entry.baseline_problem(_figures(5)) is None
     assert "tflite_bytes" in cache_entry.baseline_problem({**_figures(5), "tflite_bytes": "5"})
