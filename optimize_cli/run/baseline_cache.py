@@ -9,7 +9,8 @@ contents (not their mtimes), the calibration and latency samples, the export and
 the metric, the library versions and this machine (a latency measured elsewhere is never reused). Every
 entry is marked and checked before use (run/cache_entry.py): a damaged, edited or malformed entry is
 ignored with a warning (and removed), one another user could have written is ignored with a warning (and
-left alone); beyond MAX_BYTES the least recently used entries go — only the cache's own, marked ones. Concurrent runs (a search's workers) measure a missing baseline once: the first holds a lock on the
+left alone); beyond MAX_BYTES the least recently used entries go — only the cache's own, marked ones.
+Concurrent runs (a search's workers) measure a missing baseline once: the first holds a lock on the
 key while it measures, the others wait and then read its entry. `run --no-cache` neither reads nor
 writes the cache."""
 from __future__ import annotations
@@ -183,7 +184,7 @@ class BaselineCache:
         written (a read-only or full disk is a warning, not a failed run) or its place holds a folder the
         cache did not write."""
         final = self.dir / key
-        if not self.usable():
+        if not self.usable() or final in self._ignored:  # an entry warned about already is left as it is
             return None
         tmp = self.dir / f"{cache_entry.TMP_PREFIX}{key[:16]}-{os.getpid()}-{uuid.uuid4().hex[:8]}"
         sha = None if tfl is None else hashlib.sha256(tfl).hexdigest()
@@ -197,15 +198,10 @@ class BaselineCache:
                 cache_entry.write_private(tmp / TFLITE, tfl)
             cache_entry.write_private(tmp / ENTRY, json.dumps(doc, indent=1).encode())
             if final.exists() or final.is_symlink():  # another run stored it meanwhile (or it was damaged)
-                if final in self._ignored:  # warned about already: left as it is
-                    raise FileExistsError
                 if not cache_entry.is_ours(final):
                     raise OSError(f"{final} exists and was not written by the cache; it is left as it is")
                 shutil.rmtree(final, ignore_errors=True)
             os.rename(tmp, final)
-        except FileExistsError:
-            shutil.rmtree(tmp, ignore_errors=True)
-            return None
         except (OSError, TypeError, ValueError) as e:
             shutil.rmtree(tmp, ignore_errors=True)
             self.warn("cache", f"cannot write the baseline cache entry {final} ({getattr(e, 'strerror', None) or e})")
