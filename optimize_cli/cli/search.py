@@ -9,13 +9,14 @@ from pathlib import Path
 import click
 
 from .options import json_option, output_option, quiet_option
+from .types import SECONDS
 
 
 @click.command()
 @click.argument("recipe", type=click.Path(path_type=Path), required=False)
 @click.option("--trials", type=click.IntRange(min=1), help="Finished trials the study holds in total "
               "(default: search.trials).")
-@click.option("--timeout", type=click.FloatRange(min=0), help="Start no new trial after S seconds.")
+@click.option("--timeout", type=SECONDS, help="Start no new trial after S seconds.")
 @click.option("--workers", type=click.IntRange(min=1, max=64), default=1, show_default=True,
               help="Trials run at once (local worker processes).")
 @click.option("--storage", help="Optuna RDB storage URL, e.g. postgresql://USER@HOST:PORT/DB (needs "

@@ -13,6 +13,7 @@ import numpy as np
 from pydantic import Field
 
 from ..errors import InputError
+from ..safe_files import open_regular
 from ..strict import Scale, Strict
 from .common import CHUNK, tf_message
 from .common import tf as _tf
@@ -210,10 +211,15 @@ def _check_magic(where: str, paths: list[str]) -> None:
     """A cheap up-front check: every file starts like an image (12 bytes each)."""
     for f in paths:
         try:
-            with open(f, "rb") as fh:
-                head = fh.read(12)
+            fd = open_regular(f)  # a FIFO or a device named like an image never blocks or streams
+        except InputError as e:
+            raise InputError(f"{where}: cannot read image {e}") from None
+        try:
+            head = os.read(fd, 12)
         except OSError as e:
             raise InputError(f"{where}: cannot read image {f} ({e.strerror or e})") from None
+        finally:
+            os.close(fd)
         if not head.startswith(_IMAGE_MAGIC):
             what = "an empty file" if not head else "not a PNG, JPEG, GIF or BMP image"
             raise InputError(f"{where}: cannot read image {f}: {what} (unreadable or corrupt)")

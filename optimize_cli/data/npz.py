@@ -14,10 +14,11 @@ import numpy as np
 from pydantic import Field
 
 from ..errors import InputError
+from ..safe_files import input_problem
 from ..strict import Strict
 from .common import CHUNK, as_shape
 from .common import tf as _tf
-from .paths import Finding, Show, path_exists, resolve_path, show_path
+from .paths import Finding, Show, resolve_path
 from .split import Split
 
 TYPE = "npz"
@@ -42,8 +43,9 @@ def check(src: NpzSource, base: Path, check_paths: bool, show: Show) -> list[Fin
     """Resolve the path against the recipe's folder; it must exist, and stop come after start."""
     out: list[Finding] = []
     src.path = resolve_path(base, src.path)
-    if check_paths and not path_exists(src.path):
-        out.append((["path"], f"path does not exist: {show_path(src.path)}"))
+    why = input_problem(src.path) if check_paths else None
+    if why is not None:  # missing, or a device / FIFO / socket / folder that would hang or fail the loader
+        out.append((["path"], why))
     elif check_paths:
         out += _key_findings(src, show)
     if src.start is not None and src.stop is not None and src.stop <= src.start:

@@ -13,10 +13,11 @@ import numpy as np
 from pydantic import Field, model_validator
 
 from ..errors import InputError
+from ..safe_files import input_problem
 from ..strict import Scale, Strict
 from .common import scaled, tf_message
 from .common import tf as _tf
-from .paths import Finding, Show, glob_paths, is_dir, is_glob, path_exists, resolve_path, show_path
+from .paths import Finding, Show, glob_paths, is_dir, is_glob, resolve_path, show_path
 from .split import Split, StreamSplit
 
 TYPE = "tfrecord"
@@ -87,11 +88,11 @@ def check(src: TfrecordSource, base: Path, check_paths: bool, show: Show) -> lis
         if is_glob(src.path):
             if not glob_paths(src.path):
                 out.append((["path"], f"no file matches {show_path(src.path)}"))
-        elif not path_exists(src.path):
-            out.append((["path"], f"path does not exist: {show_path(src.path)}"))
         elif is_dir(src.path):
             out.append((["path"], f"is a folder: {show_path(src.path)}; give a file or a glob such as "
                         "DIR/*.tfrecord"))
+        elif (why := input_problem(src.path)) is not None:  # missing, a device, a FIFO, a socket
+            out.append((["path"], why))
     return out
 
 

@@ -33,14 +33,21 @@ def _dequantize_output(v: np.ndarray, detail: dict) -> np.ndarray:
 
 
 def make_interpreter(tflite: BytesOrPath, threads: int = 1):
-    """A LiteRT interpreter (``ai_edge_litert.interpreter.Interpreter``) with tensors allocated."""
+    """A LiteRT interpreter (``ai_edge_litert.interpreter.Interpreter``) with tensors allocated — unless
+    an input has a dynamic dimension besides the batch that the delegate cannot allocate as converted
+    (a (None, None, 1) image): then the tensors are allocated by the first resize to the samples' shape."""
     from ai_edge_litert.interpreter import Interpreter
 
     from ..quiet import native_stderr_silenced
 
     with native_stderr_silenced():  # "INFO: Created TensorFlow Lite XNNPACK delegate for CPU."
         interp = Interpreter(model_content=as_bytes(tflite), num_threads=int(threads))
-        interp.allocate_tensors()
+        try:
+            interp.allocate_tensors()
+        except RuntimeError:
+            sigs = [list(d.get("shape_signature", d["shape"]))[1:] for d in interp.get_input_details()]
+            if not any(int(s) == -1 for sig in sigs for s in sig):
+                raise
     return interp
 
 

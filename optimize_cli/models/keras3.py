@@ -17,6 +17,9 @@ from dataclasses import dataclass, field
 from typing import Any, Optional
 
 from ..errors import InputError
+from ..limits import check_layer_count
+from ..safe_files import BoundError, read_zip_member
+from .files import MAX_CONFIG_BYTES
 
 #: Keras 3 layer classes translated to tf_keras (the README's table); anything else is refused
 SUPPORTED = (
@@ -76,10 +79,11 @@ def read_keras3(path: str) -> Optional[Keras3File]:
             names = set(z.namelist())
             if "config.json" not in names or "metadata.json" not in names:
                 return None
-            meta = json.loads(z.read("metadata.json"))
+            meta = json.loads(read_zip_member(z, "metadata.json", MAX_CONFIG_BYTES, path))
             if (keras_major(meta.get("keras_version")) or 0) < 3:
                 return None
-            return Keras3File(path, "keras", json.loads(z.read("config.json")), str(meta["keras_version"]))
+            cfg = json.loads(read_zip_member(z, "config.json", MAX_CONFIG_BYTES, path))  # declared size first
+            return Keras3File(path, "keras", cfg, str(meta["keras_version"]))
     if head.startswith(b"\x89HDF"):
         import h5py
 
@@ -165,6 +169,8 @@ def problem(path: str) -> Optional[str]:
     """For `validate`: the reason a Keras 3 file cannot be translated, or None (also for other files)."""
     try:
         k3 = read_keras3(path)
+    except BoundError as e:  # a zip bomb: refused here too, before anything is decompressed
+        return str(e)
     except Exception:  # not readable as a Keras 3 file: loading says why, with exit 3
         return None
     if k3 is None:
@@ -323,6 +329,7 @@ def translate(k3: Keras3File) -> Translation:
                          "not a Functional or Sequential model; only those can be translated")
     if not (cfg.get("config") or {}).get("layers"):
         raise InputError(f"{path}: the Keras 3 {cfg.get('class_name')} has no layers")
+    check_layer_count(cfg, path)
     refusal = unsupported(cfg, path)
     if refusal:
         raise InputError(refusal)

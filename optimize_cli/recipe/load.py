@@ -18,6 +18,7 @@ from ..errors import RecipeError
 from .model import Recipe
 from .overrides import parse_set, set_path
 from .problems import Problem, RecipeProblems, explain, typed_problems, without_hinted
+from .read_bounds import composed, read_recipe_bytes
 from .resolve import check_rules
 from .search_marks import SearchRecipeError, has_search
 from .text import format_loc
@@ -29,7 +30,7 @@ _KINDS = {"list": "a list", "str": "a string", "int": "a number", "float": "a nu
 
 def _read(path: Path, file: str) -> tuple[bytes, str]:
     try:
-        text_bytes = path.read_bytes()
+        text_bytes = read_recipe_bytes(path, file)
     except FileNotFoundError:
         raise RecipeError(f"{file}: recipe file not found") from None
     except IsADirectoryError:
@@ -126,7 +127,7 @@ def load_recipe(
     path = Path(path)
     file = str(path)
     text_bytes, text = _read(path, file)
-    root, raw = _compose(file, text)
+    root, raw = composed(file, text, _compose)
     problems_of = _problems_maker(file, root, _override(file, raw, overrides, model))
     if raw_hook is not None:
         raw = raw_hook(raw)

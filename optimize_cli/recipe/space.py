@@ -1,9 +1,10 @@
 """Search spaces in recipes (`optimize-cli search`, DESIGN.md): `{search: [lo, hi]}` (int when both are
 ints, `log: true`), `{search: {choices: [...]}}`, `optional: true` on a stage, and the `search:` section.
 
-A search recipe is read as a raw mapping; every concrete choice of its values is an ordinary recipe that
+A search recipe is read as a raw mapping; concrete choices of its values are ordinary recipes that
 `load_recipe` validates (`concrete()`), so the pydantic limits and the tree rules are checked for every
-choice of path and at both ends of every range. Never imports TensorFlow.
+choice of path, for each value of each other key once, and at both ends of every range. Never imports
+TensorFlow.
 """
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ from typing import Any, Callable, Literal, Optional
 from pydantic import Field, ValidationError, field_validator
 
 from ..errors import RecipeError
+from ..limits import max_search_choices
 from ..strict import Strict
 from .search_marks import SearchRecipeError, has_search, search_markers  # noqa: F401 - the first two re-exported
 from .text import format_loc, show_value
@@ -24,8 +26,10 @@ OBJECTIVES = ("compressed_bytes", "tflite_bytes", "latency_ms", "accuracy_drop")
 SAMPLERS = ("tpe", "nsga2", "random", "grid")
 #: the sections whose values may be searched
 SEARCHABLE = ("stages", "training", "export")
-#: combinations of optional stages and choices checked by `validate`, at most
+#: combinations of the path (optional stages, export.quantization choices) checked by `validate`, at most
 MAX_COMBINATIONS = 256
+#: the choices that change the path through the tree (checked in every combination with the optional stages)
+PATH_KEYS = ("export.quantization",)
 
 
 class SearchConfig(Strict):
@@ -131,18 +135,30 @@ class SearchSpace:
         return raw if self.shape is None else self.shape(raw)
 
     def combinations(self):
-        """(label, values) for every choice of optional stages and discrete choices, then each range end."""
-        discrete = [p for p in self.params if p.kind in ("optional", "choice")]
+        """(label, values) for what `validate` checks: every choice of the path (optional stages and
+        export.quantization, at most MAX_COMBINATIONS), then each other choice once and each range's high
+        end once, with the rest at the first path and their first values — a key's values are checked once
+        each, not multiplied by the other keys' (a space of many choices costs their sum)."""
+        path = [p for p in self.params if p.kind == "optional" or (p.kind == "choice" and p.name in PATH_KEYS)]
+        other = [p for p in self.params if p.kind == "choice" and p not in path]
         ranges = [p for p in self.params if p.kind in ("int", "float")]
-        base = {p.name: p.low for p in ranges}
-        combos = list(itertools.islice(itertools.product(*(p.ends() for p in discrete)), MAX_COMBINATIONS))
+        base = {**{p.name: p.low for p in ranges}, **{p.name: p.choices[0] for p in other}}
+        combos = list(itertools.islice(itertools.product(*(p.ends() for p in path)), MAX_COMBINATIONS))
         for combo in combos:
-            values = {**base, **dict(zip((p.name for p in discrete), combo, strict=True))}
-            shown = [p for p in discrete if p.kind == "optional" or values.get(f"stages.{p.stage}.enabled") is not False]
-            yield _label(values, shown), values
-        first = dict(zip((p.name for p in discrete), combos[0], strict=True)) if discrete else {}
+            values = {**base, **dict(zip((p.name for p in path), combo, strict=True))}
+            yield _label(values, self._shown(values, path + other)), values
+        first = {**base, **dict(zip((p.name for p in path), combos[0], strict=True))}
+        for p in other:
+            for v in p.choices[1:]:
+                values = {**first, p.name: v}
+                yield _label(values, self._shown(values, path) + [p]), values
         for p in ranges:
-            yield _label({p.name: p.high}, [p]), {**base, **first, p.name: p.high}
+            yield _label({p.name: p.high}, [p]), {**first, p.name: p.high}
+
+    @staticmethod
+    def _shown(values: dict, params: list) -> list:
+        """The params a label names: optional stages, and the values of stages that are on."""
+        return [p for p in params if p.kind == "optional" or values.get(f"stages.{p.stage}.enabled") is not False]
 
     def dump(self) -> dict:
         return {"params": [p.dump() for p in self.params], **self.config.model_dump(mode="json")}
@@ -181,6 +197,10 @@ def _param(file: str, parts: list, node: dict) -> Param:
             raise RecipeError(f"{where}: choices must be a non-empty list")
         if log:
             raise RecipeError(f"{where}: log applies to a range [lo, hi], not to choices")
+        if len(choices) > max_search_choices():
+            raise RecipeError(f"{where}: {len(choices):,} choices, more than the {max_search_choices():,} a search "
+                              "space may list (OPTIMIZE_CLI_MAX_SEARCH_CHOICES raises the bound); give a range "
+                              "[lo, hi] instead")
         if len({repr(c) for c in choices}) != len(choices):
             raise RecipeError(f"{where}: choices are repeated")
         return Param(name, parts, "choice", choices=choices, stage=stage)

@@ -14,8 +14,11 @@ from typing import Annotated, Literal, Optional, Union
 
 from pydantic import Field
 
+from ..errors import InputError
+from ..limits import MAX_VELA_CONFIG_BYTES
+from ..safe_files import input_problem, read_text_bounded
 from ..strict import Strict
-from .paths import Rule, path_exists, resolve_path, show_path
+from .paths import Rule, resolve_path
 
 __all__ = ["ACCELERATORS", "TARGET_PACKAGES", "LitertTarget", "TflmTarget", "EthosUTarget", "Target",
            "TARGET_GATES", "TARGET_TYPES", "bare_targets", "target_name", "target_rules", "package_missing", "vela_config_names"]
@@ -107,7 +110,7 @@ def vela_config_names(config: Optional[Path] = None) -> tuple[set[str], set[str]
         if config is None:
             return set(), set()
     parser = configparser.ConfigParser()
-    parser.read(config, encoding="utf-8")
+    parser.read_string(read_text_bounded(config, MAX_VELA_CONFIG_BYTES, "Vela configuration file"), str(config))
     systems = {s.split(".", 1)[1] for s in parser.sections() if s.startswith("System_Config.")}
     modes = {s.split(".", 1)[1] for s in parser.sections() if s.startswith("Memory_Mode.")}
     return systems, modes
@@ -119,11 +122,12 @@ def _ethos_rules(i: int, t: EthosUTarget, base: Path, check_paths: bool) -> list
     if t.config is not None:
         t.config = resolve_path(base, t.config)
         cfg = Path(t.config)
-        if check_paths and not path_exists(t.config):
-            return [Rule(["targets", i, "config"], f"path does not exist: {show_path(t.config)}")]
+        why = input_problem(t.config, MAX_VELA_CONFIG_BYTES) if check_paths else None
+        if why is not None:  # missing, too large, or a device / FIFO that would never end or block
+            return [Rule(["targets", i, "config"], why)]
     try:
         systems, modes = vela_config_names(cfg)
-    except (OSError, configparser.Error) as e:
+    except (OSError, configparser.Error, InputError) as e:
         return [Rule(["targets", i, "config"], f"cannot read the Vela configuration file ({e})")]
     for key, given, known in (("system_config", t.system_config, systems), ("memory_mode", t.memory_mode, modes)):
         if given is not None and known and given not in known:

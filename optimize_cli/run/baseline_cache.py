@@ -6,9 +6,11 @@ folder per conversion, `baselines/<key>/` holding `entry.json` (the key's parts,
 .tflite's sha256) and `model.tflite`, written into a temporary folder and renamed into place. The key
 is the sha256 of everything the conversion and its measurement depend on: the model's and the data's
 contents (not their mtimes), the calibration and latency samples, the export and evaluation settings,
-the metric, the library versions and this machine (a latency measured elsewhere is never reused). A
-damaged entry is ignored with a warning and removed; beyond MAX_BYTES the least recently used entries
-go. Concurrent runs (a search's workers) measure a missing baseline once: the first holds a lock on the
+the metric, the library versions and this machine (a latency measured elsewhere is never reused). Every
+entry is marked and checked before use (run/cache_entry.py): a damaged, edited or malformed entry is
+ignored with a warning (and removed), one another user could have written is ignored with a warning (and
+left alone); beyond MAX_BYTES the least recently used entries go — only the cache's own, marked ones.
+Concurrent runs (a search's workers) measure a missing baseline once: the first holds a lock on the
 key while it measures, the others wait and then read its entry. `run --no-cache` neither reads nor
 writes the cache."""
 from __future__ import annotations
@@ -28,11 +30,14 @@ from typing import Callable, Optional
 import numpy as np
 
 from .. import __version__
+from ..errors import InputError
+from ..safe_files import read_bounded
+from . import cache_entry
 from .records import TfliteFigures
 
-FORMAT = 1
+FORMAT = 2  # 2: entries carry the cache's marker and a content hash (run/cache_entry.py)
 MAX_BYTES = 500 * 1024 * 1024  # the whole cache; the least recently used entries are evicted beyond it
-ENTRY, TFLITE = "entry.json", "model.tflite"
+ENTRY, TFLITE = cache_entry.ENTRY, cache_entry.TFLITE
 #: the figures an entry holds (TfliteFigures without `targets` and the cache's own fields)
 FIGURES = ("quantization", "tflite_bytes", "compressed_bytes", "compression_saved_percent", "accuracy",
            "latency_ms", "latency_p90_ms", "threads")
@@ -113,8 +118,7 @@ def key_parts(run, quantization: str) -> dict:
     return json.loads(json.dumps(parts))  # as it reads back from entry.json
 
 
-def digest(parts: dict) -> str:
-    return hashlib.sha256(json.dumps(parts, sort_keys=True).encode()).hexdigest()
+digest = cache_entry.key_digest
 
 
 @dataclass
@@ -131,27 +135,43 @@ class BaselineCache:
     def __init__(self, root: Path, warn: Callable[[str, str], None], max_bytes: int = MAX_BYTES):
         self.root, self.warn, self.max_bytes = Path(root), warn, max_bytes
         self.dir = self.root / "baselines"
+        self._refused: Optional[bool] = None  # the cache folders are not this user's own (warned once)
+        self._ignored: set[Path] = set()  # entries another user could have written (warned once each)
 
-    def get(self, key: str, parts: dict) -> Optional[Hit]:
-        """The entry for `key`, or None (missing, or damaged: warned about and removed)."""
+    def usable(self) -> bool:
+        """The cache folders are this user's own and writable by no one else (else: warned once, unused)."""
+        if self._refused is None:
+            why = next((f"{p} {w}" for p in (self.root, self.dir) if (w := cache_entry.untrusted(p))), None)
+            if why is not None:
+                self.warn("cache", f"not using the baseline cache: {why}; measuring every baseline")
+            self._refused = why is not None
+        return not self._refused
+
+    def get(self, key: str, parts: dict, problem=cache_entry.baseline_problem) -> Optional[Hit]:
+        """The entry for `key`, or None: missing; untrusted (another user's, or writable by others: warned
+        about, left alone); damaged, edited or of another schema (warned about, removed when ours)."""
         where = self.dir / key
-        if not where.is_dir():
+        if not self.usable() or not where.is_dir():
+            return None
+        why = cache_entry.entry_untrusted(where)
+        if why is not None:
+            if where not in self._ignored:  # once per entry and run
+                self._ignored.add(where)
+                self.warn("cache", f"ignoring the baseline cache entry {where}: {why}; measuring again")
             return None
         try:
-            doc = json.loads((where / ENTRY).read_text(encoding="utf-8"))
-            if doc.get("key") != parts:
-                raise ValueError("its key does not match")
+            doc = json.loads(read_bounded(where / ENTRY, cache_entry.MAX_ENTRY_BYTES, "cache entry"))
+            figures = cache_entry.check(doc, parts, FORMAT, problem)
             tfl = None
-            if doc.get("tflite_sha256") is not None:
-                tfl = (where / TFLITE).read_bytes()
+            if doc["tflite_sha256"] is not None:
+                tfl = read_bounded(where / TFLITE, self.max_bytes, "cached .tflite")
                 if hashlib.sha256(tfl).hexdigest() != doc["tflite_sha256"]:
                     raise ValueError("its .tflite does not match its checksum")
-            figures, created = doc["figures"], float(doc.get("created", 0.0))
-            if not isinstance(figures, dict):
-                raise ValueError("no figures")
-        except (OSError, ValueError, TypeError, KeyError, AttributeError) as e:
+            created = float(doc["created"])
+        except (OSError, ValueError, TypeError, KeyError, AttributeError, RecursionError, InputError) as e:
             self.warn("cache", f"ignoring the damaged baseline cache entry {where} ({e}); measuring again")
-            shutil.rmtree(where, ignore_errors=True)
+            if cache_entry.is_ours(where):
+                shutil.rmtree(where, ignore_errors=True)
             return None
         try:
             os.utime(where / ENTRY)  # recently used: evicted last
@@ -160,18 +180,26 @@ class BaselineCache:
         return Hit(figures, tfl, where, created)
 
     def put(self, key: str, parts: dict, figures: dict, tfl: Optional[bytes] = None) -> Optional[Path]:
-        """Store an entry (atomically: a temporary folder renamed into place); None when it cannot be
-        written (a read-only or full disk is a warning, not a failed run)."""
+        """Store an entry (atomically: a marked temporary folder renamed into place); None when it cannot be
+        written (a read-only or full disk is a warning, not a failed run) or its place holds a folder the
+        cache did not write."""
         final = self.dir / key
-        tmp = self.dir / f".tmp-{key[:16]}-{os.getpid()}-{uuid.uuid4().hex[:8]}"
-        doc = {"format": FORMAT, "key": parts, "created": time.time(), "figures": figures,
-               "tflite_sha256": None if tfl is None else hashlib.sha256(tfl).hexdigest()}
+        if not self.usable() or final in self._ignored:  # an entry warned about already is left as it is
+            return None
+        tmp = self.dir / f"{cache_entry.TMP_PREFIX}{key[:16]}-{os.getpid()}-{uuid.uuid4().hex[:8]}"
+        sha = None if tfl is None else hashlib.sha256(tfl).hexdigest()
+        doc = {"format": FORMAT, "key": parts, "created": time.time(), "figures": figures, "tflite_sha256": sha,
+               "content_sha256": cache_entry.content_hash(parts, figures, sha)}
         try:
-            tmp.mkdir(parents=True)
+            self._make_dirs()
+            tmp.mkdir(mode=0o700)
+            cache_entry.mark(tmp)
             if tfl is not None:
-                (tmp / TFLITE).write_bytes(tfl)
-            (tmp / ENTRY).write_text(json.dumps(doc, indent=1), encoding="utf-8")
-            if final.exists():  # another run stored it meanwhile (or it was damaged): ours replaces it
+                cache_entry.write_private(tmp / TFLITE, tfl)
+            cache_entry.write_private(tmp / ENTRY, json.dumps(doc, indent=1).encode())
+            if final.exists() or final.is_symlink():  # another run stored it meanwhile (or it was damaged)
+                if not cache_entry.is_ours(final):
+                    raise OSError(f"{final} exists and was not written by the cache; it is left as it is")
                 shutil.rmtree(final, ignore_errors=True)
             os.rename(tmp, final)
         except (OSError, TypeError, ValueError) as e:
@@ -181,15 +209,24 @@ class BaselineCache:
         self.evict()
         return final
 
+    def _make_dirs(self) -> None:
+        """The cache folder and baselines/, created readable and writable by this user only."""
+        for d in (self.root, self.dir):
+            if not d.is_dir():
+                d.parent.mkdir(parents=True, exist_ok=True)
+                d.mkdir(mode=0o700, exist_ok=True)
+
     def measured(self, parts: dict, make: Callable[[], tuple[dict, Optional[bytes]]],
-                 keep: Callable[[dict], bool] = lambda figures: True) -> tuple[dict, Optional[bytes], Optional[Hit]]:
-        """(figures, .tflite, the hit or None): from the cache, else made by `make()` and stored (when
-        `keep(figures)`) — once among concurrent runs (the others wait on the key's lock, then read it)."""
+                 keep: Callable[[dict], bool] = lambda figures: True,
+                 problem=cache_entry.baseline_problem) -> tuple[dict, Optional[bytes], Optional[Hit]]:
+        """(figures, .tflite, the hit or None): from the cache (figures that pass `problem`), else made by
+        `make()` and stored (when `keep(figures)`) — once among concurrent runs (the others wait on the key's
+        lock, then read it)."""
         key = digest(parts)
-        hit = self.get(key, parts)
+        hit = self.get(key, parts, problem)
         if hit is None:
             with self.locked(key):
-                hit = self.get(key, parts)  # another run may have measured it while this one waited
+                hit = self.get(key, parts, problem)  # another run may have measured it while this one waited
                 if hit is None:
                     figures, tfl = make()
                     if keep(figures):
@@ -201,9 +238,9 @@ class BaselineCache:
     def locked(self, key: str):
         """Held while the baseline of `key` is measured, so that concurrent runs measure it once."""
         fd = None
-        if fcntl is not None:
+        if fcntl is not None and self.usable():
             try:
-                self.dir.mkdir(parents=True, exist_ok=True)
+                self._make_dirs()
                 fd = os.open(self.dir / f".{key[:32]}.lock", os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
                 fcntl.flock(fd, fcntl.LOCK_EX)
             except OSError:
@@ -217,7 +254,8 @@ class BaselineCache:
                 os.close(fd)
 
     def evict(self) -> None:
-        """Remove the least recently used entries beyond max_bytes, and temporary folders over a day old."""
+        """Remove the least recently used entries beyond max_bytes, and temporary folders over a day old —
+        only folders the cache wrote (marked, this user's): nothing else under baselines/ is touched."""
         entries = []
         now = time.time()
         try:
@@ -226,13 +264,13 @@ class BaselineCache:
             return
         for p in children:
             try:
-                if not p.is_dir():
-                    continue
-                if p.name.startswith(".tmp-"):
-                    if now - p.stat().st_mtime > 86400:
+                if p.name.startswith(cache_entry.TMP_PREFIX):
+                    if now - p.lstat().st_mtime > 86400 and cache_entry.is_ours(p):
                         shutil.rmtree(p, ignore_errors=True)
                     continue
-                size = sum(f.stat().st_size for f in p.iterdir())
+                if not cache_entry.is_entry(p):
+                    continue
+                size = sum(f.lstat().st_size for f in p.iterdir())
                 used = (p / ENTRY).stat().st_mtime if (p / ENTRY).exists() else 0.0
             except OSError:
                 continue
@@ -242,7 +280,9 @@ class BaselineCache:
             if total <= self.max_bytes:
                 break
             shutil.rmtree(p, ignore_errors=True)
-            (self.dir / f".{p.name[:32]}.lock").unlink(missing_ok=True)  # at worst two runs measure it again
+            lock = self.dir / f".{p.name[:32]}.lock"
+            if cache_entry.is_lock(lock):
+                lock.unlink(missing_ok=True)  # at worst two runs measure it again
             total -= size
 
 
@@ -299,7 +339,8 @@ def target_baseline(run, target, name: str, tfl: bytes, accuracy: bool, make: Ca
         "eval": fingerprint.evaluated_with(run.recipe, run.inputs.metric) if accuracy else None,
         "environment": {**_environment(), **libs}, "host": host_identity()}))
     # a target that could not measure (its `error`) is measured again next time
-    figures, _, hit = cache.measured(parts, lambda: (make(), None), keep=lambda f: not f.get("error"))
+    figures, _, hit = cache.measured(parts, lambda: (make(), None), keep=lambda f: not f.get("error"),
+                                     problem=cache_entry.target_problem)
     if hit is not None:
         _reused(run, f"target {name}: baseline", hit)
     return dict(figures)

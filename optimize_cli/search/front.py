@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Optional
 
 from ..errors import EXIT_GATE, EXIT_INTERRUPTED, EXIT_OK, EXIT_STAGE
+from ..owned_dirs import fresh_dir
 from ..recipe.space import SearchSpace
 from .html import render_search_html
 from .tables import sensitivity_caption, sensitivity_table
@@ -96,9 +97,7 @@ def write_outputs(study, space: SearchSpace, out: Path, interrupted: bool = Fals
     if sensitivity is not None:
         doc["sensitivity"] = sensitivity
     doc["exit_code"] = exit_code(records, best, interrupted)
-    pareto_dir = out / "pareto"
-    shutil.rmtree(pareto_dir, ignore_errors=True)
-    pareto_dir.mkdir()
+    pareto_dir = fresh_dir(out / "pareto", r"\d+\.yaml")  # never a user's own pareto/ folder
     for i, r in enumerate(front):
         if (src := _ran(r)) is not None:  # None: the trial ran on another machine (--report-only)
             shutil.copyfile(src, pareto_dir / f"{i:02d}.yaml")

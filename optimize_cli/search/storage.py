@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Iterator, Optional
 
 from ..errors import InputError, RecipeError
+from ..storage_errors import storage_problem
 
 _DONE = ("COMPLETE", "FAIL", "PRUNED")
 #: seconds between a worker's heartbeats (default); a RUNNING trial without one for GRACE × that is failed
@@ -76,6 +77,8 @@ def open_storage(url: str, heartbeat: Optional[int] = None):
             raise InputError(f"--storage {_redact(url)}: cannot open the study storage: {first[0]}") from None
         except (sqlalchemy.exc.ArgumentError, sqlalchemy.exc.NoSuchModuleError, ValueError) as e:
             raise RecipeError(f"--storage {_redact(url)}: {e}") from None
+        except (ImportError, sqlalchemy.exc.DatabaseError) as e:  # no driver; a file that is not a database
+            raise RecipeError(storage_problem(_redact(url), e)) from None
     raise AssertionError("unreachable")
 
 

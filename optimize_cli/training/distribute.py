@@ -23,7 +23,6 @@ The settings model and the TF_CONFIG checks import no TensorFlow (`validate` use
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 import signal
 from dataclasses import dataclass
@@ -32,6 +31,7 @@ from typing import Literal, Optional
 from pydantic import Field
 
 from ..errors import RecipeError
+from ..limits import tf_config_json
 from ..strict import Strict
 
 
@@ -75,7 +75,7 @@ def worker_from_env(env=None) -> Worker:
     if not raw or not raw.strip():
         raise RecipeError(f"TF_CONFIG is not set: {need}")
     try:
-        cfg = json.loads(raw)
+        cfg = tf_config_json(raw)
     except ValueError as e:
         raise RecipeError(f"TF_CONFIG is not valid JSON ({e}): {need}") from None
     cluster = cfg.get("cluster") if isinstance(cfg, dict) else None
