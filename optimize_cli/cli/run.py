@@ -28,8 +28,13 @@ from .options import json_option, model_option, output_option, quiet_option, set
 @click.option("--allow-code", is_flag=True, help="Allow python data sources (data.*.type: python) to run the code the recipe names.")
 @click.option("--no-cache", is_flag=True, help="Convert and measure the baselines again: neither read nor write the "
               "baseline cache (~/.cache/optimize-cli, or $OPTIMIZE_CLI_CACHE_DIR).")
+# what `search` gives each trial (RunOptions): hidden, not part of the command a user types
+@click.option("--early-stop-drop", type=click.FloatRange(min=0), hidden=True,
+              help="Stop after a stage whose Keras accuracy drop is past this (a search trial; exit 6).")
+@click.option("--cache-dir", type=click.Path(path_type=Path), hidden=True,
+              help="The baseline cache's folder (a search trial: the study's own with search --no-cache).")
 def run(recipe: Path, model, output, sets, seed, resume, force, as_json, quiet, trust_model, allow_code,
-        no_cache) -> None:
+        no_cache, early_stop_drop, cache_dir) -> None:
     """Run RECIPE (a recipe file, or a built-in recipe's name such as ptq-int8): stages, export, measurement,
     report."""
     from ..builtin import recipe_path
@@ -58,7 +63,8 @@ def run(recipe: Path, model, output, sets, seed, resume, force, as_json, quiet, 
     again += [flag for flag, on in (("--json", as_json), ("--quiet", quiet), ("--trust-model", trust_model),
                                     ("--allow-code", allow_code), ("--no-cache", no_cache)) if on]
     opts = RunOptions(output=output, resume=resume, force=force, quiet=quiet, as_json=as_json,
-                      trust_model=trust_model, allow_code=allow_code, no_cache=no_cache, argv=again)
+                      trust_model=trust_model, allow_code=allow_code, no_cache=no_cache, argv=again,
+                      early_stop_drop=early_stop_drop, cache_dir=cache_dir)
     reporter = Reporter(quiet=quiet)
     if worker is not None and not worker.is_chief:  # trains along with the chief, writes nothing
         from ..run.worker import train_along_with_chief

@@ -32,6 +32,10 @@ class RunOptions:
     trust_model: bool = False
     allow_code: bool = False  # python data sources may run (run --allow-code)
     no_cache: bool = False  # neither read nor write the baseline cache (run --no-cache)
+    # what a search gives its trials (hidden run options): the drop past which the run stops early
+    # (run/early_stop.py), and the baseline cache's folder (run/baseline_cache.py; default the user's)
+    early_stop_drop: Optional[float] = None
+    cache_dir: Optional[Path] = None
     # the command that was run, as a list without --output/--resume/--force (the CLI builds it from the
     # parsed options: the program as invoked, absolute paths): the interruption message turns it into the
     # exact command that resumes (or reruns) the run

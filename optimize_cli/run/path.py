@@ -87,7 +87,7 @@ def run_path(recipe, opts, reporter: Reporter, out: RunDir, t_start: float) -> R
     start(recipe.training)  # tf.distribute's strategy, before TensorFlow's runtime starts
     set_seed(recipe.training.seed)
     run = _Run(recipe, opts, reporter, out, load_inputs(recipe, opts.trust_model, opts.allow_code))
-    run.cache = baseline_cache.open_cache(getattr(opts, "no_cache", False), run.warn)
+    run.cache = baseline_cache.open_cache(opts, run.warn)
     for message in run.inputs.loaded.warnings:  # what loading found (old SavedModel, no Keras metadata, …)
         run.warn("model", message)
     _plan_stages(run)  # --resume decides here, before any conversion or training

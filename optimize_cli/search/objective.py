@@ -3,7 +3,6 @@ and the converter's memory do not leak between trials), read back from its repor
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 import time
@@ -42,20 +41,27 @@ def stop_limit(recipe, margin: Optional[float]) -> Optional[float]:
     return None if gate is None or margin is None else float(gate) + float(margin)
 
 
-def run_trial(recipe: Path, out: Path, log: Path, procs: Optional[list] = None, env: Optional[dict] = None,
-              early_stop: Optional[float] = None) -> Outcome:
-    """Run `recipe` into `out` in a subprocess (its stderr into `log`, its environment `env`, default this
-    one's); `procs` holds the live process so that an interruption can reach it; `early_stop`: the drop
-    past which the run stops (run/early_stop.py)."""
-    from ..run.early_stop import ENV
-
+def trial_command(recipe: Path, out: Path, early_stop: Optional[float] = None,
+                  cache_dir: Optional[Path] = None) -> list[str]:
+    """The trial's `optimize-cli run` command line: JSON on stdout, no progress; `early_stop` and
+    `cache_dir` as the hidden run options (RunOptions.early_stop_drop, RunOptions.cache_dir)."""
     cmd = [sys.executable, "-m", "optimize_cli", "run", str(recipe), "--output", str(out), "--json", "--quiet"]
-    env = {k: v for k, v in (os.environ if env is None else env).items() if k != ENV}
     if early_stop is not None:
-        env[ENV] = repr(float(early_stop))
+        cmd += ["--early-stop-drop", repr(float(early_stop))]
+    if cache_dir is not None:
+        cmd += ["--cache-dir", str(cache_dir)]
+    return cmd
+
+
+def run_trial(recipe: Path, out: Path, log: Path, procs: Optional[list] = None, early_stop: Optional[float] = None,
+              cache_dir: Optional[Path] = None) -> Outcome:
+    """Run `recipe` into `out` in a subprocess (its stderr into `log`); `procs` holds the live process so
+    that an interruption can reach it; `early_stop`: the drop past which the run stops (run/early_stop.py);
+    `cache_dir`: its baseline cache (default the user's)."""
+    cmd = trial_command(recipe, out, early_stop, cache_dir)
     start = time.monotonic()
     with open(log, "wb") as err:
-        proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=err, env=env)
+        proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=err)
         if procs is not None:
             procs.append(proc)
         try:

@@ -31,15 +31,11 @@ class SearchOptions:
     heartbeat: Optional[int] = None  # seconds between heartbeats (storage.HEARTBEAT_S)
 
 
-def trial_env(opts: SearchOptions) -> dict:
-    """The trials' environment: the baselines are measured by the first trial and reused by the others
-    through the baseline cache — the user's, or with --no-cache one of the study's own in DIR/cache."""
-    import os
-
-    env = os.environ.copy()
-    if opts.no_cache:
-        env["OPTIMIZE_CLI_CACHE_DIR"] = str((opts.output / "cache").resolve())
-    return env
+def trial_cache(opts: SearchOptions) -> Optional[Path]:
+    """The trials' baseline cache (`run --cache-dir`): the baselines are measured by the first trial and
+    reused by the others through it — the user's (None: the trial's default), or with --no-cache one of
+    the study's own in DIR/cache."""
+    return (opts.output / "cache").resolve() if opts.no_cache else None
 
 
 def _constraints(trial) -> list[float]:
@@ -181,7 +177,7 @@ class _Workers:
             trial.set_user_attr("recipe", str(recipe_path))
             trial.set_user_attr("recipe_yaml", text)  # for --report-only on a machine without the file
             out = run_trial(recipe_path, trials_dir / nnnn, trials_dir / f"{nnnn}.log", self.procs,
-                            env=trial_env(self.opts), early_stop=stop_limit(r, self.space.config.early_stop))
+                            early_stop=stop_limit(r, self.space.config.early_stop), cache_dir=trial_cache(self.opts))
         self.tell(trial, out)
 
     def tell(self, trial, out: Outcome) -> None:
