@@ -190,7 +190,8 @@ class _Workers:
             trial.set_user_attr("interrupted", True)
             self.study.tell(trial, state=optuna.trial.TrialState.FAIL)
             return
-        for k, v in (("seconds", round(out.seconds, 3)), ("figures", out.figures), ("gates", out.gates),
+        for k, v in (("seconds", round(out.seconds, 3)), ("figures", out.figures),
+                     ("gates", [g.dump() for g in out.gates]),
                      ("passed", out.passed), ("reason", out.reason), ("exit_code", out.exit_code)):
             trial.set_user_attr(k, v)
         objs = [out.figures.get(k) for k in self.space.config.objectives]
