@@ -104,3 +104,19 @@ def _summary(doc: dict, out: Path, as_json: bool) -> None:
     if doc["interrupted"]:
         raise KeyboardInterrupt
     sys.exit(doc["exit_code"])
+
+
+@click.command("search-sensitivity", hidden=True)
+@click.argument("recipe", type=click.Path(path_type=Path))
+@click.argument("out", type=click.Path(path_type=Path))
+@json_option("Print {\"sensitivity\": OUT, \"layers\": N} as JSON on stdout.")
+@quiet_option()
+def search_sensitivity(recipe, out, as_json, quiet) -> None:
+    """The sensitivity pre-pass of `search` (search.sensitivity: true) on a plain RECIPE, into OUT.json:
+    run by the search in a subprocess of its own."""
+    from ..progress import Reporter
+    from ..search.sensitivity import run_into
+
+    doc = run_into(recipe, out, Reporter(quiet=quiet).log)
+    if as_json:
+        click.echo(json.dumps({"sensitivity": str(Path(out).resolve()), "layers": len(doc["layers"])}))
