@@ -9,7 +9,7 @@ import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Optional
+from typing import Optional, Protocol
 
 from ..errors import EXIT_INTERRUPTED, RecipeError
 from ..recipe.space import SearchSpace
@@ -29,6 +29,33 @@ class SearchOptions:
     quiet: bool = False
     no_cache: bool = False  # trials use a cache of the study's own (DIR/cache), not the user's
     heartbeat: Optional[int] = None  # seconds between heartbeats (storage.HEARTBEAT_S)
+
+
+class SearchProgress(Protocol):
+    """What a search tells its caller while it works; the library prints nothing (the CLI shows it:
+    cli/search_progress.py)."""
+
+    def trial(self, trial, study) -> None:
+        """A trial finished (an Optuna FrozenTrial); `study` holds the trials other workers finished."""
+
+    def log(self, message: str) -> None:
+        """A line about the search (the sensitivity pass)."""
+
+    def warn(self, message: str) -> None:
+        """Something the user should know that does not stop the search (a worker that ended badly)."""
+
+
+class Silent:
+    """A SearchProgress that says nothing (the default of a search called from Python)."""
+
+    def trial(self, trial, study) -> None:
+        pass
+
+    def log(self, message: str) -> None:
+        pass
+
+    def warn(self, message: str) -> None:
+        pass
 
 
 def trial_cache(opts: SearchOptions) -> Optional[Path]:
@@ -112,8 +139,8 @@ def _total(space: SearchSpace, opts: SearchOptions) -> int:
 class _Workers:
     """One worker: asks for a trial while the study is short of its total, runs it, tells its outcome."""
 
-    def __init__(self, study, space: SearchSpace, opts: SearchOptions, total: int, log):
-        self.study, self.space, self.opts, self.total, self.log = study, space, opts, total, log
+    def __init__(self, study, space: SearchSpace, opts: SearchOptions, total: int, progress: SearchProgress):
+        self.study, self.space, self.opts, self.total, self.progress = study, space, opts, total, progress
         self.stop, self.procs = threading.Event(), []
         self.deadline = time.monotonic() + opts.timeout if opts.timeout else None
         self.url = storage_url(opts)
@@ -182,8 +209,8 @@ class _Workers:
 
     def tell(self, trial, out: Outcome) -> None:
         """The trial's outcome into the study (its figures and gates as user attrs; objectives and
-        constraints; a run stopped early as PRUNED, a failed or stopped one as FAIL), and its progress
-        line (`log(trial, study)`)."""
+        constraints; a run stopped early as PRUNED, a failed or stopped one as FAIL), then
+        `progress.trial(trial, study)`."""
         import optuna
 
         if self.stop.is_set():
@@ -205,7 +232,7 @@ class _Workers:
         else:
             self.study.tell(trial, state=optuna.trial.TrialState.FAIL)
         done = [t for t in self.study.get_trials(deepcopy=False) if t.number == trial.number]
-        self.log(done[0], self.study)  # the progress callback (live.TrialProgress)
+        self.progress.trial(done[0], self.study)
 
     def interrupt(self) -> None:
         self.stop.set()
@@ -244,10 +271,10 @@ def optuna_fail_stale(study) -> None:
         optuna.storages.fail_stale_trials(study)
 
 
-def work(study, space: SearchSpace, opts: SearchOptions, log) -> bool:
+def work(study, space: SearchSpace, opts: SearchOptions, progress: SearchProgress) -> bool:
     """Run one worker on the study until it holds its total; True when interrupted (Ctrl-C, SIGTERM): the
     running trial's run is stopped and told as interrupted (not counted)."""
-    workers = _Workers(study, space, opts, _total(space, opts), log)
+    workers = _Workers(study, space, opts, _total(space, opts), progress)
     done = threading.Event()  # not Thread.join: on Python 3.11 a Ctrl-C inside join() marks the thread ended
 
     def loop() -> None:
@@ -281,28 +308,31 @@ class _signals_ignored:  # noqa: N801 - used as a context manager
             signal.signal(sig, old)
 
 
-def run_search(space: SearchSpace, source: Path, name: str, opts: SearchOptions, log) -> dict:
+def run_search(space: SearchSpace, source: Path, name: str, opts: SearchOptions,
+               progress: Optional[SearchProgress] = None) -> dict:
     """Run (or continue) the study with opts.workers local workers (one in this process, or that many
     worker processes: workers.py); write the outputs; return search.json's content (its exit_code too).
-    `log(trial, study)` is called after each finished trial (live.TrialProgress)."""
+    `progress` hears of each finished trial and of the workers' warnings (default: Silent)."""
     from . import workers
 
     space.source = source
     opts.output.mkdir(parents=True, exist_ok=True)
     (opts.output / "trials").mkdir(exist_ok=True)
+    progress = progress or Silent()
     study = open_study(space, name, opts)
     if opts.workers <= 1:
-        interrupted = work(study, space, opts, log)
+        interrupted = work(study, space, opts, progress)
     else:
-        interrupted = workers.run_processes(study, source, storage_url(opts), _total(space, opts), opts, log)
+        interrupted = workers.run_processes(study, source, storage_url(opts), _total(space, opts), opts, progress)
     return front.write_outputs(study, space, opts.output, interrupted)
 
 
-def run_worker(space: SearchSpace, source: Path, name: str, opts: SearchOptions, log) -> bool:
+def run_worker(space: SearchSpace, source: Path, name: str, opts: SearchOptions,
+               progress: Optional[SearchProgress] = None) -> bool:
     """`search --worker`: one worker process of a local `--workers K` search (no outputs: the parent
     writes them). True when interrupted."""
     space.source = source
-    return work(open_study(space, name, opts, join=True), space, opts, log)
+    return work(open_study(space, name, opts, join=True), space, opts, progress or Silent())
 
 
 def report_only(opts: SearchOptions, space: Optional[SearchSpace]) -> dict:
