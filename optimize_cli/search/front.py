@@ -11,6 +11,7 @@ from typing import Optional
 from ..errors import EXIT_GATE, EXIT_INTERRUPTED, EXIT_OK, EXIT_STAGE
 from ..recipe.space import SearchSpace
 from .html import render_search_html
+from .objective import TrialReport
 from .tables import sensitivity_caption, sensitivity_table
 
 SEARCH_SCHEMA_VERSION = 1
@@ -109,10 +110,11 @@ def trial_metric(records: list[dict]) -> Optional[dict]:
     for r in records:
         if r["state"] == "complete" and r["output"]:
             try:
-                metric = json.loads((Path(r["output"]) / "report.json").read_text(encoding="utf-8"))["metric"]
-                return {"name": metric["name"], "higher_is_better": metric["higher_is_better"]}
-            except (OSError, ValueError, KeyError, TypeError):
+                metric = TrialReport.read(Path(r["output"]) / "report.json").metric
+            except (OSError, ValueError):
                 continue
+            if metric is not None:
+                return {"name": metric.name, "higher_is_better": metric.higher_is_better}
     return None
 
 

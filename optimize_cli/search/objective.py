@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Optional
 
 from ..errors import EXIT_EARLY_STOP, EXIT_GATE, EXIT_INTERRUPTED, EXIT_OK
-from ..run.records import GateRecord
+from ..run.records import GateRecord, MetricInfo
 
 #: result figures a trial records (and the objectives are drawn from)
 FIGURES = ("tflite_bytes", "compressed_bytes", "compression_ratio", "accuracy", "accuracy_drop", "latency_ms")
@@ -21,11 +21,13 @@ FIGURES = ("tflite_bytes", "compressed_bytes", "compression_ratio", "accuracy", 
 
 @dataclass
 class TrialReport:
-    """What search reads from a trial's report.json: the result's figures, the gates and their verdict."""
+    """What search reads from a trial's report.json: the result's figures, the gates and their verdict,
+    the metric."""
 
     figures: dict[str, Optional[float]]
     gates: list[GateRecord]
     passed: bool
+    metric: Optional[MetricInfo] = None
 
     @classmethod
     def from_dict(cls, report: dict) -> TrialReport:
@@ -34,9 +36,16 @@ class TrialReport:
             result = report.get("result") or {}
             gates = [GateRecord(name=str(g["name"]), limit=g["limit"], value=g.get("value"), passed=bool(g["passed"]))
                      for g in report.get("gates") or []]
-            return cls({k: result.get(k) for k in FIGURES}, gates, bool(report.get("passed")))
+            m = report.get("metric")
+            metric = MetricInfo(str(m["name"]), bool(m["higher_is_better"]), m.get("eval_samples")) if m else None
+            return cls({k: result.get(k) for k in FIGURES}, gates, bool(report.get("passed")), metric)
         except (AttributeError, KeyError, TypeError) as e:
             raise ValueError(f"not a run's report ({type(e).__name__}: {e})") from None
+
+    @classmethod
+    def read(cls, path: Path) -> TrialReport:
+        """From a report.json file (OSError, ValueError when it cannot be read)."""
+        return cls.from_dict(json.loads(Path(path).read_text(encoding="utf-8")))
 
 
 @dataclass
@@ -119,7 +128,7 @@ def outcome(code: int, seconds: float, doc: Optional[dict], out: Path) -> Outcom
         return Outcome(code, seconds, reason=f"no summary on the run's stdout (exit code {code})")
     path = Path(doc.get("report") or out / "report.json")
     try:
-        report = TrialReport.from_dict(json.loads(path.read_text(encoding="utf-8")))
+        report = TrialReport.read(path)
     except (OSError, ValueError) as e:
         return Outcome(code, seconds, reason=f"report.json unreadable ({e})")
     return Outcome(code, seconds, figures=report.figures, gates=report.gates, passed=report.passed)

@@ -9,14 +9,14 @@ import pytest
 from search_helpers import SAMPLE
 
 from optimize_cli.errors import EXIT_EARLY_STOP, EXIT_GATE, EXIT_USAGE
-from optimize_cli.run.records import GateRecord
+from optimize_cli.run.records import GateRecord, MetricInfo
 from optimize_cli.search.objective import TrialReport, outcome, parse_stdout, run_trial, violations
 
 REPORT = {"result": {"tflite_bytes": 1000, "compressed_bytes": 800, "accuracy": 0.9, "accuracy_drop": 0.02,
                      "latency_ms": 1.5, "compression_ratio": 3.0, "layers": []},
           "gates": [{"name": "max_accuracy_drop", "limit": 0.01, "value": 0.02, "passed": False},
                     {"name": "min_compression_ratio", "limit": 2.0, "value": 3.0, "passed": True}],
-          "passed": False}
+          "passed": False, "metric": {"name": "accuracy", "higher_is_better": True, "eval_samples": 100}}
 
 
 def test_trial_report_from_dict_is_typed():
@@ -24,6 +24,7 @@ def test_trial_report_from_dict_is_typed():
     assert rep.figures["compressed_bytes"] == 800 and rep.figures["accuracy_drop"] == 0.02 and not rep.passed
     assert rep.gates == [GateRecord("max_accuracy_drop", 0.01, 0.02, False), GateRecord("min_compression_ratio", 2.0, 3.0, True)]
     assert violations(rep.gates) == [pytest.approx(0.01), 0.0]
+    assert rep.metric == MetricInfo("accuracy", True, 100)
     with pytest.raises(ValueError, match="not a run's report"):
         TrialReport.from_dict({"gates": [{"limit": 1}]})
 
