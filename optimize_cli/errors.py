@@ -57,17 +57,21 @@ class EarlyStopped(OptimizeError):
 
 
 class Interrupted(KeyboardInterrupt):
-    """Ctrl-C or SIGTERM stopped a run (exit 130). The message says which stages were kept and the exact
-    command that resumes the run; the CLI prints it as one line on stderr."""
+    """Ctrl-C or SIGTERM stopped a run (exit 130). Its facts: `output` (the output directory as given),
+    `kept_in` and `stages` (the folder holding the finished stages and their names; None and empty when
+    none was kept); the message says them. The CLI adds `advice`, the exact command that resumes (or
+    reruns) the run, and prints it all as one line on stderr."""
 
     exit_code = EXIT_INTERRUPTED
 
-    def __init__(self, message: str = "interrupted"):
+    def __init__(self, message: str = "interrupted", output=None, kept_in=None, stages=()):
         super().__init__(message)
-        self.message = message
+        self.message, self.output, self.kept_in, self.stages = message, output, kept_in, list(stages)
+        self.advice: str | None = None
 
     def __str__(self) -> str:  # one line, always
-        return " ".join(self.message.split("\n")).strip()
+        text = self.message + (f"; {self.advice}" if self.advice else "")
+        return " ".join(text.split("\n")).strip()
 
 
 def one_line(error: "BaseException | str", limit: "int | None" = 300) -> str:

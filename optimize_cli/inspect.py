@@ -6,7 +6,6 @@ TensorFlow; SavedModel directories and .h5 / .keras files import TensorFlow lazi
 """
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Optional
 
@@ -319,26 +318,22 @@ def layer_table_lines(heads: list[str], rows: list[tuple], width: int) -> list[s
     return lines + [line(heads)] + [line(r) for r in rows]
 
 
-def render_inspection(info: dict) -> None:
-    """Print ``info`` (from inspect_model) to stdout: header, inputs / outputs, a table of layers, totals."""
-    from rich.markup import escape
+def inspection_text(info: dict, width: int = 140):
+    """``info`` (from inspect_model) as text for the CLI to print, its layer table fitted to `width`
+    columns: header (bold), inputs / outputs, a table of layers, totals. A rich Text (`.plain`: the lines)."""
+    from rich.text import Text
 
-    from .progress import stdout_console
-
-    console = stdout_console(soft_wrap=True)
-    if not console.is_terminal and not os.environ.get("COLUMNS"):
-        console.width = 140  # pipes and CI logs: don't fold the table at 80 columns
     sizes = info.get("sizes", {})
     fmt = info.get("format", "?")
     extra = f", {info['quantization']}" if info.get("quantization") else ""
-    console.print(f"[bold]{escape(str(info.get('path')))}[/bold]  ({escape(fmt + extra)})")
-    console.print(f"size: {_fmt_int(sizes.get('bytes'))} bytes · zipped {_fmt_int(sizes.get('compressed_bytes'))} "
-                  f"bytes ({sizes.get('compression_saved_percent', 0.0):.2f}% saved)")
+    text = Text.assemble((str(info.get("path")), "bold"), f"  ({fmt + extra})")
+    out = [f"size: {_fmt_int(sizes.get('bytes'))} bytes · zipped {_fmt_int(sizes.get('compressed_bytes'))} "
+           f"bytes ({sizes.get('compression_saved_percent', 0.0):.2f}% saved)"]
     for label in ("inputs", "outputs"):
         for d in info.get(label) or []:
-            console.print(f"{label[:-1]}: {_fmt_io(d)}", markup=False)
+            out.append(f"{label[:-1]}: {_fmt_io(d)}")
     if info.get("ops"):
-        console.print("ops: " + ", ".join(f"{k}×{v}" for k, v in info["ops"].items()), markup=False)
+        out.append("ops: " + ", ".join(f"{k}×{v}" for k, v in info["ops"].items()))
 
     tflite = fmt == "tflite"
     rows = []
@@ -357,8 +352,7 @@ def render_inspection(info: dict) -> None:
 
     heads = ["tensor (layer)" if tflite else "layer", "op" if tflite else "class", "shape", "dtype", "params",
              "sparsity", "unique", "max/ch"]
-    for line in layer_table_lines(heads, rows, console.width):
-        console.print(line, markup=False)
+    out += layer_table_lines(heads, rows, width)
     tot = info.get("totals", {})
     if tflite:
         line = (f"totals: {_fmt_int(tot.get('params'))} constant values, {_fmt_int(tot.get('weight_params'))} "
@@ -370,7 +364,10 @@ def render_inspection(info: dict) -> None:
                 + f", {_fmt_int(tot.get('kernel_params'))} in {tot.get('kernels', 0)} kernels")
     line += (f"; sparsity {_fmt_pct(tot.get('sparsity'))}; max unique {_fmt_int(tot.get('max_unique_weights'))} "
              f"(per channel {_fmt_int(tot.get('max_unique_per_channel'))})")
-    console.print(line, markup=False)
+    out.append(line)
+    for line in out:
+        text.append("\n" + line)
+    return text
 
 
-__all__ = ["inspect_model", "render_inspection"]
+__all__ = ["inspect_model", "inspection_text"]

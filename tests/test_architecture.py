@@ -171,3 +171,62 @@ def test_architecture_stage_type_literals_are_found(tmp_path):
                     '    f("cluster", {"qat": 1})\n')
     found = stage_type_literals(code, {"prune", "cluster", "qat"}, root=tmp_path)
     assert [h.split(": ", 1)[1] for h in found] == ["'cluster'", "'prune'", "'prune'", "'qat'"]
+
+
+#: where the program may print (the CLI, and the progress it shows on stderr): the library never does
+PRINTS_ALLOWED = ("cli/", "progress.py")
+_STREAMS = {"sys.stdout", "sys.stderr"}  # a Console given one of these writes to the terminal
+
+
+def _prints(tree: ast.AST) -> list[tuple[int, str]]:
+    """(line, what) for each way of printing in a module: print(), sys.stdout.write(), click.echo, the
+    program's consoles (stdout_console, stderr_console), and a rich Console( that is not rendering into a
+    buffer of its own (file= anything but sys.stdout / sys.stderr). Not counted: quiet.py's replay of the
+    native log it captured (plumbing of fd 2, not output of the tool's own)."""
+    out = []
+    for node in ast.walk(tree):
+        if not isinstance(node, ast.Call):
+            continue
+        f = node.func
+        name = f.id if isinstance(f, ast.Name) else f.attr if isinstance(f, ast.Attribute) else None
+        dotted = ast.unparse(f)
+        if name == "Console":
+            file = next((k.value for k in node.keywords if k.arg == "file"), None)
+            if file is None or ast.unparse(file) in _STREAMS:
+                out.append((node.lineno, "Console("))
+        elif name == "print" and isinstance(f, ast.Name):
+            out.append((node.lineno, "print("))
+        elif dotted in ("sys.stdout.write", "click.echo", "click.secho") \
+                or name in ("stdout_console", "stderr_console"):
+            out.append((node.lineno, dotted + "("))
+    return out
+
+
+def test_architecture_library_never_prints():
+    """Printing (print(), a rich Console writing to the terminal, sys.stdout.write) happens only in cli/
+    and progress.py: the library returns text and records, and tells progress callbacks."""
+    bad = []
+    for p in MODULES:
+        rel = p.relative_to(PACKAGE).as_posix()
+        if rel.startswith(PRINTS_ALLOWED):
+            continue
+        bad += [f"{rel}:{line} {what}" for line, what in _prints(ast.parse(p.read_text()))]
+    assert not bad, bad
+
+
+def test_architecture_print_check_sees_every_form():
+    code = """
+print("x")
+sys.stdout.write("x")
+click.echo("x")
+Console()
+Console(stderr=True)
+Console(file=sys.stdout)
+rich.console.Console(file=sys.stderr)
+stdout_console().print("x")
+Console(file=buf).print("rendered into a string")
+self.print("a method of one's own")
+"""
+    assert [what for _, what in _prints(ast.parse(code))] == [
+        "print(", "sys.stdout.write(", "click.echo(", "Console(", "Console(", "Console(",
+        "Console(", "stdout_console("]

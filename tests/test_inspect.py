@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from optimize_cli.errors import InputError
-from optimize_cli.inspect import inspect_model, render_inspection
+from optimize_cli.inspect import inspect_model, inspection_text
 
 
 @pytest.fixture(scope="module")
@@ -124,13 +124,11 @@ def test_inspect_plain_saved_model_reads_variables_and_signature(models):
 
 
 @pytest.mark.slow
-def test_render_inspection_prints_a_table(models, capsys):
+def test_inspection_text_is_a_table(models):
     _, paths = models
-    render_inspection(inspect_model(paths["tflite"]))
-    out = capsys.readouterr().out
+    out = inspection_text(inspect_model(paths["tflite"])).plain
     assert "FULLY_CONNECTED" in out and "int8" in out and "totals:" in out and str(paths["tflite"]) in out
-    render_inspection(inspect_model(paths["h5"]))
-    out = capsys.readouterr().out
+    out = inspection_text(inspect_model(paths["h5"])).plain
     assert "Dense" in out and "50.0%" in out and "totals:" in out
 
 

@@ -2,7 +2,8 @@
 when it can (one-space gaps, then the dtype column named once above)."""
 from __future__ import annotations
 
-from optimize_cli.inspect import layer_table_lines, render_inspection
+from optimize_cli.cli.inspect import print_inspection
+from optimize_cli.inspect import inspection_text, layer_table_lines
 
 LAYERS = [("conv1", "Conv2D", [3, 3, 1, 32]), ("conv1_bn", "BatchNormalization", None),
           ("dw1", "DepthwiseConv2D", [3, 3, 32, 1]), ("pw1", "Conv2D", [1, 1, 32, 32]),
@@ -17,10 +18,8 @@ def _info() -> dict:
             "inputs": [], "outputs": [], "layers": layers, "totals": {"params": 10}}
 
 
-def test_render_inspection_at_80_columns_keeps_every_cell_whole(monkeypatch, capsys):
-    monkeypatch.setenv("COLUMNS", "80")
-    render_inspection(_info())
-    lines = capsys.readouterr().out.splitlines()
+def test_inspection_text_at_80_columns_keeps_every_cell_whole():
+    lines = inspection_text(_info(), 80).plain.splitlines()
     table = [line for line in lines if line.split() and line.split()[0] in {n for n, _, _ in LAYERS}]
     assert len(table) == len(LAYERS)
     for (name, cls, _), line in zip(LAYERS, table, strict=True):
@@ -29,6 +28,15 @@ def test_render_inspection_at_80_columns_keeps_every_cell_whole(monkeypatch, cap
     header = next(line for line in lines if line.startswith("layer"))
     assert header.split() == ["layer", "class", "shape", "params", "sparsity", "unique", "max/ch"]
     assert "dtype: float32 (every layer)" in lines
+
+
+def test_cli_prints_the_inspection_at_the_terminals_width(monkeypatch, capsys):
+    monkeypatch.setenv("COLUMNS", "80")
+    print_inspection(_info())
+    assert capsys.readouterr().out.splitlines() == inspection_text(_info(), 80).plain.splitlines()
+    monkeypatch.delenv("COLUMNS")
+    print_inspection(_info())  # not a terminal: 140 columns, the dtype column kept
+    assert capsys.readouterr().out.splitlines() == inspection_text(_info(), 140).plain.splitlines()
 
 
 def test_layer_table_keeps_two_space_gaps_and_dtype_when_wide_enough():

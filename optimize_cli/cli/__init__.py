@@ -209,7 +209,8 @@ def _register() -> None:
     from . import catalog, compare, completion, inspect, run, search, validate
 
     for command in (run.run, validate.validate, catalog.recipes, catalog.tree, catalog.schema,
-                    inspect.inspect, compare.compare, completion.completion, search.search):
+                    inspect.inspect, compare.compare, completion.completion, search.search,
+                    search.search_sensitivity):
         if command.name in EXAMPLES and not command.epilog:
             lines = EXAMPLES[command.name].splitlines()
             command.epilog = "\b\nExample" + ("s" if len(lines) > 1 else "") + ":\n" + "\n".join(

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import click
@@ -20,7 +21,7 @@ from .options import json_option
               "Ethos-U accelerator (Vela: SRAM, flash, NPU/CPU ops, cycles). Repeatable.")
 def inspect(model, as_json, trust_model, targets) -> None:
     """Show a model's layers, parameters, dtypes, sparsity, unique values and sizes (.tflite, SavedModel, .h5)."""
-    from ..inspect import inspect_model, render_inspection
+    from ..inspect import inspect_model
 
     if targets and model.suffix.lower() != ".tflite":
         raise click.UsageError("--target measures a .tflite file; convert the model first (optimize-cli run)")
@@ -32,6 +33,18 @@ def inspect(model, as_json, trust_model, targets) -> None:
     if as_json:
         click.echo(json.dumps(info, indent=2))
     else:
-        render_inspection(info)
+        print_inspection(info)
         for name, figures in info.get("targets", {}).items():
             click.echo(target_figures_line(name, figures))
+
+
+def print_inspection(info: dict) -> None:
+    """inspect_model's `info` as text on stdout, the layer table fitted to the terminal (140 columns in
+    pipes and CI logs, or $COLUMNS)."""
+    from ..inspect import inspection_text
+    from ..progress import stdout_console
+
+    console = stdout_console(soft_wrap=True)
+    if not console.is_terminal and not os.environ.get("COLUMNS"):
+        console.width = 140  # pipes and CI logs: don't fold the table at 80 columns
+    console.print(inspection_text(info, console.width))

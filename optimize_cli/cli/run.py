@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import json
 import os
+import shlex
 import sys
 from pathlib import Path
 
 import click
 
+from ..errors import Interrupted
 from .shell import program
 from .step_summary import append_step_summary
 from .options import json_option, model_option, output_option, quiet_option, set_option
@@ -28,8 +30,13 @@ from .options import json_option, model_option, output_option, quiet_option, set
 @click.option("--allow-code", is_flag=True, help="Allow python data sources (data.*.type: python) to run the code the recipe names.")
 @click.option("--no-cache", is_flag=True, help="Convert and measure the baselines again: neither read nor write the "
               "baseline cache (~/.cache/optimize-cli, or $OPTIMIZE_CLI_CACHE_DIR).")
+# what `search` gives each trial (RunOptions): hidden, not part of the command a user types
+@click.option("--early-stop-drop", type=click.FloatRange(min=0), hidden=True,
+              help="Stop after a stage whose Keras accuracy drop is past this (a search trial; exit 6).")
+@click.option("--cache-dir", type=click.Path(path_type=Path), hidden=True,
+              help="The baseline cache's folder (a search trial: the study's own with search --no-cache).")
 def run(recipe: Path, model, output, sets, seed, resume, force, as_json, quiet, trust_model, allow_code,
-        no_cache) -> None:
+        no_cache, early_stop_drop, cache_dir) -> None:
     """Run RECIPE (a recipe file, or a built-in recipe's name such as ptq-int8): stages, export, measurement,
     report."""
     from ..builtin import recipe_path
@@ -46,8 +53,28 @@ def run(recipe: Path, model, output, sets, seed, resume, force, as_json, quiet, 
     from ..run import RunOptions
     from ..run import run as run_recipe  # imports TensorFlow lazily inside
 
-    # the command again, from what was parsed (not sys.argv): the interruption message completes it with
-    # --output DIR --resume into the exact command that continues the run, pastable from any directory
+    opts = RunOptions(output=output, resume=resume, force=force, quiet=quiet, as_json=as_json,
+                      trust_model=trust_model, allow_code=allow_code, no_cache=no_cache,
+                      early_stop_drop=early_stop_drop, cache_dir=cache_dir)
+    reporter = Reporter(quiet=quiet)
+    if worker is not None and not worker.is_chief:  # trains along with the chief, writes nothing
+        from ..run.worker import train_along_with_chief
+
+        click.echo(train_along_with_chief(r, opts, reporter, worker))
+        sys.exit(0)
+    try:
+        result = run_recipe(r, opts, reporter)
+    except Interrupted as e:  # the library names the kept stages; the command that continues is said here
+        flags = {"--json": as_json, "--quiet": quiet, "--trust-model": trust_model, "--allow-code": allow_code,
+                 "--no-cache": no_cache}
+        e.advice = resume_advice(e, command_again(given, recipe, model, sets, seed, flags), force or resume)
+        raise
+    sys.exit(announce(result, as_json, reporter))
+
+
+def command_again(given, recipe: Path, model, sets, seed, flags: dict) -> list[str]:
+    """The command that was run, from what was parsed (not sys.argv), without --output, --resume and
+    --force: the program as invoked, absolute paths, pastable from any directory."""
     again = [*program(), "run", str(given) if recipe != Path(given) else os.path.abspath(recipe)]
     if model is not None:
         again += ["--model", os.path.abspath(os.path.expanduser(str(model))) if str(model) else ""]
@@ -55,18 +82,19 @@ def run(recipe: Path, model, output, sets, seed, resume, force, as_json, quiet, 
         again += ["--set", s]
     if seed is not None:
         again += ["--seed", str(seed)]
-    again += [flag for flag, on in (("--json", as_json), ("--quiet", quiet), ("--trust-model", trust_model),
-                                    ("--allow-code", allow_code), ("--no-cache", no_cache)) if on]
-    opts = RunOptions(output=output, resume=resume, force=force, quiet=quiet, as_json=as_json,
-                      trust_model=trust_model, allow_code=allow_code, no_cache=no_cache, argv=again)
-    reporter = Reporter(quiet=quiet)
-    if worker is not None and not worker.is_chief:  # trains along with the chief, writes nothing
-        from ..run.worker import train_along_with_chief
+    return again + [flag for flag, on in flags.items() if on]
 
-        click.echo(train_along_with_chief(r, opts, reporter, worker))
-        sys.exit(0)
-    result = run_recipe(r, opts, reporter)
-    sys.exit(announce(result, as_json, reporter))
+
+def resume_advice(e, again: list[str], rerun_with_force: bool) -> str | None:
+    """What to type after an interruption: `again` (the command that was run, without --output, --resume
+    and --force) with the output directory as an absolute path and --resume when stages were kept, else
+    the command that runs it again (--force when the first one needed it). None without the facts."""
+    if e.output is None:
+        return None
+    args = [*again, "--output", os.path.abspath(e.output)]
+    if e.stages:
+        return f"resume with: {shlex.join([*args, '--resume'])}"
+    return f"run again with: {shlex.join([*args, '--force'] if rerun_with_force else args)}"
 
 
 def announce(result, as_json: bool, reporter) -> int:

@@ -41,7 +41,7 @@ def search(recipe, trials, timeout, workers, storage, study_name, output, resume
     from ..errors import RecipeError
     from ..recipe.space import load_space
     from ..search import SearchOptions, run_search
-    from ..search.live import TrialProgress
+    from .search_progress import TrialProgress
 
     if report_only:
         return _report_only(recipe, storage, study_name, output, heartbeat, as_json)
@@ -52,24 +52,28 @@ def search(recipe, trials, timeout, workers, storage, study_name, output, resume
     out = Path(output) if output is not None else Path("runs") / first.name
     opts = SearchOptions(output=out, trials=trials, timeout=timeout, workers=workers, storage=storage,
                          study=study_name, resume=resume, quiet=quiet, no_cache=no_cache, heartbeat=heartbeat)
+    # a worker shows one plain line per trial (the parent of --workers K passes --quiet and shows them itself)
+    live = False if (worker or as_json) else None
+    progress = TrialProgress(space.config.objectives, quiet=quiet, live=live)
     if space.config.sensitivity:  # the pre-pass (a TensorFlow subprocess) shapes every trial's recipe
         from ..search.shape import attach
 
         # the parent measures it (or reads it back on --resume); a worker reads the parent's, or, on a
         # machine of its own with another --output, measures the same pass itself
-        attach(space, first, out, resume or worker, lambda line: quiet or print(line, file=sys.stderr, flush=True))
-    if worker:  # one plain line per trial (the parent of --workers K passes --quiet and shows them itself)
-        from ..search.study import run_worker
+        attach(space, first, out, resume or worker, progress.log)  # its lines before the live table
+    with progress:
+        if worker:
+            from ..search.study import run_worker
 
-        with TrialProgress(space.config.objectives, quiet=quiet, live=False) as progress:
             interrupted = run_worker(space, Path(path).resolve(), first.name, opts, progress)
+        else:
+            doc = run_search(space, Path(path).resolve(), first.name, opts, progress)
+    if worker:
         if interrupted:  # the parent says "interrupted" once
             from ..errors import EXIT_INTERRUPTED
 
             sys.exit(EXIT_INTERRUPTED)
         return
-    with TrialProgress(space.config.objectives, quiet=quiet, live=False if as_json else None) as progress:
-        doc = run_search(space, Path(path).resolve(), first.name, opts, progress)
     _summary(doc, out, as_json)
 
 
@@ -105,3 +109,19 @@ def _summary(doc: dict, out: Path, as_json: bool) -> None:
     if doc["interrupted"]:
         raise KeyboardInterrupt
     sys.exit(doc["exit_code"])
+
+
+@click.command("search-sensitivity", hidden=True)
+@click.argument("recipe", type=click.Path(path_type=Path))
+@click.argument("out", type=click.Path(path_type=Path))
+@json_option("Print {\"sensitivity\": OUT, \"layers\": N} as JSON on stdout.")
+@quiet_option()
+def search_sensitivity(recipe, out, as_json, quiet) -> None:
+    """The sensitivity pre-pass of `search` (search.sensitivity: true) on a plain RECIPE, into OUT.json:
+    run by the search in a subprocess of its own."""
+    from ..progress import Reporter
+    from ..search.sensitivity import run_into
+
+    doc = run_into(recipe, out, Reporter(quiet=quiet).log)
+    if as_json:
+        click.echo(json.dumps({"sensitivity": str(Path(out).resolve()), "layers": len(doc["layers"])}))

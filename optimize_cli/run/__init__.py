@@ -18,7 +18,6 @@ from ..errors import Interrupted
 from ..interrupt import check, signals_to_flag
 from ..progress import Reporter
 from .records import RunResult
-from .resume import again_command, resume_command
 from .run_dir import RunDir, signals_deferred
 
 
@@ -32,10 +31,10 @@ class RunOptions:
     trust_model: bool = False
     allow_code: bool = False  # python data sources may run (run --allow-code)
     no_cache: bool = False  # neither read nor write the baseline cache (run --no-cache)
-    # the command that was run, as a list without --output/--resume/--force (the CLI builds it from the
-    # parsed options: the program as invoked, absolute paths): the interruption message turns it into the
-    # exact command that resumes (or reruns) the run
-    argv: Optional[list] = None
+    # what a search gives its trials (hidden run options): the drop past which the run stops early
+    # (run/early_stop.py), and the baseline cache's folder (run/baseline_cache.py; default the user's)
+    early_stop_drop: Optional[float] = None
+    cache_dir: Optional[Path] = None
 
 
 def inputs_of(recipe) -> list[str]:
@@ -66,8 +65,9 @@ def input_folders(recipe) -> list[str]:
     return out
 
 
-def _interrupted(opts: RunOptions, out: RunDir) -> Interrupted:
-    """Clean up after Ctrl-C / SIGTERM; the message names the kept stages and the command that resumes."""
+def _interrupted(out: RunDir) -> Interrupted:
+    """Clean up after Ctrl-C / SIGTERM; the Interrupted names the output directory and the kept stages
+    (the CLI adds the command that resumes or reruns the run)."""
     where, done = None, []
     try:
         with signals_deferred():  # a second Ctrl-C must not cut the cleanup short
@@ -77,10 +77,9 @@ def _interrupted(opts: RunOptions, out: RunDir) -> Interrupted:
     except KeyboardInterrupt:
         pass
     if where is not None and done:
-        return Interrupted(f"interrupted: finished stages kept in {where} ({', '.join(done)}); resume with: "
-                           f"{again_command(opts.argv, out, resume=True)}")
-    rerun = again_command(opts.argv, out, resume=False, force=opts.force or opts.resume)
-    return Interrupted(f"interrupted: nothing to resume (no stage had finished); run again with: {rerun}")
+        return Interrupted(f"interrupted: finished stages kept in {where} ({', '.join(done)})", output=out.given,
+                           kept_in=where, stages=done)
+    return Interrupted("interrupted: nothing to resume (no stage had finished)", output=out.given)
 
 
 def start_strategy(recipe, reporter: Reporter) -> None:
@@ -100,8 +99,8 @@ def run(recipe, opts: RunOptions, reporter: Optional[Reporter] = None) -> RunRes
     """Run a validated recipe into its output directory (replaced only when the run succeeds) and return
     the records; `result.exit_code` is 0, or 5 when a gate was missed.
 
-    Raises OptimizeError subclasses (exit 2/3/4) and, on Ctrl-C or SIGTERM, `Interrupted` whose message
-    names the kept stages and the command that resumes the run."""
+    Raises OptimizeError subclasses (exit 2/3/4) and, on Ctrl-C or SIGTERM, `Interrupted` naming the
+    output directory and the kept stages."""
     from .path import run_path
 
     t_start = time.monotonic()
@@ -120,7 +119,7 @@ def run(recipe, opts: RunOptions, reporter: Optional[Reporter] = None) -> RunRes
                 check()  # the last safe point: not committed, finished stages kept
                 out.commit()
             except KeyboardInterrupt:
-                raise _interrupted(opts, out) from None
+                raise _interrupted(out) from None
             except BaseException:
                 out.cleanup_scratch()
                 out.discard_if_useless()
@@ -130,4 +129,4 @@ def run(recipe, opts: RunOptions, reporter: Optional[Reporter] = None) -> RunRes
     return result
 
 
-__all__ = ["RunOptions", "RunResult", "RunDir", "run", "resume_command", "again_command", "inputs_of"]
+__all__ = ["RunOptions", "RunResult", "RunDir", "run", "inputs_of"]

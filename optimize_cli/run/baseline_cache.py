@@ -12,7 +12,8 @@ ignored with a warning (and removed), one another user could have written is ign
 left alone); beyond MAX_BYTES the least recently used entries go — only the cache's own, marked ones.
 Concurrent runs (a search's workers) measure a missing baseline once: the first holds a lock on the
 key while it measures, the others wait and then read its entry. `run --no-cache` neither reads nor
-writes the cache."""
+writes the cache; the hidden `run --cache-dir DIR` (RunOptions.cache_dir) uses the cache in DIR (search
+--no-cache gives its trials one of the study's own)."""
 from __future__ import annotations
 
 import hashlib
@@ -286,9 +287,13 @@ class BaselineCache:
             total -= size
 
 
-def open_cache(no_cache: bool, warn) -> Optional[BaselineCache]:
-    """The user's cache, or None with --no-cache."""
-    return None if no_cache else BaselineCache(cache_dir(), warn)
+def open_cache(opts, warn) -> Optional[BaselineCache]:
+    """The run's cache (RunOptions): the one in `cache_dir` (the hidden `run --cache-dir`, what search gives
+    its trials), else the user's (`cache_dir()`); None with --no-cache."""
+    if getattr(opts, "no_cache", False):
+        return None
+    given = getattr(opts, "cache_dir", None)
+    return BaselineCache(Path(given).expanduser() if given else cache_dir(), warn)
 
 
 def _reused(run, what: str, hit: Hit) -> None:

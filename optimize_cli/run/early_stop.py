@@ -1,31 +1,28 @@
 """Early stopping of a hopeless search trial (`search.early_stop`): `optimize-cli search` runs each trial
-with the environment variable OPTIMIZE_CLI_EARLY_STOP_DROP set to the accuracy drop (metric units, against
-the float baseline) past which the trial cannot meet gates.max_accuracy_drop any more. After each stage
-that has stages after it, a Keras accuracy whose drop is above that stops the run: exit 6 (EarlyStopped),
-its one line on stderr, and `early_stop.json` beside the finished stages in the partial output directory.
-The stage's checkpoint is written before the check, so `run --resume` (without the variable) continues
-the run; a new run into that directory removes the stale marker. Unset (every ordinary run), nothing
-changes."""
+with the hidden option `run --early-stop-drop DROP` (RunOptions.early_stop_drop): the accuracy drop
+(metric units, against the float baseline) past which the trial cannot meet gates.max_accuracy_drop any
+more. After each stage that has stages after it, a Keras accuracy whose drop is above that stops the run:
+exit 6 (EarlyStopped), its one line on stderr, and `early_stop.json` beside the finished stages in the
+partial output directory. The stage's checkpoint is written before the check, so `run --resume` (without
+the option) continues the run; a new run into that directory removes the stale marker. Without the option
+(every ordinary run), nothing changes."""
 from __future__ import annotations
 
 import json
-import os
 from typing import Optional
 
 from ..errors import EarlyStopped
 from ..measure.metrics import accuracy_drop
 
-ENV = "OPTIMIZE_CLI_EARLY_STOP_DROP"
+#: the hidden `run` option that sets the limit (search passes it to its trials)
+OPTION = "--early-stop-drop"
 MARKER = "early_stop.json"
 
 
-def limit() -> Optional[float]:
-    """The drop past which a run stops early (from the environment), or None."""
-    value = os.environ.get(ENV, "").strip()
-    try:
-        return float(value) if value else None
-    except ValueError:
-        return None
+def limit(opts) -> Optional[float]:
+    """The drop past which the run stops early (RunOptions.early_stop_drop), or None."""
+    value = getattr(opts, "early_stop_drop", None)
+    return None if value is None else float(value)
 
 
 def forget(partial) -> None:
@@ -39,7 +36,7 @@ def forget(partial) -> None:
 def check(run, i: int, record, baseline_accuracy: Optional[float]) -> None:
     """Stop the run (EarlyStopped) when stage `i` is not the last and its Keras accuracy is more than the
     limit below the float baseline; write the marker first."""
-    stop = limit()
+    stop = limit(run.opts)
     if stop is None or i >= len(run.recipe.stages) or record.keras_accuracy is None:
         return
     drop = accuracy_drop(baseline_accuracy, record.keras_accuracy, run.inputs.higher_is_better)

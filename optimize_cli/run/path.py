@@ -34,7 +34,7 @@ def run_path(recipe, opts, reporter: Reporter, out: RunDir, t_start: float) -> R
     reporter.log(f"optimize-cli {__version__}: {recipe.name} "
                  f"({' → '.join(recipe.stage_types + [recipe.export.quantization])})")
     run = start_state(recipe, opts, reporter, out)
-    run.cache = baseline_cache.open_cache(getattr(opts, "no_cache", False), run.warn)
+    run.cache = baseline_cache.open_cache(opts, run.warn)
     for message in run.inputs.loaded.warnings:  # what loading found (old SavedModel, no Keras metadata, …)
         run.warn("model", message)
     _plan_stages(run)  # --resume decides here, before any conversion or training

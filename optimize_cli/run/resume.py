@@ -1,5 +1,4 @@
-"""--resume: which finished stages can be reused, what changed when one cannot, and the command that
-resumes an interrupted run.
+"""--resume: which finished stages can be reused, and what changed when one cannot.
 
 `--resume` continues after the last finished stage of `.DIR.partial/stages` (an interrupted or failed
 run) or else of `DIR/stages` (a completed run), and refuses (exit 2) naming what changed when a finished
@@ -8,8 +7,6 @@ stage was made from something else. Export, gates and evaluation settings do not
 from __future__ import annotations
 
 import json
-import os
-import shlex
 from pathlib import Path
 
 from ..errors import RecipeError
@@ -107,18 +104,3 @@ def plan_resume(recipe, out: RunDir, made_from: dict, reporter: Reporter) -> tup
     if not done:
         reporter.log("--resume: no finished stage to continue from; starting from the first stage")
     return done, manifest
-
-
-def again_command(argv, out: RunDir, resume: bool, force: bool = False) -> str:
-    """The command (one line, shell-quoted, pastable from any directory) that continues this run
-    (`resume`) or runs it again: `argv` is the command that was run without --output/--resume/--force;
-    the output directory is given as an absolute path."""
-    args = list(argv) if argv else ["optimize-cli", "run", "RECIPE"]
-    args += ["--output", os.path.abspath(out.given)]
-    args += ["--resume"] if resume else (["--force"] if force else [])
-    return shlex.join(args)
-
-
-def resume_command(argv, output, out: RunDir) -> str:
-    """The exact command that continues this run (see `again_command`)."""
-    return again_command(argv or ["optimize-cli", "run", str(output or "RECIPE")], out, resume=True)

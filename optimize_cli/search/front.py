@@ -12,6 +12,7 @@ from ..errors import EXIT_GATE, EXIT_INTERRUPTED, EXIT_OK, EXIT_STAGE
 from ..owned_dirs import fresh_dir
 from ..recipe.space import SearchSpace
 from .html import render_search_html
+from .objective import TrialReport
 from .tables import sensitivity_caption, sensitivity_table
 
 SEARCH_SCHEMA_VERSION = 1
@@ -31,19 +32,8 @@ def record(t, objectives: list[str]) -> dict:
     }
 
 
-def log_line(t, objectives: list[str]) -> str:
-    """The one stderr line per trial."""
-    r = record(t, objectives)
-    head = f"trial {r['number']:04d} {r['state']}"
-    if r["seconds"] is not None:
-        head += f" in {r['seconds']:.1f} s"
-    if r["state"] != "complete":
-        return f"{head}: {r['reason'] or 'stopped'}"
-    figs = " ".join(f"{k}={_show(v)}" for k, v in r["values"].items())
-    return f"{head}: {figs}; gates {'passed' if r['passed'] else 'missed'}"
-
-
-def _show(v) -> str:
+def show_value(v) -> str:
+    """An objective or parameter value as the trial lines and search.md show it."""
     if isinstance(v, float):
         return str(int(v)) if v.is_integer() and abs(v) >= 1 else f"{v:.4g}"
     return str(v)
@@ -119,10 +109,11 @@ def trial_metric(records: list[dict]) -> Optional[dict]:
     for r in records:
         if r["state"] == "complete" and r["output"]:
             try:
-                metric = json.loads((Path(r["output"]) / "report.json").read_text(encoding="utf-8"))["metric"]
-                return {"name": metric["name"], "higher_is_better": metric["higher_is_better"]}
-            except (OSError, ValueError, KeyError, TypeError):
+                metric = TrialReport.read(Path(r["output"]) / "report.json").metric
+            except (OSError, ValueError):
                 continue
+            if metric is not None:
+                return {"name": metric.name, "higher_is_better": metric.higher_is_better}
     return None
 
 
@@ -153,8 +144,8 @@ def markdown(doc: dict) -> str:
               "|---|---|" + "---|" * len(objectives) + "---|---|---|"]
     front = set(doc["pareto"])
     for r in doc["trials"]:
-        vals = [_show(r["values"][k]) if r["values"] else "" for k in objectives]
-        params = ", ".join(f"{k}={_show(v)}" for k, v in r["params"].items())
+        vals = [show_value(r["values"][k]) if r["values"] else "" for k in objectives]
+        params = ", ".join(f"{k}={show_value(v)}" for k, v in r["params"].items())
         gates = ("passed" if r["passed"] else "missed") if r["state"] == "complete" else (r["reason"] or "")
         mark = " ★" if r["number"] in front else ""
         secs = f"{r['seconds']:.1f}" if r["seconds"] is not None else ""

@@ -1,9 +1,10 @@
-"""One trial: a normal `optimize-cli run` of its concrete recipe in its own subprocess (TensorFlow state
-and the converter's memory do not leak between trials), read back from its report.json."""
+"""One trial: a normal `optimize-cli run --json` of its concrete recipe in its own subprocess (TensorFlow
+state and the converter's memory do not leak between trials). What it hands back is typed: its JSON on
+stdout (the summary, or `{"error", "exit_code"}` when it failed) is parsed, and the report.json the
+summary names is read back into a TrialReport."""
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 import time
@@ -12,9 +13,39 @@ from pathlib import Path
 from typing import Optional
 
 from ..errors import EXIT_EARLY_STOP, EXIT_GATE, EXIT_INTERRUPTED, EXIT_OK
+from ..run.records import GateRecord, MetricInfo
 
 #: result figures a trial records (and the objectives are drawn from)
 FIGURES = ("tflite_bytes", "compressed_bytes", "compression_ratio", "accuracy", "accuracy_drop", "latency_ms")
+
+
+@dataclass
+class TrialReport:
+    """What search reads from a trial's report.json: the result's figures, the gates and their verdict,
+    the metric."""
+
+    figures: dict[str, Optional[float]]
+    gates: list[GateRecord]
+    passed: bool
+    metric: Optional[MetricInfo] = None
+
+    @classmethod
+    def from_dict(cls, report: dict) -> TrialReport:
+        """From report.json's content (a missing figure is None; a malformed report raises ValueError)."""
+        try:
+            result = report.get("result") or {}
+            gates = [GateRecord(name=str(g["name"]), limit=g["limit"], value=g.get("value"), passed=bool(g["passed"]))
+                     for g in report.get("gates") or []]
+            m = report.get("metric")
+            metric = MetricInfo(str(m["name"]), bool(m["higher_is_better"]), m.get("eval_samples")) if m else None
+            return cls({k: result.get(k) for k in FIGURES}, gates, bool(report.get("passed")), metric)
+        except (AttributeError, KeyError, TypeError) as e:
+            raise ValueError(f"not a run's report ({type(e).__name__}: {e})") from None
+
+    @classmethod
+    def read(cls, path: Path) -> TrialReport:
+        """From a report.json file (OSError, ValueError when it cannot be read)."""
+        return cls.from_dict(json.loads(Path(path).read_text(encoding="utf-8")))
 
 
 @dataclass
@@ -24,11 +55,10 @@ class Outcome:
     exit_code: int
     seconds: float
     figures: dict = field(default_factory=dict)
-    gates: list = field(default_factory=list)
+    gates: list[GateRecord] = field(default_factory=list)
     passed: bool = False
     reason: Optional[str] = None  # one line, for a failed or pruned trial
     pruned: bool = False  # the run stopped early (search.early_stop): Optuna's PRUNED
-
 
     @property
     def completed(self) -> bool:
@@ -42,62 +72,76 @@ def stop_limit(recipe, margin: Optional[float]) -> Optional[float]:
     return None if gate is None or margin is None else float(gate) + float(margin)
 
 
-def run_trial(recipe: Path, out: Path, log: Path, procs: Optional[list] = None, env: Optional[dict] = None,
-              early_stop: Optional[float] = None) -> Outcome:
-    """Run `recipe` into `out` in a subprocess (its stderr into `log`, its environment `env`, default this
-    one's); `procs` holds the live process so that an interruption can reach it; `early_stop`: the drop
-    past which the run stops (run/early_stop.py)."""
-    from ..run.early_stop import ENV
-
+def trial_command(recipe: Path, out: Path, early_stop: Optional[float] = None,
+                  cache_dir: Optional[Path] = None) -> list[str]:
+    """The trial's `optimize-cli run` command line: JSON on stdout, no progress; `early_stop` and
+    `cache_dir` as the hidden run options (RunOptions.early_stop_drop, RunOptions.cache_dir)."""
     cmd = [sys.executable, "-m", "optimize_cli", "run", str(recipe), "--output", str(out), "--json", "--quiet"]
-    env = {k: v for k, v in (os.environ if env is None else env).items() if k != ENV}
     if early_stop is not None:
-        env[ENV] = repr(float(early_stop))
+        cmd += ["--early-stop-drop", repr(float(early_stop))]
+    if cache_dir is not None:
+        cmd += ["--cache-dir", str(cache_dir)]
+    return cmd
+
+
+def run_trial(recipe: Path, out: Path, log: Path, procs: Optional[list] = None, early_stop: Optional[float] = None,
+              cache_dir: Optional[Path] = None) -> Outcome:
+    """Run `recipe` into `out` in a subprocess (its stderr into `log`, its stdout parsed); `procs` holds
+    the live process so that an interruption can reach it; `early_stop`: the drop past which the run stops
+    (run/early_stop.py); `cache_dir`: its baseline cache (default the user's)."""
+    cmd = trial_command(recipe, out, early_stop, cache_dir)
     start = time.monotonic()
     with open(log, "wb") as err:
-        proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=err, env=env)
+        proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=err)
         if procs is not None:
             procs.append(proc)
         try:
-            code = proc.wait()
+            stdout, _ = proc.communicate()
         finally:
             if procs is not None:
                 procs.remove(proc)
-    seconds = time.monotonic() - start
-    if code == EXIT_EARLY_STOP:
-        return Outcome(code, seconds, reason=_reason(log, code), pruned=True)
+    return outcome(proc.returncode, time.monotonic() - start, parse_stdout(stdout), out)
+
+
+def parse_stdout(data: bytes) -> Optional[dict]:
+    """The run's `--json` document (the summary, or `{"error", "exit_code"}`), or None when stdout holds
+    none (the run was killed; a library wrote to stdout: then its last line is tried)."""
+    text = data.decode("utf-8", errors="replace").strip()
+    for candidate in (text, text.rsplit("\n", 1)[-1]):
+        try:
+            doc = json.loads(candidate)
+        except ValueError:
+            continue
+        if isinstance(doc, dict):
+            return doc
+    return None
+
+
+def outcome(code: int, seconds: float, doc: Optional[dict], out: Path) -> Outcome:
+    """The Outcome of a trial's run from its exit code and its JSON (`doc`): a failure's reason is the
+    run's own `error`; a completed run's figures come from the report.json its summary names."""
     if code not in (EXIT_OK, EXIT_GATE):
-        return Outcome(code, seconds, reason=_reason(log, code))
+        reason = "interrupted" if code == EXIT_INTERRUPTED else (
+            str(doc["error"]) if doc and doc.get("error") else f"exit code {code}")
+        return Outcome(code, seconds, reason=reason, pruned=code == EXIT_EARLY_STOP)
+    if doc is None or "error" in doc:
+        return Outcome(code, seconds, reason=f"no summary on the run's stdout (exit code {code})")
+    path = Path(doc.get("report") or out / "report.json")
     try:
-        report = json.loads((out / "report.json").read_text(encoding="utf-8"))
+        report = TrialReport.read(path)
     except (OSError, ValueError) as e:
         return Outcome(code, seconds, reason=f"report.json unreadable ({e})")
-    result = report.get("result") or {}
-    return Outcome(code, seconds, figures={k: result.get(k) for k in FIGURES}, gates=report.get("gates") or [],
-                   passed=bool(report.get("passed")))
+    return Outcome(code, seconds, figures=report.figures, gates=report.gates, passed=report.passed)
 
 
-def _reason(log: Path, code: int) -> str:
-    """The run's own one-line error, else its exit code."""
-    if code == EXIT_INTERRUPTED:
-        return "interrupted"
-    try:
-        lines = log.read_text(encoding="utf-8", errors="replace").splitlines()
-    except OSError:
-        lines = []
-    errors = [ln for ln in lines if ln.startswith("error:")]
-    return errors[-1][len("error:"):].strip() if errors else f"exit code {code}"
-
-
-def violations(gates: list) -> list[float]:
+def violations(gates: list[GateRecord]) -> list[float]:
     """Optuna constraints from the report's gates (<= 0 is feasible): how far each gate was missed."""
     out = []
     for g in gates:
-        value, limit = g.get("value"), g.get("limit")
-        if g.get("passed"):
+        if g.passed:
             out.append(0.0)
-        elif isinstance(value, (int, float)) and isinstance(limit, (int, float)):
-            miss = (value - limit) if str(g.get("name", "")).startswith("max_") else (limit - value)
+        elif isinstance(g.value, (int, float)) and isinstance(g.limit, (int, float)):
+            miss = (g.value - g.limit) if g.name.startswith("max_") else (g.limit - g.value)
             out.append(max(float(miss), 1e-12))
         else:
             out.append(1.0)

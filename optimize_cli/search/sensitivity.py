@@ -8,21 +8,21 @@ eval split, in batches. The result, DIR/sensitivity.json:
     {"metric", "baseline", "samples", "seconds", "method", "gate",
      "layers": [{"name", "class", "params", "prune": {"0.5": drop, ...}, "cluster": {"8": drop, ...}}]}
 
-shape.py runs it and turns it into per-layer sparsities. The pass runs in its own subprocess
-(`python -m optimize_cli.search.sensitivity RECIPE OUT.json`): the search parent never imports TensorFlow
-(this module imports it only inside the functions the subprocess calls).
+shape.py runs it and turns it into per-layer sparsities. The pass runs in its own subprocess, the hidden
+command `optimize-cli search-sensitivity RECIPE OUT.json --json` (cli/search.py: its errors take the
+CLI's one exit-code mapping): the search parent never imports TensorFlow (this module imports it only
+inside the functions the subprocess calls).
 """
 from __future__ import annotations
 
 import json
-import sys
 import time
 from pathlib import Path
-from typing import Optional
+from typing import Callable, Optional
 
 import numpy as np
 
-from ..errors import InputError, OptimizeError, StageError
+from ..errors import InputError, StageError
 
 PRUNE_LEVELS = (0.5, 0.7, 0.8, 0.9, 0.95)
 CLUSTER_COUNTS = (4, 8, 16)
@@ -123,34 +123,18 @@ def measure(recipe, inputs, gate: Optional[float] = None, log=None) -> dict:
             "seconds": round(time.monotonic() - t0, 3), "method": METHOD, "layers": layers}
 
 
-def main(argv: Optional[list] = None) -> int:
-    """`python -m optimize_cli.search.sensitivity RECIPE OUT.json`: the pass on a plain recipe's model
-    and eval data; errors are one `error:` line on stderr with the documented exit code."""
-    from ..errors import one_line
+def run_into(recipe_path: Path, out: Path, log: Optional[Callable[[str], None]] = None) -> dict:
+    """The pass on a plain recipe's model and eval data (the hidden `search-sensitivity` command), its
+    document written to `out` (atomically) and returned; errors are OptimizeErrors."""
+    from ..recipe import load_recipe
+    from ..run.inputs import load_inputs
+    from ..tf import set_seed
 
-    args = list(sys.argv[1:] if argv is None else argv)
-    if len(args) != 2:
-        print("usage: python -m optimize_cli.search.sensitivity RECIPE OUT.json", file=sys.stderr)
-        return 2
-    try:
-        from ..progress import Reporter
-        from ..recipe import load_recipe
-        from ..run.inputs import load_inputs
-        from ..tf import set_seed
-
-        recipe = load_recipe(args[0])
-        set_seed(recipe.training.seed)
-        reporter = Reporter(quiet=False)
-        doc = measure(recipe, load_inputs(recipe, False, False), recipe.gates.max_accuracy_drop, reporter.log)
-        out = Path(args[1])
-        tmp = out.with_name(out.name + ".tmp")
-        tmp.write_text(json.dumps(doc, indent=2) + "\n", encoding="utf-8")
-        tmp.replace(out)
-    except OptimizeError as e:
-        print(f"error: {one_line(e, None)}", file=sys.stderr)
-        return e.exit_code
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())
+    recipe = load_recipe(recipe_path)
+    set_seed(recipe.training.seed)
+    doc = measure(recipe, load_inputs(recipe, False, False), recipe.gates.max_accuracy_drop, log)
+    out = Path(out)
+    tmp = out.with_name(out.name + ".tmp")
+    tmp.write_text(json.dumps(doc, indent=2) + "\n", encoding="utf-8")
+    tmp.replace(out)
+    return doc

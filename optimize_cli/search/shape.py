@@ -21,6 +21,7 @@ import numpy as np
 
 from ..errors import StageError
 from ..stages import STAGES
+from .objective import parse_stdout
 
 SENSITIVITY_FILE = "sensitivity.json"
 RECIPE_FILE = "sensitivity.yaml"
@@ -47,13 +48,13 @@ def run_pass(recipe_yaml: str, out_dir: Path, log: Callable[[str], None]) -> dic
     logfile = out_dir / LOG_FILE
     log("sensitivity: pruning and clustering each layer alone (no fine-tuning)")
     with open(logfile, "wb") as err:
-        code = subprocess.call([sys.executable, "-m", "optimize_cli.search.sensitivity", str(recipe),
-                                str(out_dir / SENSITIVITY_FILE)], stdin=subprocess.DEVNULL,
-                               stdout=subprocess.DEVNULL, stderr=err)
-    if code != 0:
-        lines = logfile.read_text(encoding="utf-8", errors="replace").splitlines()
-        errors = [ln[len("error:"):].strip() for ln in lines if ln.startswith("error:")]
-        reason = errors[-1] if errors else f"the pass ended with exit code {code}"
+        proc = subprocess.run([sys.executable, "-m", "optimize_cli", "search-sensitivity", str(recipe),
+                               str(out_dir / SENSITIVITY_FILE), "--json"], stdin=subprocess.DEVNULL,
+                              stdout=subprocess.PIPE, stderr=err, check=False)
+    if proc.returncode != 0:
+        answer = parse_stdout(proc.stdout)  # {"error", "exit_code"}: the command's own one line
+        reason = str(answer["error"]) if answer and answer.get("error") else \
+            f"the pass ended with exit code {proc.returncode}"
         raise StageError(f"{reason.removeprefix('search.sensitivity: ')} (search.sensitivity; log: {logfile})")
     doc = read(out_dir)
     if doc is None:

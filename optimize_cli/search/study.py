@@ -9,7 +9,7 @@ import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Optional
+from typing import Optional, Protocol
 
 from ..errors import EXIT_INTERRUPTED, RecipeError
 from ..recipe.space import SearchSpace
@@ -31,15 +31,38 @@ class SearchOptions:
     heartbeat: Optional[int] = None  # seconds between heartbeats (storage.HEARTBEAT_S)
 
 
-def trial_env(opts: SearchOptions) -> dict:
-    """The trials' environment: the baselines are measured by the first trial and reused by the others
-    through the baseline cache — the user's, or with --no-cache one of the study's own in DIR/cache."""
-    import os
+class SearchProgress(Protocol):
+    """What a search tells its caller while it works; the library prints nothing (the CLI shows it:
+    cli/search_progress.py)."""
 
-    env = os.environ.copy()
-    if opts.no_cache:
-        env["OPTIMIZE_CLI_CACHE_DIR"] = str((opts.output / "cache").resolve())
-    return env
+    def trial(self, trial, study) -> None:
+        """A trial finished (an Optuna FrozenTrial); `study` holds the trials other workers finished."""
+
+    def log(self, message: str) -> None:
+        """A line about the search (the sensitivity pass)."""
+
+    def warn(self, message: str) -> None:
+        """Something the user should know that does not stop the search (a worker that ended badly)."""
+
+
+class Silent:
+    """A SearchProgress that says nothing (the default of a search called from Python)."""
+
+    def trial(self, trial, study) -> None:
+        pass
+
+    def log(self, message: str) -> None:
+        pass
+
+    def warn(self, message: str) -> None:
+        pass
+
+
+def trial_cache(opts: SearchOptions) -> Optional[Path]:
+    """The trials' baseline cache (`run --cache-dir`): the baselines are measured by the first trial and
+    reused by the others through it — the user's (None: the trial's default), or with --no-cache one of
+    the study's own in DIR/cache."""
+    return (opts.output / "cache").resolve() if opts.no_cache else None
 
 
 def _constraints(trial) -> list[float]:
@@ -116,8 +139,8 @@ def _total(space: SearchSpace, opts: SearchOptions) -> int:
 class _Workers:
     """One worker: asks for a trial while the study is short of its total, runs it, tells its outcome."""
 
-    def __init__(self, study, space: SearchSpace, opts: SearchOptions, total: int, log):
-        self.study, self.space, self.opts, self.total, self.log = study, space, opts, total, log
+    def __init__(self, study, space: SearchSpace, opts: SearchOptions, total: int, progress: SearchProgress):
+        self.study, self.space, self.opts, self.total, self.progress = study, space, opts, total, progress
         self.stop, self.procs = threading.Event(), []
         self.deadline = time.monotonic() + opts.timeout if opts.timeout else None
         self.url = storage_url(opts)
@@ -181,20 +204,21 @@ class _Workers:
             trial.set_user_attr("recipe", str(recipe_path))
             trial.set_user_attr("recipe_yaml", text)  # for --report-only on a machine without the file
             out = run_trial(recipe_path, trials_dir / nnnn, trials_dir / f"{nnnn}.log", self.procs,
-                            env=trial_env(self.opts), early_stop=stop_limit(r, self.space.config.early_stop))
+                            early_stop=stop_limit(r, self.space.config.early_stop), cache_dir=trial_cache(self.opts))
         self.tell(trial, out)
 
     def tell(self, trial, out: Outcome) -> None:
         """The trial's outcome into the study (its figures and gates as user attrs; objectives and
-        constraints; a run stopped early as PRUNED, a failed or stopped one as FAIL), and its progress
-        line (`log(trial, study)`)."""
+        constraints; a run stopped early as PRUNED, a failed or stopped one as FAIL), then
+        `progress.trial(trial, study)`."""
         import optuna
 
         if self.stop.is_set():
             trial.set_user_attr("interrupted", True)
             self.study.tell(trial, state=optuna.trial.TrialState.FAIL)
             return
-        for k, v in (("seconds", round(out.seconds, 3)), ("figures", out.figures), ("gates", out.gates),
+        for k, v in (("seconds", round(out.seconds, 3)), ("figures", out.figures),
+                     ("gates", [g.dump() for g in out.gates]),
                      ("passed", out.passed), ("reason", out.reason), ("exit_code", out.exit_code)):
             trial.set_user_attr(k, v)
         objs = [out.figures.get(k) for k in self.space.config.objectives]
@@ -208,7 +232,7 @@ class _Workers:
         else:
             self.study.tell(trial, state=optuna.trial.TrialState.FAIL)
         done = [t for t in self.study.get_trials(deepcopy=False) if t.number == trial.number]
-        self.log(done[0], self.study)  # the progress callback (live.TrialProgress)
+        self.progress.trial(done[0], self.study)
 
     def interrupt(self) -> None:
         self.stop.set()
@@ -247,10 +271,10 @@ def optuna_fail_stale(study) -> None:
         optuna.storages.fail_stale_trials(study)
 
 
-def work(study, space: SearchSpace, opts: SearchOptions, log) -> bool:
+def work(study, space: SearchSpace, opts: SearchOptions, progress: SearchProgress) -> bool:
     """Run one worker on the study until it holds its total; True when interrupted (Ctrl-C, SIGTERM): the
     running trial's run is stopped and told as interrupted (not counted)."""
-    workers = _Workers(study, space, opts, _total(space, opts), log)
+    workers = _Workers(study, space, opts, _total(space, opts), progress)
     done = threading.Event()  # not Thread.join: on Python 3.11 a Ctrl-C inside join() marks the thread ended
 
     def loop() -> None:
@@ -284,28 +308,31 @@ class _signals_ignored:  # noqa: N801 - used as a context manager
             signal.signal(sig, old)
 
 
-def run_search(space: SearchSpace, source: Path, name: str, opts: SearchOptions, log) -> dict:
+def run_search(space: SearchSpace, source: Path, name: str, opts: SearchOptions,
+               progress: Optional[SearchProgress] = None) -> dict:
     """Run (or continue) the study with opts.workers local workers (one in this process, or that many
     worker processes: workers.py); write the outputs; return search.json's content (its exit_code too).
-    `log(trial, study)` is called after each finished trial (live.TrialProgress)."""
+    `progress` hears of each finished trial and of the workers' warnings (default: Silent)."""
     from . import workers
 
     space.source = source
     opts.output.mkdir(parents=True, exist_ok=True)
     (opts.output / "trials").mkdir(exist_ok=True)
+    progress = progress or Silent()
     study = open_study(space, name, opts)
     if opts.workers <= 1:
-        interrupted = work(study, space, opts, log)
+        interrupted = work(study, space, opts, progress)
     else:
-        interrupted = workers.run_processes(study, source, storage_url(opts), _total(space, opts), opts, log)
+        interrupted = workers.run_processes(study, source, storage_url(opts), _total(space, opts), opts, progress)
     return front.write_outputs(study, space, opts.output, interrupted)
 
 
-def run_worker(space: SearchSpace, source: Path, name: str, opts: SearchOptions, log) -> bool:
+def run_worker(space: SearchSpace, source: Path, name: str, opts: SearchOptions,
+               progress: Optional[SearchProgress] = None) -> bool:
     """`search --worker`: one worker process of a local `--workers K` search (no outputs: the parent
     writes them). True when interrupted."""
     space.source = source
-    return work(open_study(space, name, opts, join=True), space, opts, log)
+    return work(open_study(space, name, opts, join=True), space, opts, progress or Silent())
 
 
 def report_only(opts: SearchOptions, space: Optional[SearchSpace]) -> dict:

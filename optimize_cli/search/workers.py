@@ -26,10 +26,11 @@ def worker_command(source: Path, study: str, url: str, total: int, opts) -> list
     return cmd + ["--quiet"]  # the parent shows the trials
 
 
-def run_processes(study, source: Path, url: str, total: int, opts, log) -> bool:
+def run_processes(study, source: Path, url: str, total: int, opts, progress) -> bool:
     """Run opts.workers worker processes to the end; True when interrupted. Each runs in its own session,
     so a Ctrl-C on the terminal reaches the parent only, which passes exactly one SIGINT to each.
-    `log(trial, study)` for each trial that finishes meanwhile."""
+    `progress.trial(trial, study)` for each trial that finishes meanwhile, `progress.warn(line)` for a
+    worker that ended badly (study.SearchProgress)."""
     cmd = worker_command(source, study.study_name, url, total, opts)
     seen = _finished(study)
     err = _stderr_fd()
@@ -39,7 +40,7 @@ def run_processes(study, source: Path, url: str, total: int, opts, log) -> bool:
     try:
         while any(p.poll() is None for p in procs):
             time.sleep(0.5)
-            seen = _show_new(study, seen, log)
+            seen = _show_new(study, seen, progress)
     except KeyboardInterrupt:
         interrupted = True
         old = {sig: signal.signal(sig, signal.SIG_IGN) for sig in (signal.SIGINT, signal.SIGTERM)}
@@ -52,12 +53,12 @@ def run_processes(study, source: Path, url: str, total: int, opts, log) -> bool:
         finally:
             for sig, handler in old.items():
                 signal.signal(sig, handler)
-    _show_new(study, seen, log)
+    _show_new(study, seen, progress)
     for i, p in enumerate(procs):
         if p.returncode == EXIT_INTERRUPTED:
             interrupted = True
         elif p.returncode != EXIT_OK:
-            print(f"optimize-cli: warning: worker {i + 1} ended with exit code {p.returncode}", file=sys.stderr)
+            progress.warn(f"worker {i + 1} ended with exit code {p.returncode}")
     return interrupted
 
 
@@ -65,12 +66,12 @@ def _finished(study) -> set[int]:
     return {t.number for t in study.get_trials(deepcopy=False) if t.state.name not in ("RUNNING", "WAITING")}
 
 
-def _show_new(study, seen: set[int], log) -> set[int]:
-    """log() each trial finished since `seen`; the trials finished now."""
+def _show_new(study, seen: set[int], progress) -> set[int]:
+    """progress.trial() for each trial finished since `seen`; the trials finished now."""
     now = _finished(study)
     for t in study.get_trials(deepcopy=False):
         if t.number in now - seen:
-            log(t, study)
+            progress.trial(t, study)
     return now
 
 

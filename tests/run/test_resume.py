@@ -257,6 +257,24 @@ def test_interrupt_before_any_stage_leaves_nothing_behind(recipe_file, tmp_path,
     assert sorted(os.listdir(tmp_path)) == []
 
 
+def test_interrupt_in_the_library_carries_facts_not_a_command(recipe_file, tmp_path, monkeypatch):
+    """run() names the output directory and the kept stages; the command to type is the CLI's (argv
+    never enters the library)."""
+    from optimize_cli import export
+    from optimize_cli.errors import Interrupted
+    from optimize_cli.recipe import load_recipe
+    from optimize_cli.run import RunOptions, run
+
+    def interrupted(*a, **k):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(export, "convert", interrupted)
+    with pytest.raises(Interrupted) as e:
+        run(load_recipe(recipe_file), RunOptions(output=tmp_path / "out", quiet=True))
+    assert e.value.output == tmp_path / "out" and e.value.stages == [] and e.value.kept_in is None
+    assert e.value.advice is None and str(e.value) == "interrupted: nothing to resume (no stage had finished)"
+
+
 # ------------------------------------------------------------------------------------------ resume
 
 

@@ -91,3 +91,13 @@ def test_cache_dir_follows_the_environment(monkeypatch, tmp_path):
     monkeypatch.delenv("XDG_CACHE_HOME")
     monkeypatch.setenv("HOME", str(tmp_path / "home"))
     assert baseline_cache.cache_dir() == tmp_path / "home" / ".cache" / "optimize-cli"
+
+
+def test_hidden_cache_dir_option_gives_the_run_a_cache_of_its_own(tmp_path):
+    """`run --cache-dir DIR` (what search --no-cache gives its trials): the cache in DIR, the user's untouched."""
+    own = tmp_path / "own"
+    first = _run(tmp_path, "a", "--cache-dir", own)
+    assert first["baseline"]["cached"] is False and _entries() == []
+    second = _run(tmp_path, "b", "--cache-dir", own)
+    assert second["baseline"]["cached"] is True and Path(second["baseline"]["cached_from"]).parent == own / "baselines"
+    assert _entries() == []

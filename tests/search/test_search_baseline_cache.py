@@ -13,7 +13,8 @@ from pathlib import Path
 import pytest
 from search_helpers import SAMPLE
 
-from optimize_cli.search.study import SearchOptions, trial_env
+from optimize_cli.search.objective import trial_command
+from optimize_cli.search.study import SearchOptions, trial_cache
 
 RECIPE = f"""version: 1
 name: sc
@@ -47,6 +48,9 @@ def test_two_trial_search_measures_the_baselines_once(tmp_path):
 
 
 def test_search_no_cache_gives_the_trials_a_cache_of_the_study(tmp_path):
-    assert trial_env(SearchOptions(output=tmp_path))["OPTIMIZE_CLI_CACHE_DIR"] == os.environ["OPTIMIZE_CLI_CACHE_DIR"]
-    env = trial_env(SearchOptions(output=tmp_path / "out", no_cache=True))
-    assert env["OPTIMIZE_CLI_CACHE_DIR"] == str((tmp_path / "out" / "cache").resolve())
+    assert trial_cache(SearchOptions(output=tmp_path)) is None  # the trial's default: the user's cache
+    own = trial_cache(SearchOptions(output=tmp_path / "out", no_cache=True))
+    assert own == (tmp_path / "out" / "cache").resolve()
+    cmd = trial_command(tmp_path / "t.yaml", tmp_path / "t", early_stop=0.06, cache_dir=own)
+    assert cmd[cmd.index("--cache-dir") + 1] == str(own) and cmd[cmd.index("--early-stop-drop") + 1] == "0.06"
+    assert "--cache-dir" not in trial_command(tmp_path / "t.yaml", tmp_path / "t")

@@ -8,10 +8,11 @@ import json
 
 import numpy as np
 import pytest
-from search_helpers import HEAD, search_subprocess
+from search_helpers import HEAD, SAMPLE, search_subprocess
 
 from optimize_cli.search.sensitivity import cluster_alone, prune_alone
-from optimize_cli.search.shape import Shaper, fragile, layer_plan
+from optimize_cli.errors import StageError
+from optimize_cli.search.shape import LOG_FILE, Shaper, fragile, layer_plan, run_pass
 
 DOC = {"metric": "accuracy", "baseline": 0.9, "gate": 0.03, "layers": [
     {"name": "robust", "params": 3000, "prune": {"0.5": 0.0, "0.7": 0.0, "0.8": 0.01, "0.9": 0.02}, "cluster": {}},
@@ -63,6 +64,35 @@ def test_sensitivity_shaper_sets_layer_sparsity_unless_the_stage_sets_its_own():
     out = Shaper(DOC)(raw)
     assert out["stages"][0]["layer_sparsity"] == layer_plan(DOC, 0.6)
     assert out["stages"][2]["layer_sparsity"] == {"x": 0.5} and "layer_sparsity" not in out["stages"][1]
+
+
+def _no_model(tmp_path) -> str:
+    return f"""version: 1
+name: s
+model: {tmp_path / 'missing_model'}
+data:
+  eval: {{type: npz, path: {SAMPLE / 'digits.npz'}, x: x_test, y: y_test}}
+export: {{quantization: int8}}
+"""
+
+
+def test_sensitivity_command_maps_its_errors_like_every_command(tmp_path):
+    from click.testing import CliRunner
+
+    from optimize_cli.cli import main
+
+    (tmp_path / "s.yaml").write_text(_no_model(tmp_path), encoding="utf-8")
+    res = CliRunner().invoke(main, ["search-sensitivity", str(tmp_path / "s.yaml"), str(tmp_path / "o.json"), "--json"])
+    assert res.exit_code == 2
+    doc = json.loads(res.stdout)
+    assert doc["exit_code"] == 2 and "missing_model" in doc["error"] and not (tmp_path / "o.json").exists()
+
+
+def test_sensitivity_pass_that_fails_is_a_stage_error_with_the_commands_line(tmp_path):
+    with pytest.raises(StageError) as e:
+        run_pass(_no_model(tmp_path), tmp_path / "out", lambda line: None)
+    assert f"model: path does not exist: {tmp_path / 'missing_model'}" in str(e.value)
+    assert str(e.value).endswith(f"(search.sensitivity; log: {tmp_path / 'out' / LOG_FILE})")
 
 
 RECIPE = HEAD.replace("y: y_train}", "y: y_train, stop: 512}") + """stages:

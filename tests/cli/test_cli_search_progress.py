@@ -1,5 +1,6 @@
-"""The search's progress: a rich live table of the best trials on a terminal, exactly one plain line per
-trial elsewhere (CI logs), nothing with --quiet; on real Optuna trials and studies."""
+"""The search's progress (cli/search_progress.py): a rich live table of the best trials on a terminal,
+exactly one plain line per trial elsewhere (CI logs), nothing with --quiet but warnings; on real Optuna
+trials and studies."""
 from __future__ import annotations
 
 import io
@@ -11,7 +12,7 @@ from optuna.trial import TrialState
 from rich.console import Console
 
 from optimize_cli.search import front
-from optimize_cli.search.live import TrialProgress, best_first
+from optimize_cli.cli.search_progress import TrialProgress, best_first, log_line
 
 OBJ = ["compressed_bytes", "accuracy_drop"]
 
@@ -39,9 +40,9 @@ def test_not_a_terminal_prints_exactly_one_plain_line_per_trial():
     with TrialProgress(OBJ, console=Console(file=buf, width=80)) as progress:
         assert not progress.live
         for t in ts:
-            progress(t)
+            progress.trial(t)
     lines = buf.getvalue().splitlines()
-    assert lines == [front.log_line(t, OBJ) for t in ts]
+    assert lines == [log_line(t, OBJ) for t in ts]
     assert lines[2] == "trial 0002 fail in 1.0 s: converter [bold]error[/bold]"
     assert lines[3] == "trial 0003 complete in 8.0 s: compressed_bytes=15000 accuracy_drop=0.01; gates passed"
 
@@ -58,7 +59,7 @@ def test_terminal_shows_a_live_table_of_the_best_trials_from_the_study(tmp_path)
         study.add_trial(t)
     console = Console(file=buf, force_terminal=True, width=140, color_system=None, _environ={})
     with TrialProgress(OBJ, console=console, live=True) as progress:
-        progress(study.get_trials()[-1], study)  # the other trials came from other workers
+        progress.trial(study.get_trials()[-1], study)  # the other trials came from other workers
     out = buf.getvalue()
     assert "best trials so far" in out and "4 trials: 3 complete, 1 fail" in out
     final = out.split("best trials so far")[-1]  # the last drawing of the table
@@ -70,9 +71,22 @@ def test_terminal_shows_a_live_table_of_the_best_trials_from_the_study(tmp_path)
     assert [r["number"] for r in best_first([front.record(t, OBJ) for t in ts], OBJ)] == [3, 0, 1]
 
 
-def test_quiet_prints_nothing():
+def test_quiet_prints_nothing_but_warnings():
     buf = io.StringIO()
     with TrialProgress(OBJ, console=Console(file=buf, force_terminal=True), quiet=True) as progress:
         for t in trials():
-            progress(t)
+            progress.trial(t)
+        progress.log("sensitivity: 4 layers measured")
     assert buf.getvalue() == ""
+    with TrialProgress(OBJ, console=Console(file=buf, force_terminal=True), quiet=True) as progress:
+        progress.warn("worker 2 ended with exit code 1")
+    assert buf.getvalue() == "optimize-cli: warning: worker 2 ended with exit code 1\n"
+
+
+def test_search_lines_go_above_the_live_table():
+    buf = io.StringIO()
+    console = Console(file=buf, force_terminal=True, width=140, color_system=None, _environ={})
+    with TrialProgress(OBJ, console=console, live=True) as progress:
+        progress.log("sensitivity: 4 layers measured")
+    out = buf.getvalue()
+    assert "sensitivity: 4 layers measured" in out and "waiting for the first trial" in out

@@ -1,6 +1,8 @@
-"""What `optimize-cli search` shows while it works, on stderr: on a terminal a live table of the best
-trials so far (rank, trial, parameters, objectives, gates), redrawn after each trial, with each trial's
-line above it; elsewhere (CI logs, --json) exactly one plain line per trial; nothing with --quiet."""
+"""What `optimize-cli search` shows while it works, on stderr (the search itself prints nothing: it calls
+its progress, search.study.SearchProgress): on a terminal a live table of the best trials so far (rank,
+trial, parameters, objectives, gates), redrawn after each trial, with each trial's line above it;
+elsewhere (CI logs, --json) exactly one plain line per trial; nothing with --quiet. The search's own
+lines (the sensitivity pass) and warnings (a worker process's exit code) go there too."""
 from __future__ import annotations
 
 import os
@@ -9,11 +11,23 @@ from typing import Optional
 
 from rich.console import Console
 
-from . import front
-from .tables import is_fraction, params_text, show
+from ..search import front
+from ..search.tables import is_fraction, params_text, show
 
 #: rows of the live table
 TOP = 10
+
+
+def log_line(t, objectives: list[str]) -> str:
+    """The one stderr line per trial (an Optuna FrozenTrial)."""
+    r = front.record(t, objectives)
+    head = f"trial {r['number']:04d} {r['state']}"
+    if r["seconds"] is not None:
+        head += f" in {r['seconds']:.1f} s"
+    if r["state"] != "complete":
+        return f"{head}: {r['reason'] or 'stopped'}"
+    figs = " ".join(f"{k}={front.show_value(v)}" for k, v in r["values"].items())
+    return f"{head}: {figs}; gates {'passed' if r['passed'] else 'missed'}"
 
 
 def best_first(records: list[dict], objectives: list[str]) -> list[dict]:
@@ -46,8 +60,9 @@ def live_table(records: list[dict], objectives: list[str], top: int = TOP, fract
 
 
 class TrialProgress:
-    """The search's progress callback: `progress(trial, study)` after each finished trial. A context
-    manager: on a terminal it holds the rich Live display while the search runs."""
+    """The search's progress (search.study.SearchProgress): `trial(trial, study)` after each finished
+    trial, `log(line)` and `warn(line)`. A context manager: on a terminal it holds the rich Live display
+    while the search runs."""
 
     def __init__(self, objectives: list[str], console: Optional[Console] = None, quiet: bool = False,
                  live: Optional[bool] = None):
@@ -76,7 +91,7 @@ class TrialProgress:
             self._live.__exit__(*exc)
             self._live = None
 
-    def __call__(self, trial, study=None) -> None:
+    def trial(self, trial, study=None) -> None:
         """One finished trial (an Optuna FrozenTrial); `study`, when given, adds the trials other workers
         finished (a shared study) to the table."""
         if self.quiet:
@@ -84,10 +99,27 @@ class TrialProgress:
         with self._lock:
             self._show(trial, study)
 
-    def _show(self, trial, study) -> None:
-        line = front.log_line(trial, self.objectives)
+    def log(self, message: str) -> None:
+        """One line of the search's own (the sensitivity pass), as it is."""
+        if not self.quiet:
+            with self._lock:
+                self._line(message)
+
+    def warn(self, message: str) -> None:
+        """A warning: shown even with --quiet (a worker process that ended badly)."""
+        with self._lock:
+            self._line(f"optimize-cli: warning: {message}")
+
+    def _line(self, line: str) -> None:
         if self._live is None:
             print(line, file=self.console.file, flush=True)
+        else:
+            self._live.console.print(line, markup=False, highlight=False)
+
+    def _show(self, trial, study) -> None:
+        line = log_line(trial, self.objectives)
+        if self._live is None:
+            self._line(line)
             return
         if study is not None:
             for t in study.get_trials(deepcopy=False):
