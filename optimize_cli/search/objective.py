@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Optional
 
 from ..errors import EXIT_EARLY_STOP, EXIT_GATE, EXIT_INTERRUPTED, EXIT_OK
+from ..report.gates import gate_miss
 
 #: result figures a trial records (and the objectives are drawn from)
 FIGURES = ("tflite_bytes", "compressed_bytes", "compression_ratio", "accuracy", "accuracy_drop", "latency_ms")
@@ -97,7 +98,7 @@ def violations(gates: list) -> list[float]:
         if g.get("passed"):
             out.append(0.0)
         elif isinstance(value, (int, float)) and isinstance(limit, (int, float)):
-            miss = (value - limit) if str(g.get("name", "")).startswith("max_") else (limit - value)
+            miss = gate_miss(str(g.get("name", "")), value, limit)
             out.append(max(float(miss), 1e-12))
         else:
             out.append(1.0)
