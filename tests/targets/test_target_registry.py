@@ -205,3 +205,22 @@ def test_target_registry_module_shape_is_what_base_documents(echo):
     for name in ("Params", "PACKAGE", "GATES", "rules", "measure", "export", "FILE", "summary_line", "report_rows",
                  "COMPARE_ROWS", "INSPECT_NAMES"):
         assert name in text, name
+
+
+def test_target_registry_file_names_and_import_without_target_libraries():
+    """The second target of a type writes its file under its own name; importing the registry (and
+    building the recipe from it) imports neither TensorFlow nor a target's library."""
+    import subprocess
+
+    from optimize_cli import targets
+    from optimize_cli.targets.ethos_u import EthosUTarget
+    from optimize_cli.targets.tflm import TflmTarget
+
+    u65 = EthosUTarget(accelerator="ethos-u65-256")
+    assert targets.file_name(u65, True) == ("model_vela.tflite", "vela_path")
+    assert targets.file_name(u65, False) == ("model_vela_ethos-u65-256.tflite", "vela_path")
+    assert targets.file_name(TflmTarget(), True) is None and targets.export(TflmTarget(), b"x") is None
+    code = ("import sys, optimize_cli.targets, optimize_cli.recipe\n"
+            "bad = [m for m in ('tensorflow', 'tflite_micro', 'ethosu', 'ai_edge_litert') if m in sys.modules]\n"
+            "assert not bad, bad")
+    subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, timeout=120)
