@@ -154,12 +154,23 @@ def apply(recipe_cls, gates_cls) -> None:
 
 def register(module: ModuleType) -> str:
     """Add a target module after the others (a test's throw-away target) and rebuild what is built from
-    the registry; returns its type."""
+    the registry; returns its type. TypeError when the module lacks what base.py says a target defines."""
     global TARGETS
+    _check_module(module)
     typ = _type(module)
     TARGETS = (*(m for m in TARGETS if _type(m) != typ), module)
     _rebuild()
     return typ
+
+
+def _check_module(module: ModuleType) -> None:
+    params = getattr(module, "Params", None)
+    if params is None or "type" not in getattr(params, "model_fields", {}) or not isinstance(_type(module), str):
+        raise TypeError(f"{module.__name__}: a target module needs Params, a model with a `type` Literal")
+    if getattr(module, "measure", None) is not None:
+        missing = [a for a in ("summary_line", "report_rows", "report_note") if not hasattr(module, a)]
+        if missing:
+            raise TypeError(f"{module.__name__}: a measured target needs {', '.join(missing)}")
 
 
 def unregister(typ: str) -> None:

@@ -224,3 +224,18 @@ def test_target_registry_file_names_and_import_without_target_libraries():
             "bad = [m for m in ('tensorflow', 'tflite_micro', 'ethosu', 'ai_edge_litert') if m in sys.modules]\n"
             "assert not bad, bad")
     subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, timeout=120)
+
+
+def test_target_registry_refuses_a_module_without_its_parts():
+    import types
+
+    from optimize_cli import targets
+    from optimize_cli.targets.tflm import TflmTarget
+
+    with pytest.raises(TypeError, match="needs Params"):
+        targets.register(types.ModuleType("empty_target"))
+    half = types.ModuleType("half_target")
+    half.Params, half.measure = TflmTarget, lambda *a: None
+    with pytest.raises(TypeError, match="summary_line, report_rows, report_note"):
+        targets.register(half)
+    assert targets.TARGET_TYPES == ["litert", "tflm", "ethos-u"]
