@@ -16,8 +16,7 @@ import numpy as np
 
 from .errors import StageError, one_line
 from .quiet import native_output_silenced
-
-QUANTIZATIONS = ("none", "dynamic", "float16", "int8", "int16x8")
+from .tree import QUANTIZATIONS  # noqa: F401 - the one table of quantization names (re-exported)
 _IO_TYPES = ("float32", "int8", "uint8", "int16")
 
 Representative = Union[Callable[[], Iterator], np.ndarray, None]

@@ -230,3 +230,25 @@ self.print("a method of one's own")
     assert [what for _, what in _prints(ast.parse(code))] == [
         "print(", "sys.stdout.write(", "click.echo(", "Console(", "Console(", "Console(",
         "Console(", "stdout_console("]
+
+
+#: where a target type's name may appear as a string outside optimize_cli/targets/: "litert" is also the
+#: LiteRT library, whose version report.json records as `versions.litert` (a contract key, not a target)
+LIBRARY_NAME_USES = {"tf.py": {"litert"}, "cli/__init__.py": {"litert"}, "report/tables.py": {"litert"}}
+
+
+def test_architecture_target_types_are_named_only_by_their_modules():
+    """No `if type == "tflm"` chains: a target type's string appears only in optimize_cli/targets/ (its
+    module owns what it means); everything else asks the registry."""
+    from optimize_cli.targets import TARGET_TYPES
+
+    bad = []
+    for p in MODULES:
+        rel = p.relative_to(PACKAGE).as_posix()
+        if rel.startswith("targets/"):
+            continue
+        allowed = LIBRARY_NAME_USES.get(rel, set())
+        for node in ast.walk(ast.parse(p.read_text())):
+            if isinstance(node, ast.Constant) and node.value in TARGET_TYPES and node.value not in allowed:
+                bad.append(f"{rel}:{node.lineno} {node.value!r}")
+    assert not bad, bad

@@ -211,11 +211,11 @@ def test_compare_max_unique_weights_is_per_channel_like_report_md(tmp_path):
     from optimize_cli.report import render_markdown
 
     rep = json.loads(EXAMPLE.read_text(encoding="utf-8"))
-    for lay, unique in zip(rep["result"]["layers"], (338, 576, 363, 400, 300), strict=True):
+    for lay, unique in zip(rep["result"]["layers"], (338, 576, 363, 400, 300, 290), strict=True):
         lay["unique_weights"] = unique
-        if "depthwise" not in lay["name"]:
+        if lay["name"] not in ("dw1", "dw2"):
             lay["max_unique_per_channel"] = 8
-    rep["result"]["layers"][2]["max_unique_per_channel"] = 150  # the skipped, dense depthwise kernel
+    rep["result"]["layers"][1]["max_unique_per_channel"] = 150  # dw1: a skipped, dense depthwise kernel
     rep["stages"][-1]["max_unique_weights"] = 363
     cmp = _compare_md(tmp_path, rep)
     md = _results_table(render_markdown(rep))

@@ -7,8 +7,28 @@ from pathlib import Path
 
 import click
 
-from ..target_names import ACCELERATORS
 from .options import json_option
+
+
+class TargetName(click.ParamType):
+    """A name of the target registry (`tflm`, an Ethos-U accelerator, …), read when the option is given
+    (importing the CLI loads no registry)."""
+
+    name = "target"
+
+    def convert(self, value, param, ctx):
+        from ..targets import INSPECT_NAMES
+
+        if value in INSPECT_NAMES:
+            return value
+        self.fail(f"{value!r} is not one of {', '.join(INSPECT_NAMES)}", param, ctx)
+
+    def shell_complete(self, ctx, param, incomplete):
+        from click.shell_completion import CompletionItem
+
+        from ..targets import INSPECT_NAMES
+
+        return [CompletionItem(n) for n in INSPECT_NAMES if n.startswith(incomplete)]
 
 
 @click.command()
@@ -16,7 +36,7 @@ from .options import json_option
 @json_option()
 @click.option("--trust-model", is_flag=True,
               help="Allow .h5/.keras/SavedModel models with Lambda layers or custom code (runs it).")
-@click.option("--target", "targets", multiple=True, type=click.Choice(("tflm", *ACCELERATORS)),
+@click.option("--target", "targets", multiple=True, type=TargetName(),
               help="Also measure a .tflite on a deployment target: tflm (arena bytes, unsupported ops) or an "
               "Ethos-U accelerator (Vela: SRAM, flash, NPU/CPU ops, cycles). Repeatable.")
 def inspect(model, as_json, trust_model, targets) -> None:
@@ -27,15 +47,17 @@ def inspect(model, as_json, trust_model, targets) -> None:
         raise click.UsageError("--target measures a .tflite file; convert the model first (optimize-cli run)")
     info = inspect_model(model, trust_model=trust_model)
     if targets:
-        from ..measure.targets import inspect_targets, target_figures_line
+        from ..targets import inspect_targets
 
         info["targets"] = inspect_targets(model.read_bytes(), targets)
     if as_json:
         click.echo(json.dumps(info, indent=2))
     else:
+        from ..targets import summary_line
+
         print_inspection(info)
         for name, figures in info.get("targets", {}).items():
-            click.echo(target_figures_line(name, figures))
+            click.echo(summary_line(name, figures))
 
 
 def print_inspection(info: dict) -> None:

@@ -6,6 +6,10 @@
   is better and ``result − baseline`` for error metrics, so ``max_accuracy_drop`` reads the same way for
   every metric.
 - ``saved_percent`` = ``100 * (1 - compressed_bytes / tflite_bytes)``: what ZIP_DEFLATED saves on a file.
+- ``compression_ratio`` = ``baseline.compressed_bytes / result.compressed_bytes``: how many times smaller
+  the zipped result is than the zipped float32 baseline.
+- ``speedup`` = ``baseline.latency_ms / result.latency_ms``: above 1 the result is faster (below 1 it is
+  a slowdown).
 """
 from __future__ import annotations
 
@@ -42,6 +46,20 @@ def accuracy_drop(baseline: Optional[float], result: Optional[float], higher_is_
 def saved_percent(tflite_bytes: int, compressed_bytes: int) -> float:
     """`100 * (1 - compressed / raw)`: how much ZIP_DEFLATED saves on the file (0 for an empty file)."""
     return 100.0 * (1.0 - compressed_bytes / tflite_bytes) if tflite_bytes else 0.0
+
+
+def compression_ratio(baseline_compressed: Optional[float], result_compressed: Optional[float]) -> Optional[float]:
+    """`baseline_compressed / result_compressed` (None when either is unknown or zero)."""
+    return _ratio(baseline_compressed, result_compressed)
+
+
+def speedup(baseline_ms: Optional[float], result_ms: Optional[float]) -> Optional[float]:
+    """`baseline_ms / result_ms` (None when either latency is unknown or zero)."""
+    return _ratio(baseline_ms, result_ms)
+
+
+def _ratio(num: Optional[float], den: Optional[float]) -> Optional[float]:
+    return num / den if num and den else None
 
 
 def compute_metric(pred: np.ndarray, y: np.ndarray, metric: str = "accuracy", top_k: int = 5) -> float:

@@ -14,13 +14,14 @@ from pydantic import Field, PrivateAttr, field_validator, model_validator
 from pydantic.fields import FieldInfo
 
 from .. import stages as stage_registry
+from .. import targets as target_registry
 from ..strict import Strict as _Strict
+from ..measure.metrics import METRICS
 from ..stages.order import path_scheme
 from ..tree import QUANTIZATIONS
 from ..data import DataConfig
 from ..training.distill import DistillSetting
 from ..training.distribute import DistributeConfig
-from .targets import LitertTarget, Target, bare_targets
 from .text import show_value
 
 __all__ = ["QUANTIZATIONS", "TrainingConfig", "EvaluationConfig", "ExportConfig", "GatesConfig", "Recipe",
@@ -65,7 +66,7 @@ class TrainingConfig(_Strict):
 class EvaluationConfig(_Strict):
     """How the result is measured."""
 
-    metric: Optional[Literal["accuracy", "top_k_accuracy", "binary_accuracy", "mae", "mse"]] = Field(
+    metric: Optional[Literal[METRICS]] = Field(  # type: ignore[valid-type]
         None, description="Primary metric; default inferred from the loss (accuracy for classification)."
     )
     top_k: int = Field(5, ge=1, description="k for top_k_accuracy.")
@@ -92,7 +93,7 @@ class EvaluationConfig(_Strict):
 class ExportConfig(_Strict):
     """The TFLite conversion."""
 
-    quantization: Optional[Literal["none", "dynamic", "float16", "int8", "int16x8"]] = Field(
+    quantization: Optional[Literal[QUANTIZATIONS]] = Field(  # type: ignore[valid-type]
         None, description="none | dynamic | float16 | int8 | int16x8 (default int8; after qat always int8)."
     )
     inference_input_type: Optional[Literal["float32", "int8", "uint8", "int16"]] = Field(
@@ -114,13 +115,7 @@ class GatesConfig(_Strict):
     )
     max_compressed_bytes: Optional[int] = Field(None, gt=0, description="Largest allowed zipped .tflite size.")
     max_latency_ms: Optional[float] = Field(None, gt=0, description="Largest allowed median latency (ms).")
-    # target figures (recipe `targets:`): the largest over the targets that measure them
-    max_arena_bytes: Optional[int] = Field(None, gt=0, description="Largest allowed TFLM tensor arena (bytes).")
-    max_flash_bytes: Optional[int] = Field(None, gt=0, description="Largest allowed Ethos-U flash use (Vela, bytes).")
-    max_npu_ms: Optional[float] = Field(None, gt=0, description="Largest allowed Ethos-U inference time (Vela, ms).")
-    max_npu_cycles: Optional[int] = Field(None, gt=0, description="Largest allowed Ethos-U cycles (Vela).")
-    min_npu_ops_share: Optional[float] = Field(
-        None, ge=0, le=1, description="Smallest allowed share of the operators Vela puts on the NPU (0–1).")
+    # the gates on target figures (recipe `targets:`) follow, from the target registry (targets.apply)
 
 
 # ------------------------------------------------------------------------------------------- recipe
@@ -154,10 +149,8 @@ class Recipe(_Strict):
     export: ExportConfig = Field(default_factory=ExportConfig)
     evaluation: EvaluationConfig = Field(default_factory=EvaluationConfig)
     gates: GatesConfig = Field(default_factory=GatesConfig)
-    targets: list[Target] = Field(
-        default_factory=lambda: [LitertTarget()],
-        description="Where the result is measured: litert (default, always measured), tflm, "
-        "{type: ethos-u, accelerator: ethos-u55-128, ...} (bare accelerator names work too).")
+    targets: list[target_registry.target_union()] = Field(
+        default_factory=target_registry.default_targets, description=target_registry.FIELD_DESCRIPTION)
 
     _source: Optional[Path] = PrivateAttr(None)
     _sha256: Optional[str] = PrivateAttr(None)
@@ -173,7 +166,7 @@ class Recipe(_Strict):
     @field_validator("targets", mode="before")
     @classmethod
     def _bare_targets(cls, v):
-        return bare_targets(v)
+        return target_registry.bare_targets(v)
 
     @field_validator("stages", mode="before")
     @classmethod
@@ -239,3 +232,6 @@ def current_stage_union() -> None:
         Recipe.model_fields["stages"], annotation=list[stage_union()])
     Recipe.model_rebuild(force=True)
     _BUILT_FOR[0] = mods
+
+
+target_registry.apply(Recipe, GatesConfig)  # the registry's target union and target gates

@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any, Optional
 
 from .. import stages as stage_registry
+from .. import targets as target_registry
 from .model import NULLABLE_SECTIONS, Recipe
 from .search_schema import add_search
 from ..data import DATA_SOURCES
@@ -35,6 +36,9 @@ def json_schema() -> dict:
     stages["items"] = {"anyOf": [{"enum": list(stage_registry.STAGES), "description": "A stage type with its defaults: "
                                   + "; ".join(f"{t}: {_first_sentence(m)}" for t, m in stage_registry.STAGES.items())},
                                  stages["items"]]}
+    props["targets"]["items"] = {"anyOf": [{"enum": list(dict.fromkeys([*target_registry.TARGET_TYPES, *target_registry.INSPECT_NAMES])),
+                                            "description": "A target type with its defaults, or a bare name a "
+                                            "target takes (e.g. an accelerator)."}, props["targets"]["items"]]}
     for cls in [*stage_registry.STAGES.values(), *(m for t, m in DATA_SOURCES.items() if t != "npz")]:
         d = defs.get(cls.__name__)
         if d is not None and "type" not in d.get("required", []):
@@ -55,7 +59,8 @@ def _first_sentence(cls) -> str:
 
 
 def _models_by_name() -> dict[str, Any]:
-    return {m.__name__: m for m in [*stage_registry.STAGES.values(), *DATA_SOURCES.values()]}
+    return {m.__name__: m for m in [*stage_registry.STAGES.values(), *DATA_SOURCES.values(),
+                                    *(t.Params for t in target_registry.TARGETS)]}
 
 
 def _describe_types(defs: dict) -> None:
@@ -103,7 +108,8 @@ def _if_then_on_type(node: Any) -> Any:
                              "then": {"$ref": mapping["validation_split"]}})
             untyped = {"not": {"anyOf": [{"required": ["type"]}, {"required": ["validation_split"]}]}}
         branches.append({"if": untyped, "then": {"$ref": mapping["npz"]}})
-    kinds = "data source" if "npz" in mapping else "stage"
+    kinds = ("data source" if "npz" in mapping else
+             "target" if set(mapping) <= set(target_registry.TARGET_TYPES) else "stage")
     return {"type": "object",
             "properties": {"type": {"enum": list(mapping), "description": f"The {kinds} type: {', '.join(mapping)}."}},
             **({} if "npz" in mapping else {"required": ["type"]}),

@@ -11,6 +11,7 @@ import math
 from typing import Any, Optional
 
 from .. import tree
+from ..measure import metrics
 from ..measure.metrics import accuracy_drop, higher_is_better, saved_percent
 from ..tree import quant_label  # noqa: F401 - the export label, shown by tables and plots
 
@@ -105,24 +106,29 @@ def measurement_saved_percent(m: dict) -> Optional[float]:
     return saved
 
 
-def _ratio(field: str, num: Optional[float], den: Optional[float], report: dict) -> Optional[float]:
-    value = number((report.get("result") or {}).get(field))
-    if value is None and num and den:
-        value = num / den
-    return value
-
-
 def compression_ratio(report: dict) -> Optional[float]:
-    """`result.compression_ratio`, or baseline / result compressed bytes."""
+    """`result.compression_ratio`, or metrics.compression_ratio of the baseline and result compressed bytes."""
     base, res = report.get("baseline") or {}, report.get("result") or {}
-    return _ratio("compression_ratio", number(base.get("compressed_bytes")), number(res.get("compressed_bytes")),
-                  report)
+    value = number(res.get("compression_ratio"))
+    return value if value is not None else metrics.compression_ratio(
+        number(base.get("compressed_bytes")), number(res.get("compressed_bytes")))
 
 
 def speedup(report: dict) -> Optional[float]:
-    """`result.speedup`, or baseline / result median latency."""
+    """`result.speedup`, or metrics.speedup of the baseline and result median latency."""
     base, res = report.get("baseline") or {}, report.get("result") or {}
-    return _ratio("speedup", number(base.get("latency_ms")), number(res.get("latency_ms")), report)
+    value = number(res.get("speedup"))
+    return value if value is not None else metrics.speedup(number(base.get("latency_ms")), number(res.get("latency_ms")))
+
+
+def measurement_ratio(baseline: dict, m: dict) -> Optional[float]:
+    """metrics.compression_ratio of a measurement (ptq_baseline) against the baseline."""
+    return metrics.compression_ratio(number(baseline.get("compressed_bytes")), number(m.get("compressed_bytes")))
+
+
+def measurement_speedup(baseline: dict, m: dict) -> Optional[float]:
+    """metrics.speedup of a measurement (ptq_baseline) against the baseline."""
+    return metrics.speedup(number(baseline.get("latency_ms")), number(m.get("latency_ms")))
 
 
 def metric_higher_is_better(report: dict) -> bool:

@@ -4,21 +4,47 @@ from __future__ import annotations
 
 from typing import Any, Optional
 
+from .. import targets
 from .format import fmt_drop_amount, fmt_ms, fmt_ratio, is_fraction_metric
 
-#: gate name → (report field in `result`, comparison). "max" passes when value <= limit.
-GATE_FIELDS: dict[str, tuple[str, str]] = {
+#: the report's own gates: name → (report field in `result`, comparison). "max" passes when value <= limit.
+CORE_GATES: dict[str, tuple[str, str]] = {
     "max_accuracy_drop": ("accuracy_drop", "max"),
     "min_compression_ratio": ("compression_ratio", "min"),
     "max_compressed_bytes": ("compressed_bytes", "max"),
     "max_latency_ms": ("latency_ms", "max"),
-    # target figures (`result.targets.<name>.<figure>`): the worst over the targets that measured it
-    "max_arena_bytes": ("targets.arena_bytes", "max"),
-    "max_flash_bytes": ("targets.flash_bytes", "max"),
-    "max_npu_ms": ("targets.npu_ms", "max"),
-    "max_npu_cycles": ("targets.npu_cycles", "max"),
-    "min_npu_ops_share": ("targets.npu_ops_share", "min"),
 }
+#: every gate, in the order they are evaluated: the report's own, then the target registry's
+#: (`result.targets.<name>.<figure>`: the worst over the targets that measured it); kept up to date by
+#: gate_table() when a target type is registered
+GATE_FIELDS: dict[str, tuple[str, str]] = {}
+
+
+def gate_table() -> dict[str, tuple[str, str]]:
+    """The one gate table: gate name → (field, "max" | "min"), the target gates from the registry."""
+    table = {**CORE_GATES, **{g: (f"targets.{gate.figure}", gate.kind) for g, (_, gate) in targets.GATES.items()}}
+    if table != GATE_FIELDS:
+        GATE_FIELDS.clear()
+        GATE_FIELDS.update(table)
+    return GATE_FIELDS
+
+
+gate_table()
+
+
+def gate_kind(name: str) -> str:
+    """"max" (passes when value <= limit) or "min" (value >= limit); an unknown name by its prefix."""
+    known = gate_table().get(name)
+    if known is not None:
+        return known[1]
+    return "min" if str(name).startswith("min_") else "max"
+
+
+def gate_miss(name: str, value: float, limit: float) -> float:
+    """How far `value` is on the failing side of `limit` (positive = missed), in the gate's units."""
+    return (value - limit) if gate_kind(name) == "max" else (limit - value)
+
+
 #: relative slack for float comparisons at a gate's boundary: 0.90 − 0.88 is 0.020000000000000018 in
 #: binary floating point and must still pass `max_accuracy_drop: 0.02`.
 GATE_REL_TOLERANCE = 1e-9
@@ -37,19 +63,20 @@ def _field_value(result: dict, field: str, kind: str) -> Optional[float]:
 
 def evaluate_gates(gates: Any, report: dict) -> list[dict]:
     """One `{name, limit, value, passed}` per configured gate (a `None` limit = not configured), in the
-    order of GATE_FIELDS. `value` is the measured `result` field; it is null and the gate fails when it
+    order of the gate table. `value` is the measured `result` field; it is null and the gate fails when it
     was not measured (e.g. no eval data for `max_accuracy_drop`). Boundaries pass: a drop equal to
     `max_accuracy_drop`, a ratio equal to `min_compression_ratio`. Accepts a dict or a GatesConfig."""
     if gates is None:
         return []
     if hasattr(gates, "model_dump"):
         gates = gates.model_dump()
-    unknown = [k for k in gates if k not in GATE_FIELDS]
+    table = gate_table()
+    unknown = [k for k in gates if k not in table]
     if unknown:
-        raise ValueError(f"unknown gate {unknown[0]!r}; known gates: {', '.join(GATE_FIELDS)}")
+        raise ValueError(f"unknown gate {unknown[0]!r}; known gates: {', '.join(table)}")
     result = report.get("result") or {}
     out = []
-    for name, (field, kind) in GATE_FIELDS.items():
+    for name, (field, kind) in table.items():
         limit = gates.get(name)
         if limit is None:
             continue
@@ -64,8 +91,8 @@ def evaluate_gates(gates: Any, report: dict) -> list[dict]:
 
 
 def gate_op(name: str) -> str:
-    """"≥" for a minimum gate, "≤" for a maximum gate (and for an unknown name)."""
-    return "≥" if GATE_FIELDS.get(name, ("", "max"))[1] == "min" else "≤"
+    """"≥" for a minimum gate, "≤" for a maximum gate."""
+    return "≥" if gate_kind(name) == "min" else "≤"
 
 
 def fmt_gate(report: dict, name: str, v: Optional[float]) -> str:
@@ -76,14 +103,11 @@ def fmt_gate(report: dict, name: str, v: Optional[float]) -> str:
         return fmt_drop_amount(report, v) + (f" ({v:.4g})" if is_fraction_metric(report) else "")
     if name == "min_compression_ratio":
         return fmt_ratio(v)
-    if name in ("max_compressed_bytes", "max_arena_bytes", "max_flash_bytes"):
+    if name == "max_compressed_bytes":
         return f"{int(v):,} B"
-    if name == "max_npu_ms":
-        return f"{v:.4g} ms"
-    if name == "min_npu_ops_share":
-        return f"{v:.1%}"
-    if name == "max_npu_cycles":
-        return f"{int(v):,} cycles"
+    target = targets.fmt_gate_value(name, v)
+    if target is not None:
+        return target
     if name == "max_latency_ms":
         return f"{fmt_ms(v)} ms"
     return f"{v:g}"

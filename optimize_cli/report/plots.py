@@ -55,8 +55,7 @@ def size_accuracy_title(report: dict, pts: list[dict]) -> str:
     if not known:
         return f"Zipped size along the path ({metric} not measured)"
     kinds = {p["kind"] for p in known}
-    path = [name for kind, name in (("baseline", "baseline"), ("stage", "stages"), ("result", "result"))
-            if kind in kinds]
+    path = [name for kind, name in (("baseline", "baseline"), ("result", "result")) if kind in kinds]
     return f"Size vs {metric}: {' → '.join(path)}" + (" (PTQ int8 for reference)" if "ptq" in kinds else "")
 
 
@@ -118,23 +117,20 @@ def density_png(densities: dict, fmt: str = "png") -> Optional[str]:
 
 
 def size_accuracy_points(report: dict) -> list[dict]:
-    """(label, compressed bytes, accuracy, kind) for every model along the path whose size is known."""
+    """(label, compressed bytes, accuracy, kind) for every .tflite of the run: the baseline, the int8 PTQ
+    reference and the result (a stage's model is measured in Keras: it has no size of its own)."""
     pts = []
     base, ptq, res = report["baseline"], report.get("ptq_baseline"), report["result"]
     pts.append({"label": "baseline (float32)", "bytes": base["compressed_bytes"], "acc": base["accuracy"], "kind": "baseline"})
     if ptq:
         pts.append({"label": "PTQ int8", "bytes": ptq["compressed_bytes"], "acc": ptq["accuracy"], "kind": "ptq"})
-    for st in report.get("stages", []):
-        if st.get("compressed_bytes"):
-            pts.append({"label": f"{st['index']}. {st['type']} (Keras acc.)", "bytes": st["compressed_bytes"],
-                        "acc": st.get("keras_accuracy"), "kind": "stage"})
     pts.append({"label": f"result ({quant_label(res['quantization'])})", "bytes": res["compressed_bytes"],
                 "acc": res["accuracy"], "kind": "result"})
     return pts
 
 
 def size_accuracy_png(report: dict, fmt: str = "png") -> str:
-    """Base64 PNG (or ``fmt="svg"``): zipped size (x) against the metric (y) for baseline, PTQ, stages with a size, result.
+    """Base64 PNG (or ``fmt="svg"``): zipped size (x) against the metric (y) for baseline, PTQ and result.
     Without any measured metric it falls back to a bar chart of zipped sizes."""
     Figure = _mpl()
     pts = size_accuracy_points(report)
@@ -142,7 +138,7 @@ def size_accuracy_png(report: dict, fmt: str = "png") -> str:
     frac = is_fraction_metric(report)
     fig = Figure(figsize=(10, 4.6))
     ax = fig.subplots()
-    styles = {"baseline": ("o", "#4c72b0"), "ptq": ("s", "#8172b3"), "stage": ("D", "#55a868"), "result": ("*", "#c44e52")}
+    styles = {"baseline": ("o", "#4c72b0"), "ptq": ("s", "#8172b3"), "result": ("*", "#c44e52")}
     known = [p for p in pts if p["acc"] is not None]
     if not known:
         ax.barh([p["label"] for p in pts], [p["bytes"] / 1024 for p in pts], color=[styles[p["kind"]][1] for p in pts])
@@ -155,7 +151,7 @@ def size_accuracy_png(report: dict, fmt: str = "png") -> str:
         def y_of(p):
             return 100 * p["acc"] if frac else p["acc"]
 
-        # the path the run walked: baseline → stages with a size → result; PTQ int8 is a reference point
+        # the path the run walked: baseline → result; PTQ int8 is a reference point
         path = [p for p in known if p["kind"] != "ptq"]
         ax.plot([p["bytes"] / 1024 for p in path], [y_of(p) for p in path], color="#aaaaaa", linewidth=1,
                 linestyle="--", zorder=1)

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any, Iterable, Optional
 
 from ..errors import OptimizeError
-from ..measure.metrics import ERROR_METRICS, FRACTION_METRICS, accuracy_drop, saved_percent
+from ..measure.metrics import ERROR_METRICS, FRACTION_METRICS, accuracy_drop, compression_ratio, saved_percent, speedup
 
 SCHEMA_VERSION = 1
 SCHEMA_FILE = "report.schema.json"
@@ -91,11 +91,11 @@ def consistency_problems(report: dict) -> list[str]:
             out.append(f"{key}.compression_saved_percent is {m['compression_saved_percent']:.2f} but "
                        f"100*(1-{m['compressed_bytes']}/{m['tflite_bytes']}) is {expect:.2f}")
     base, res = report["baseline"], report["result"]
-    expect = base["compressed_bytes"] / res["compressed_bytes"]
+    expect = compression_ratio(base["compressed_bytes"], res["compressed_bytes"])
     if not close(res["compression_ratio"], expect, 0.0, 0.02):
         out.append(f"result.compression_ratio is {res['compression_ratio']:.3f} but baseline/result compressed "
                    f"bytes is {expect:.3f}")
-    expect = base["latency_ms"] / res["latency_ms"]
+    expect = speedup(base["latency_ms"], res["latency_ms"])
     if not close(res["speedup"], expect, 0.0, 0.02):
         out.append(f"result.speedup is {res['speedup']:.3f} but baseline/result latency is {expect:.3f}")
     expect = accuracy_drop(base["accuracy"], res["accuracy"], report["metric"]["higher_is_better"])

@@ -5,8 +5,8 @@ from __future__ import annotations
 from typing import Callable, Optional
 
 from ..measure.metrics import accuracy_drop
-from .figures import (compression_ratio, is_skipped, quant_label, result_accuracy_drop, result_max_unique,
-                      result_sparsity, skipped_names, speedup, stage_name)
+from .figures import (compression_ratio, is_skipped, measurement_ratio, measurement_speedup, quant_label,
+                      result_accuracy_drop, result_max_unique, result_sparsity, skipped_names, speedup, stage_name)
 from .format import fmt_bytes, fmt_drop, fmt_int, fmt_metric, fmt_ms, fmt_pct, fmt_ratio, fmt_seconds, fmt_speed
 from .gates import fmt_gate, gate_op
 from .table import Table
@@ -37,15 +37,14 @@ def results_table(report: dict) -> Table:
     if ptq:
         cols.append({
             "head": "PTQ int8", "scheme": "int8 post-training", "m": ptq, "acc": ptq["accuracy"], "keras": False,
-            "ratio": base["compressed_bytes"] / ptq["compressed_bytes"], "speedup": base["latency_ms"] / ptq["latency_ms"],
+            "ratio": measurement_ratio(base, ptq), "speedup": measurement_speedup(base, ptq),
             "sparsity": None, "unique": None, "seconds": None,
         })
     for st in stages:
         head = f"{st['index']}. {stage_name(st)}"
-        m = {"tflite_bytes": st.get("tflite_bytes"), "compressed_bytes": st.get("compressed_bytes")}
-        ratio = (base["compressed_bytes"] / m["compressed_bytes"]) if m["compressed_bytes"] else None
-        cols.append({"head": head, "scheme": st.get("scheme") or "—", "m": m, "acc": st.get("keras_accuracy"),
-                     "keras": True, "ratio": ratio, "speedup": None, "sparsity": st.get("sparsity"),
+        # a stage is measured in Keras (no .tflite of its own): no size, ratio or latency
+        cols.append({"head": head, "scheme": st.get("scheme") or "—", "m": {}, "acc": st.get("keras_accuracy"),
+                     "keras": True, "ratio": None, "speedup": None, "sparsity": st.get("sparsity"),
                      "unique": st.get("max_unique_weights"), "seconds": st.get("seconds")})
     cols.append({"head": f"Result ({quant_label(res['quantization'])})", "scheme": f"{quant_label(res['quantization'])} TFLite",
                  "m": res, "acc": res["accuracy"], "keras": False, "ratio": compression_ratio(report),

@@ -328,13 +328,14 @@ def target_baseline(run, target, name: str, tfl: bytes, accuracy: bool, make: Ca
     .tflite was measured on the same target, eval data and library versions before."""
     from importlib.metadata import PackageNotFoundError, version
 
+    from .. import targets
     from . import fingerprint
 
     cache = getattr(run, "cache", None)
     if cache is None:
         return make()
     libs = {}
-    for dist in ("tflite-micro", "ethos-u-vela"):
+    for dist in targets.package_dists():
         try:
             libs[dist] = version(dist)
         except PackageNotFoundError:

@@ -12,9 +12,9 @@ from typing import Any, Callable, Optional
 
 from .. import __version__
 from .. import stages as stages_pkg
+from ..measure.metrics import accuracy_drop, compression_ratio, speedup
 from ..errors import RecipeError
 from ..interrupt import check
-from ..measure.metrics import accuracy_drop
 from ..progress import Reporter
 from ..training.distill import describe as describe_distill
 from . import baseline_cache, early_stop, fingerprint, sanity
@@ -304,10 +304,10 @@ def _export_and_measure(run: RunState, model, base_tfl: bytes, baseline: TfliteF
     result = ResultRecord(
         path="model.tflite", quantization=q, tflite_bytes=figures.tflite_bytes,
         compressed_bytes=figures.compressed_bytes, compression_saved_percent=figures.compression_saved_percent,
-        compression_ratio=baseline.compressed_bytes / figures.compressed_bytes,
+        compression_ratio=compression_ratio(baseline.compressed_bytes, figures.compressed_bytes),
         accuracy=figures.accuracy, accuracy_drop=drop, latency_ms=figures.latency_ms,
         latency_p90_ms=figures.latency_p90_ms,
-        speedup=baseline.latency_ms / figures.latency_ms if figures.latency_ms else None,
+        speedup=speedup(baseline.latency_ms, figures.latency_ms),
         threads=figures.threads,
         layers=[ResultLayer(name=lay.get("layer") or lay["name"], op=lay.get("op", ""), dtype=lay["dtype"],
                             params=int(lay["params"]), sparsity=float(lay["sparsity"]),

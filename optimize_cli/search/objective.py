@@ -14,6 +14,7 @@ from typing import Optional
 
 from ..errors import EXIT_EARLY_STOP, EXIT_GATE, EXIT_INTERRUPTED, EXIT_OK
 from ..run.records import GateRecord, MetricInfo
+from ..report.gates import gate_miss
 
 #: result figures a trial records (and the objectives are drawn from)
 FIGURES = ("tflite_bytes", "compressed_bytes", "compression_ratio", "accuracy", "accuracy_drop", "latency_ms")
@@ -141,7 +142,7 @@ def violations(gates: list[GateRecord]) -> list[float]:
         if g.passed:
             out.append(0.0)
         elif isinstance(g.value, (int, float)) and isinstance(g.limit, (int, float)):
-            miss = (g.value - g.limit) if g.name.startswith("max_") else (g.limit - g.value)
+            miss = gate_miss(g.name, g.value, g.limit)
             out.append(max(float(miss), 1e-12))
         else:
             out.append(1.0)

@@ -8,6 +8,7 @@ from typing import Optional
 
 from ..measure.metrics import FRACTION_METRICS
 from ..report.format import DASH
+from ..report.gates import gate_kind
 from ..report.table import Table
 
 #: size-like figures, in the order the front plot prefers them as its x axis
@@ -67,7 +68,7 @@ def gates_text(r: dict, fraction: bool) -> str:
     for g in r.get("gates") or []:
         if not g.get("passed"):
             field = str(g.get("name", "")).split("_", 1)[-1]
-            op = ">" if str(g.get("name", "")).startswith("max_") else "<"
+            op = ">" if gate_kind(str(g.get("name", ""))) == "max" else "<"
             missed.append(f"{g.get('name')}: {show(field, g.get('value'), fraction)} {op} "
                           f"{show(field, g.get('limit'), fraction)}")
     return "missed " + "; ".join(missed) if missed else "missed"

@@ -10,8 +10,8 @@ from optimize_cli.report import figures
 def test_figures_max_unique_is_per_channel_without_skipped_layers(example):
     for lay in example["result"]["layers"]:
         lay["unique_weights"] = 338  # whole-tensor counts are not the figure
-    assert figures.skipped_names(example) == {"depthwise_conv2d"}
-    assert figures.result_max_unique(example) == 8  # the skipped depthwise kernel has 9 per channel
+    assert figures.skipped_names(example) == {"dw1", "dw2"}
+    assert figures.result_max_unique(example) == 8  # the skipped depthwise kernels have 9 per channel
     example["stages"] = []
     assert figures.result_max_unique(example) == 9
 
@@ -35,7 +35,7 @@ def test_figures_sparsity_and_derived_ratios_fall_back_to_their_definitions(exam
     assert figures.compression_ratio(example) == pytest.approx(base["compressed_bytes"] / res["compressed_bytes"])
     assert figures.speedup(example) == pytest.approx(base["latency_ms"] / res["latency_ms"])
     assert figures.result_accuracy_drop(example) == pytest.approx(base["accuracy"] - res["accuracy"])
-    assert figures.measurement_saved_percent(res) == pytest.approx(rp.saved_percent(142320, 61244))
+    assert figures.measurement_saved_percent(res) == pytest.approx(rp.saved_percent(14408, 6359))
 
 
 def test_figures_tolerate_reports_they_did_not_write():

@@ -31,7 +31,7 @@ def test_gates_boundary(example, gate, field, limit, value, passed):
 
 
 def test_gates_only_configured_ones_in_fixed_order(example):
-    gates = {"max_latency_ms": 1.0, "max_accuracy_drop": None, "min_compression_ratio": 3.0,
+    gates = {"max_latency_ms": 1.0, "max_accuracy_drop": None, "min_compression_ratio": 2.5,
              "max_compressed_bytes": None}
     out = rp.evaluate_gates(gates, example)
     assert [g["name"] for g in out] == ["min_compression_ratio", "max_latency_ms"]

@@ -26,8 +26,8 @@ def test_html_is_self_contained_with_two_decodable_svgs(example):
 
 def test_html_has_the_same_tables(example):
     page = rp.render_html(example, densities())
-    for text in ("528,128 → 434,879 (17.66%)", "prune → cluster → qat (PCQAT) → int8", "max_accuracy_drop",
-                 "sequential/dense/MatMul", "DepthwiseConv2D", example["recipe"]["sha256"]):
+    for text in ("20,612 → 16,954 (17.75%)", "prune → cluster → qat (PCQAT) → int8", "max_accuracy_drop",
+                 "pw2", "DepthwiseConv2D", example["recipe"]["sha256"]):
         assert text in page
 
 
@@ -81,8 +81,8 @@ def test_plot_titles_name_what_they_draw(example):
     from optimize_cli.report.plots import density_title, size_accuracy_points, size_accuracy_title
 
     pts = size_accuracy_points(example)
-    assert size_accuracy_title(example, pts) == ("Size vs accuracy: baseline → stages → result "
-                                                 "(PTQ int8 for reference)")
+    assert size_accuracy_title(example, pts) == "Size vs accuracy: baseline → result (PTQ int8 for reference)"
+    assert [p["kind"] for p in pts] == ["baseline", "ptq", "result"]  # a stage has no .tflite, so no size
     example["ptq_baseline"] = None
     example["stages"] = []
     assert size_accuracy_title(example, size_accuracy_points(example)) == "Size vs accuracy: baseline → result"

@@ -10,10 +10,11 @@ from optimize_cli import report as rp
 
 def test_markdown_sizes_and_saved_percent_from_the_numbers(example):
     md = rp.render_markdown(example)
-    assert "528,128 → 434,879 (17.66%)" in md  # baseline: 100 * (1 - 434879 / 528128) = 17.656
-    assert "142,544 → 118,913 (16.58%)" in md  # PTQ int8
-    assert "142,320 → 61,244 (56.97%)" in md  # result
-    assert "528,128 → 262,410 (50.31%)" in md  # the prune stage's optional size
+    assert "20,612 → 16,954 (17.75%)" in md  # baseline: 100 * (1 - 16954 / 20612) = 17.747
+    assert "13,992 → 7,927 (43.35%)" in md  # PTQ int8
+    assert "14,408 → 6,359 (55.86%)" in md  # result
+    row = next(line for line in md.splitlines() if line.startswith("| size: raw → zip (saved) "))
+    assert [c.strip() for c in row.strip("|").split("|")][3:6] == ["—", "—", "—"]  # stages: Keras, no .tflite
 
 
 def test_markdown_title_path_and_results_columns(example):
@@ -24,11 +25,11 @@ def test_markdown_title_path_and_results_columns(example):
     cells = [c.strip() for c in header.strip("|").split("|")]
     assert cells == ["", "Baseline (float32)", "PTQ int8", "1. prune", "2. cluster", "3. qat (PCQAT)", "Result (int8)"]
     row = lambda name: next(line for line in md.splitlines() if line.startswith(f"| {name} "))  # noqa: E731
-    assert "7.10×" in row("compression ratio") and "3.66×" in row("compression ratio")
-    assert "0.090 / 0.099" in row("latency median / p90 (ms)") and "2.04× speedup" in row("speedup / slowdown")
-    assert "91.50% †" in row("accuracy") and "90.80%" in row("accuracy")
-    assert "worse by 1.20 pts" in row("accuracy vs baseline")
-    assert "50.0%" in row("sparsity") and "50,177" in row("max unique weights ‡")
+    assert "2.67×" in row("compression ratio") and "2.14×" in row("compression ratio")  # result, PTQ int8
+    assert "0.006 / 0.006" in row("latency median / p90 (ms)") and "1.15× speedup" in row("speedup / slowdown")
+    assert "97.22% †" in row("accuracy") and "98.33%" in row("accuracy")
+    assert "worse by 1.85 pts" in row("accuracy vs baseline") and "worse by 0.74 pts" in row("accuracy vs baseline")
+    assert "42.6%" in row("sparsity") and "42.7%" in row("sparsity") and "26" in row("max unique weights ‡")
 
 
 def test_markdown_tables_are_aligned_for_terminals(example):
@@ -42,14 +43,14 @@ def test_markdown_tables_are_aligned_for_terminals(example):
 
 def test_markdown_gates_table_shows_limit_and_measured_value(example):
     example["gates"] = rp.evaluate_gates({"max_accuracy_drop": 0.02, "min_compression_ratio": 8.0,
-                                          "max_compressed_bytes": 60000, "max_latency_ms": 1.0}, example)
+                                          "max_compressed_bytes": 6000, "max_latency_ms": 1.0}, example)
     example["passed"] = False
     md = rp.render_markdown(example)
     lines = {line.split("|")[1].strip(): line for line in md.splitlines() if line.startswith("| max_") or line.startswith("| min_")}
-    assert re.search(r"≤ 2\.00 pts \(0\.02\) \|\s+1\.20 pts \(0\.012\) \| PASS", lines["max_accuracy_drop"])
-    assert re.search(r"≥ 8\.00× \|\s+7\.10× \| \*\*FAIL\*\*", lines["min_compression_ratio"])
-    assert re.search(r"≤ 60,000 B \|\s+61,244 B \| \*\*FAIL\*\*", lines["max_compressed_bytes"])
-    assert re.search(r"≤ 1\.00 ms \|\s+0\.090 ms \| PASS", lines["max_latency_ms"])
+    assert re.search(r"≤ 2\.00 pts \(0\.02\) \|\s+0\.74 pts \(0\.007407\) \| PASS", lines["max_accuracy_drop"])
+    assert re.search(r"≥ 8\.00× \|\s+2\.67× \| \*\*FAIL\*\*", lines["min_compression_ratio"])
+    assert re.search(r"≤ 6,000 B \|\s+6,359 B \| \*\*FAIL\*\*", lines["max_compressed_bytes"])
+    assert re.search(r"≤ 1\.00 ms \|\s+0\.006 ms \| PASS", lines["max_latency_ms"])
     assert "**FAILED**" in md and "2 of 4 gates failed" in md
 
 
@@ -63,10 +64,11 @@ def test_markdown_failed_check_is_loud(example):
 
 
 def test_markdown_layers_skipped_and_provenance(example):
+    example["seconds_total"] = 134.6
     md = rp.render_markdown(example)
-    assert re.search(r"\| sequential/dense/MatMul\s+\| FULLY_CONNECTED\s+\| int8\s+\|\s+100,352 \|\s+50\.0% \|\s+24 \|\s+8 \|", md)
-    assert "sequential/depthwise_conv2d/depthwise (skipped)" in md
-    assert "tfmot does not support clustering DepthwiseConv2D; left dense" in md
+    assert re.search(r"\| pw2\s+\| CONV_2D\s+\| int8\s+\|\s+1,536 \|\s+50\.0% \|\s+21 \|\s+8 \|", md)
+    assert "dw1 (skipped)" in md and "dw2 (skipped)" in md
+    assert "tfmot does not cluster depthwise kernels (DepthwiseConv2D has no clusterable weights in tfmot)" in md
     assert example["recipe"]["sha256"] in md and "2.21.0 / 2.21.0" in md and "2 min 15 s" in md
 
 

@@ -140,3 +140,32 @@ def test_schema_consistency_error_metric_drop_is_result_minus_baseline(example):
     assert not any("accuracy_drop" in p for p in rp.validate_report(example))
 
 
+
+
+def test_schema_names_the_metrics_and_quantizations_of_their_tables():
+    """The report schema's metric and quantization enums, the recipe's Literals and the tables they are
+    built from (measure.metrics.METRICS, tree.QUANTIZATIONS) say the same."""
+    from typing import get_args
+
+    from optimize_cli.measure.metrics import METRICS
+    from optimize_cli.recipe import EvaluationConfig, ExportConfig
+    from optimize_cli.tree import QUANTIZATIONS
+
+    schema = rp.load_schema()
+    assert schema["properties"]["metric"]["properties"]["name"]["enum"] == list(METRICS)
+    assert schema["properties"]["result"]["properties"]["quantization"]["enum"] == list(QUANTIZATIONS)
+    assert schema["$defs"]["measurement"]["properties"]["quantization"]["enum"] == list(QUANTIZATIONS)
+    literal = lambda cls, key: get_args(get_args(cls.model_fields[key].annotation)[0])  # noqa: E731 - Optional[Literal]
+    assert literal(EvaluationConfig, "metric") == METRICS and literal(ExportConfig, "quantization") == QUANTIZATIONS
+
+
+def test_schema_stage_is_closed_and_holds_what_a_stage_record_dumps():
+    """A stage's schema lists exactly the fields of StageRecord (closed: additionalProperties false)."""
+    import dataclasses
+
+    from optimize_cli.run.records import StageRecord
+
+    stage = rp.load_schema()["$defs"]["stage"]
+    assert stage["additionalProperties"] is False
+    assert set(stage["properties"]) == {f.name for f in dataclasses.fields(StageRecord)}
+    assert {"epochs", "learning_rate"} <= set(stage["required"])

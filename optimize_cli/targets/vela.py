@@ -2,16 +2,22 @@
 reports — its summary CSV (SRAM, flash, MACs, cycles, inference time) and its network summary (NPU and
 CPU operator counts, the operators that fall back to the CPU and why). Vela runs as a subprocess
 (`python -m ethosu.vela`) whose output is captured: nothing reaches the terminal, and Vela's global state
-(recursion limit, caches) stays out of this process."""
+(recursion limit, caches) stays out of this process. Also the names a Vela .ini configuration file
+defines (read with configparser: `validate` checks them without importing Vela)."""
 from __future__ import annotations
 
+import configparser
 import csv
+import importlib.util
 import re
 import subprocess
 import sys
 import tempfile
 from pathlib import Path
 from typing import Optional
+
+from ..limits import MAX_VELA_CONFIG_BYTES
+from ..safe_files import read_text_bounded
 
 KIB = 1024
 _OPS = re.compile(r"^(CPU|NPU) operators = (\d+)", re.M)
@@ -23,6 +29,22 @@ def version() -> str:
     from importlib.metadata import version as dist_version
 
     return dist_version("ethos-u-vela")
+
+
+def vela_config_names(config: Optional[Path] = None) -> tuple[set[str], set[str]]:
+    """(system configurations, memory modes) of a Vela .ini file (default: the Arm/vela.ini Vela ships)."""
+    if config is None:
+        spec = importlib.util.find_spec("ethosu")
+        locs = list(spec.submodule_search_locations or []) if spec else []
+        files = [Path(p) / "config_files" / "Arm" / "vela.ini" for p in locs]
+        config = next((f for f in files if f.is_file()), None)
+        if config is None:
+            return set(), set()
+    parser = configparser.ConfigParser()
+    parser.read_string(read_text_bounded(config, MAX_VELA_CONFIG_BYTES, "Vela configuration file"), str(config))
+    systems = {s.split(".", 1)[1] for s in parser.sections() if s.startswith("System_Config.")}
+    modes = {s.split(".", 1)[1] for s in parser.sections() if s.startswith("Memory_Mode.")}
+    return systems, modes
 
 
 def vela_args(model: Path, out_dir: Path, accelerator: str, system_config: Optional[str] = None,

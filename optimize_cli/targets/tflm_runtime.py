@@ -14,7 +14,7 @@ from typing import Optional
 
 import numpy as np
 
-from ...quiet import native_output_silenced
+from ..quiet import native_output_silenced
 
 MIN_ARENA = 1 << 20  # bytes: the arena given by default is 10 × the model, at least this
 _ARENA = re.compile(r"Arena allocation (total|head|tail) (\d+) bytes")
@@ -153,7 +153,7 @@ class _ReferenceLitert:
 def reference_litert_accuracy(tfl: bytes, batches, metric: str = "accuracy", top_k: int = 5) -> float:
     """The metric with LiteRT's reference kernels, batch 1: where TFLM and LiteRT's default (optimized)
     kernels disagree, this tells whether the difference is the kernels' rounding (it then equals TFLM's)."""
-    from ..metrics import compute_metric
+    from ..measure.metrics import compute_metric
 
     preds, labels = predict(_ReferenceLitert(tfl), batches)
     return float(compute_metric(preds, labels, metric, top_k))
@@ -163,7 +163,7 @@ def measure_tflm(tfl: bytes, batches=None, metric: str = "accuracy", top_k: int 
                  arena_size: Optional[int] = None) -> dict:
     """The TFLM figures of a .tflite: version, arena bytes (total/head/tail), unsupported ops, and with
     `batches` (an iterable of (x, y)) the metric on TFLM's kernels and the seconds it took."""
-    from ..metrics import compute_metric
+    from ..measure.metrics import compute_metric
 
     it, figures = open_interpreter(tfl, arena_size)
     if it is None or batches is None:

@@ -7,9 +7,9 @@ import csv
 import re
 
 import pytest
-from measure_models import convert
+from target_models import convert
 
-from optimize_cli.measure.targets.ethos_u import run_vela
+from optimize_cli.targets.vela import run_vela
 
 pytest.importorskip("ethosu.vela")
 pytestmark = pytest.mark.slow

@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from measure_models import convert
+from target_models import convert
 
 from optimize_cli.measure import evaluate_tflite
-from optimize_cli.measure.targets.tflm import measure_tflm
+from optimize_cli.targets.tflm_runtime import measure_tflm
 
 pytest.importorskip("tflite_micro")
 pytestmark = pytest.mark.slow
@@ -58,7 +58,7 @@ def test_tflm_unsupported_op_is_named_not_a_crash(capfd):
 def test_tflm_predictions_equal_litert_reference_kernels(int8_tiny, digits_data):
     """TFLM's kernels and LiteRT's reference kernels share their int8 arithmetic: the same accuracy (the
     explanation the run gives when TFLM and LiteRT's optimized kernels differ by more than 0.5 point)."""
-    from optimize_cli.measure.targets.tflm import reference_litert_accuracy
+    from optimize_cli.targets.tflm_runtime import reference_litert_accuracy
 
     _, _, x, y = digits_data
     assert reference_litert_accuracy(int8_tiny, [(x, y)]) == measure_tflm(int8_tiny, [(x, y)])["accuracy"]
