@@ -230,6 +230,8 @@ def run(model, params: FilterPruneStage, ctx):
 
 #: its fit runs under training.distribute's strategy
 DISTRIBUTED = True
+#: the fields this stage adds to its report.json record (StageResult.record_extra), declared in the schema
+RECORD_FIELDS = ("filters",)
 
 
 def resolve(params: FilterPruneStage, previous: list[str], training) -> list[StageProblem]:
