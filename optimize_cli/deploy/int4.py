@@ -133,7 +133,7 @@ def quantize_int4(float_tflite: bytes, representative: Union[Sequence, Callable]
 
     data = bytes(float_tflite)
     try:
-        with native_output_silenced(fds=(1, 2), replay_on_error=False, honour_env=False):
+        with native_output_silenced(fds=(1, 2), replay_on_error=False, ignore_warnings=True, honour_env=False):
             q = quantizer.Quantizer(bytearray(data), _recipe(pairs))
             calibration = q.calibrate(_calibration(data, representative))
             out = bytes(q.quantize(calibration, enable_progress_report=False).quantized_model)
@@ -143,7 +143,9 @@ def quantize_int4(float_tflite: bytes, representative: Union[Sequence, Callable]
 
 
 def weight_layers(tflite: bytes) -> list[dict]:
-    """Per Conv2D / FullyConnected / DepthwiseConv2D op: its output tensor's name, the op, its weight bits."""
+    """Per Conv2D / FullyConnected / DepthwiseConv2D op: its output tensor's name, the Keras layer that name
+    points at (measure.layer_names), the op and its weight bits."""
+    from ..measure.layer_names import keras_layer_name
     from .slim import schema, unpack
 
     s = schema()
@@ -157,8 +159,8 @@ def weight_layers(tflite: bytes) -> list[dict]:
         name = builtin.get(max(code.builtinCode, code.deprecatedBuiltinCode), "?")
         if name in INT4_OPS + ("DEPTHWISE_CONV_2D",) and op.inputs is not None and len(op.inputs) > 1:
             w = sub.tensors[op.inputs[1]]
-            rows.append({"name": (sub.tensors[op.outputs[0]].name or b"").decode("utf-8", "replace"),
-                         "op": name, "weight_bits": bits.get(w.type)})
+            out = (sub.tensors[op.outputs[0]].name or b"").decode("utf-8", "replace")
+            rows.append({"name": out, "layer": keras_layer_name(out), "op": name, "weight_bits": bits.get(w.type)})
     return rows
 
 

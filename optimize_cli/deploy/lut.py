@@ -124,7 +124,8 @@ def _spec(row: TensorLut):
                        compression=[spec.LookUpTableCompression(index_bitwidth=row.bits, mode=mode)])
 
 
-def _compressed(tflite: bytes, rows: list) -> bytes:
+def compressed_file(tflite: bytes, rows: list) -> bytes:
+    """`tflite` with the tensors of `rows` LUT-compressed as the rows say (no choice, no check)."""
     from tflite_micro.tensorflow.lite.micro.compression import compress as tflm_compress  # the function
 
     with warnings.catch_warnings():
@@ -164,7 +165,7 @@ def compress(tflite: bytes, inputs: Sequence = (), names: Sequence[str] = (), ve
     best = original
     for row in sorted((r for r in rows if r.skipped is None), key=lambda r: r.bytes_after - r.bytes_before):
         try:
-            candidate = _compressed(original, kept + [row])
+            candidate = compressed_file(original, kept + [row])
         except CompressionError as e:
             row.skipped = " ".join(str(e).split())[:200]
             continue
@@ -187,4 +188,4 @@ def tensor_names(tflite: bytes) -> list[str]:
     return [(t.name or b"").decode("utf-8", "replace") for t in unpack(tflite).subgraphs[0].tensors or []]
 
 
-__all__ = ["LutResult", "TensorLut", "TflmLoadError", "compress", "plan", "tensor_names"]
+__all__ = ["LutResult", "TensorLut", "TflmLoadError", "compress", "compressed_file", "plan", "tensor_names"]
