@@ -92,7 +92,7 @@ def _calibration(float_tflite: bytes, representative) -> dict:
     for sample in samples:
         arrays = list(sample) if isinstance(sample, (list, tuple)) else [sample]
         arrays = [np.asarray(a, dtype=np.float32) for a in arrays]
-        rows.append({n: (a if a.ndim and a.shape[0] == 1 else a[None]) for n, a in zip(names, arrays)})
+        rows.append({n: (a if a.ndim and a.shape[0] == 1 else a[None]) for n, a in zip(names, arrays, strict=True)})
     if not rows:
         raise StageError("int4: no representative samples to calibrate the int8 activations")
     return {key: rows}
@@ -187,7 +187,8 @@ def grid_fit(float_tflite: bytes, axis: int = 0, tol: float = 1e-4) -> list[Grid
     model = unpack(float_tflite)
     sub = model.subgraphs[0]
     fits = []
-    for row, op in zip(weight_layers(float_tflite), [o for o in sub.operators or [] if _is_weight_op(model, s, o)]):
+    ops = [o for o in sub.operators or [] if _is_weight_op(model, s, o)]
+    for row, op in zip(weight_layers(float_tflite), ops, strict=True):
         if row["op"] not in INT4_OPS:
             continue
         t = sub.tensors[op.inputs[1]]

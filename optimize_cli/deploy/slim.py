@@ -20,9 +20,19 @@ found by running both files (tests/deploy/test_slim.py; `verify.py` runs them):
 | `duplicate_buffers` | yes    | yes  | yes     | constant buffers with the same bytes: stored once |
 
 LiteRT refuses the collapsed zero points ("QuantizationParam has 1 zero_point values and 64 scale
-values"); TFLM reads one zero point for a per-channel tensor as zero for every channel. Vela reads the
-zero points like LiteRT, so ethos-u gets the LiteRT set. Signature defs, subgraph inputs/outputs (names
-included), operator codes and any other metadata (`OfflineMemoryAllocation`, …) are always kept.
+values"); TFLM reads one zero point for a per-channel tensor as zero for every channel. Vela compiles a
+file with them to the same figures, but the operators it leaves to the CPU would run with them, which
+cannot be run here, so ethos-u gets the LiteRT set. For ethos-u every change leaves Vela's figures
+(cycles, SRAM, operators, encoded weights and its flash) unchanged: Vela rewrites names and buffers in
+its own output, so slimming its input saves only the metadata (~220 B) in `model_vela.tflite`.
+
+The TF converter already uniques equal constants, so `duplicate_buffers` finds nothing in its output; it
+is for files written by other tools. Slimming keeps every tensor index: a table labelled by tensor names
+(per-layer sparsity, LUT rows) reads the names from the file before slimming.
+
+Signature defs, subgraph inputs/outputs (names included), operator codes and any other metadata
+(`OfflineMemoryAllocation`, …) are always kept. Buffers stay where the Python packer puts them (4-byte
+aligned, like the converter's own int8 output); a 16-byte-aligned input loses that padding (`repack`).
 """
 from __future__ import annotations
 

@@ -60,7 +60,7 @@ def run_litert(tflite: bytes, inputs: Sequence, reference: bool = False) -> list
     ins, outs = it.get_input_details(), it.get_output_details()
     results = []
     for sample in inputs:
-        for d, x in zip(ins, _sample_arrays(sample)):
+        for d, x in zip(ins, _sample_arrays(sample), strict=True):
             it.set_tensor(d["index"], _as_input(x, d))
         it.invoke()
         results.append([np.array(it.get_tensor(o["index"])) for o in outs])
@@ -97,7 +97,7 @@ def run_tflm(tflite: bytes, inputs: Sequence, arena_size: Optional[int] = None) 
                 ins = [it.get_input_details(i) for i in range(n_in)]
                 results = []
                 for sample in inputs:
-                    for i, (d, x) in enumerate(zip(ins, _sample_arrays(sample))):
+                    for i, (d, x) in enumerate(zip(ins, _sample_arrays(sample), strict=True)):
                         it.set_input(_as_input(x, d), i)
                     it.invoke()
                     results.append([np.array(it.get_output(o)) for o in range(n_out)])
@@ -124,10 +124,10 @@ def first_difference(a: list, b: list) -> Optional[str]:
     """Where two runs' outputs differ (None if they are bit-identical)."""
     if len(a) != len(b):
         return f"{len(a)} vs {len(b)} samples"
-    for s, (oa, ob) in enumerate(zip(a, b)):
+    for s, (oa, ob) in enumerate(zip(a, b, strict=True)):
         if len(oa) != len(ob):
             return f"sample {s}: {len(oa)} vs {len(ob)} outputs"
-        for k, (x, y) in enumerate(zip(oa, ob)):
+        for k, (x, y) in enumerate(zip(oa, ob, strict=True)):
             if x.dtype != y.dtype or x.shape != y.shape or x.tobytes() != y.tobytes():
                 n = int(np.sum(x != y)) if x.shape == y.shape else -1
                 return f"sample {s}, output {k}: {n} values differ ({x.dtype}{x.shape} vs {y.dtype}{y.shape})"
