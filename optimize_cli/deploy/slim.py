@@ -56,6 +56,7 @@ class SlimResult:
     applied: list[str] = field(default_factory=list)
     removed_bytes: dict[str, int] = field(default_factory=dict)
     skipped: dict[str, str] = field(default_factory=dict)
+    verified_samples: int = 0  # samples both files ran bit-identically on (0: not checked)
 
     @property
     def slim_bytes(self) -> int:
@@ -64,7 +65,7 @@ class SlimResult:
     def to_dict(self) -> dict:
         return {"runtime": self.runtime, "original_bytes": self.original_bytes, "slim_bytes": self.slim_bytes,
                 "applied": list(self.applied), "removed_bytes": dict(self.removed_bytes),
-                "skipped": dict(self.skipped)}
+                "skipped": dict(self.skipped), "verified_samples": self.verified_samples}
 
 
 class SlimError(ValueError):
@@ -232,11 +233,13 @@ def _check_runtime(runtime: str) -> None:
         raise ValueError(f"slim: unknown runtime '{runtime}' (valid: {', '.join(RUNTIMES)})")
 
 
-def slim(tflite: bytes, runtime: str, changes=None) -> SlimResult:
-    """Apply every change `runtime` accepts (or only those named in `changes`) and measure each.
+def slim(tflite: bytes, runtime: str, changes=None, inputs=None, accelerator: str = "ethos-u55-128") -> SlimResult:
+    """Apply every change `runtime` accepts (or only those named in `changes`) and measure each; with
+    `inputs` (samples, see verify.py), check the result on the runtime (verify.assert_same_on).
 
     Raises ValueError for an unknown runtime or change, SlimError for a file that is not a .tflite or keeps
-    buffers outside the flatbuffer (the >2 GB layout), which this packer cannot write back."""
+    buffers outside the flatbuffer (the >2 GB layout), which this packer cannot write back, and
+    verify.VerifyError when the check finds a difference (then use the file as it came)."""
     _check_runtime(runtime)
     wanted = CHANGE_NAMES if changes is None else tuple(changes)
     unknown = [c for c in wanted if c not in CHANGE_NAMES]
@@ -266,4 +269,10 @@ def slim(tflite: bytes, runtime: str, changes=None) -> SlimResult:
         result.tflite = pack(model)
         if repacked:
             result.removed_bytes = {"repack": repacked, **result.removed_bytes}
+        if inputs is not None:
+            from .verify import assert_same_on
+
+            inputs = list(inputs)
+            assert_same_on(runtime, original, result.tflite, inputs, accelerator)
+            result.verified_samples = len(inputs)
     return result

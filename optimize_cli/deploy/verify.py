@@ -20,8 +20,8 @@ VELA_FIGURES = ("npu_cycles", "npu_compute_cycles", "sram_bytes", "npu_ops", "cp
                 "npu_encoded_weights_bytes")
 
 
-class VerifyError(AssertionError):
-    """The two files computed different outputs (or one of them did not run)."""
+class VerifyError(StageError):
+    """The transformed file computed different outputs, or does not run (exit 4; one line)."""
 
 
 class TflmLoadError(StageError):
@@ -135,12 +135,17 @@ def first_difference(a: list, b: list) -> Optional[str]:
 
 
 def assert_same_outputs(original: bytes, transformed: bytes, inputs: Sequence, runtime: str) -> int:
-    """VerifyError unless both files give bit-identical outputs on `runtime` for every sample; returns the
-    number of samples compared."""
+    """VerifyError unless both files give bit-identical outputs on `runtime` for every sample (a transformed
+    file that does not load or run is a VerifyError too); returns the number of samples compared."""
     inputs = list(inputs)
     if not inputs:
         raise ValueError("verify: no inputs to compare on")
-    diff = first_difference(run(original, inputs, runtime), run(transformed, inputs, runtime))
+    expected = run(original, inputs, runtime)
+    try:
+        got = run(transformed, inputs, runtime)
+    except (ValueError, RuntimeError, TflmLoadError) as e:
+        raise VerifyError(f"{runtime}: the transformed file does not run: {' '.join(str(e).split())[:300]}") from None
+    diff = first_difference(expected, got)
     if diff is not None:
         raise VerifyError(f"{runtime}: outputs differ from the original's: {diff}")
     return len(inputs)
