@@ -210,7 +210,8 @@ class Change:
     refused: str = ""  # why the other runtimes do not get it
 
 
-_LITERT_ZP = "LiteRT and Vela refuse one zero point for a per-channel tensor ('QuantizationParam has 1 zero_point values and N scale values')"
+_LITERT_ZP = ("LiteRT refuses one zero point for a per-channel tensor ('QuantizationParam has 1 zero_point values "
+              "and N scale values'); ethos-u keeps the LiteRT-safe set")
 
 CHANGES = (
     Change("tensor_names", empty_tensor_names, RUNTIMES),
