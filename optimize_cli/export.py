@@ -119,12 +119,14 @@ def convert(
     inference_input_type: Optional[str] = None,
     inference_output_type: Optional[str] = None,
     workdir: Union[str, Path, None] = None,
+    per_channel: bool = True,
 ) -> bytes:
     """Convert to a .tflite flatbuffer.
 
     `representative` is a generator function yielding lists of input arrays (see `representative_from`)
     or an array of samples; int8 and int16x8 need it unless the model is a QAT model (whose ranges were
-    learnt). Inference types default to int8 for int8 and float32 otherwise.
+    learnt). Inference types default to int8 for int8 and float32 otherwise. `per_channel=False` gives one
+    int8 scale per weight tensor (post-training int8 only).
     """
     from .tf import tf
 
@@ -145,6 +147,8 @@ def convert(
         raise StageError("export: nothing to convert (no Keras model and no SavedModel)")
 
     _configure(converter, quantization, gen, qat, inference_input_type, inference_output_type)
+    if not per_channel:
+        converter._experimental_disable_per_channel = True  # the converter's own switch (no public one)
     return _run(converter, quantization, workdir)
 
 

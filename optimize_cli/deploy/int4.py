@@ -5,8 +5,8 @@ From a float32 .tflite and representative samples, AEQ writes a static-range mod
 Conv2D and FullyConnected op, or for the ops `weight_bits` names. Depthwise convolutions stay int8.
 
 Runtimes: LiteRT runs these files; TFLM does not allocate them and Vela does not compile int4 weights,
-so `int4_supported("tflm")` and `int4_supported("ethos-u")` are False and a recipe asking for them must be
-refused before any work (`RUNTIME_SUPPORT`).
+so only a target whose module says `INT4 = True` (LiteRT) may get them; a recipe asking int4 for another
+target is refused before any work (recipe validation).
 
 Clustered weights. AEQ's symmetric int4 grid for a channel is `scale = max|w| / 7`, `q = round(w / scale)`
 in [-7, 7]. A channel clustered to k ≤ 16 centroids keeps its values exactly only when every centroid is
@@ -26,16 +26,10 @@ import numpy as np
 
 from ..errors import RecipeError, StageError
 
-RUNTIME_SUPPORT = {"litert": True, "tflm": False, "ethos-u": False}
 INT4_OPS = ("CONV_2D", "FULLY_CONNECTED")
 EXTRA_ADVICE = "int4 weights need ai-edge-quantizer, which is not installed: pip install 'optimize-cli[int4]'"
 
 WeightBits = Union[int, Mapping[str, int]]
-
-
-def int4_supported(runtime: str) -> bool:
-    """Whether `runtime` runs a file with int4 weights (litert yes; tflm and ethos-u no)."""
-    return RUNTIME_SUPPORT.get(runtime, False)
 
 
 def package_missing() -> Optional[str]:

@@ -177,7 +177,7 @@ def compress(tflite: bytes, inputs: Sequence = (), names: Sequence[str] = (), ve
             row.skipped = f"the file would grow by {len(candidate) - len(best)} B"
     result.tflite = best
     if kept and verify and inputs:
-        result.verified_samples = assert_same_outputs(original, best, inputs, "tflm")
+        result.verified_samples = assert_same_outputs(original, best, inputs, run_tflm, "TFLM")
     return result
 
 

@@ -7,9 +7,10 @@ wheel we already require, and importable without importing TensorFlow (20 ms ins
 Packing is TensorFlow's own `flatbuffer_utils.convert_object_to_bytearray` (a `flatbuffers.Builder`,
 `Finish` with the `TFL3` identifier), so an unchanged converter output round-trips byte for byte.
 
-Each change says which runtimes accept it; `slim(tflite, runtime)` applies the accepted ones in order and
-measures the bytes each removed (the file packed before and after it). Which runtime accepts what was
-found by running both files (tests/deploy/test_slim.py; `verify.py` runs them):
+`slim(tflite, changes, check)` applies the named changes in order and measures the bytes each removed
+(the file packed before and after it). Which runtime accepts which change is the target's to say (its
+module's `SLIM_CHANGES`, optimize_cli/targets/); what was found by running both files
+(tests/deploy/test_slim.py; `verify.py` runs them):
 
 | change              | litert | tflm | ethos-u | what it removes |
 |---------------------|--------|------|---------|-----------------|
@@ -37,9 +38,8 @@ aligned, like the converter's own int8 output); a 16-byte-aligned input loses th
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Callable
+from typing import Callable, Optional, Sequence
 
-from . import RUNTIMES
 
 FILE_IDENTIFIER = b"TFL3"
 DROPPED_METADATA = ("min_runtime_version", "CONVERSION_METADATA")  # written by the converter, read by no runtime
@@ -51,7 +51,6 @@ class SlimResult:
     the changes not applied with the reason (refused by the runtime, or nothing to change)."""
 
     tflite: bytes
-    runtime: str
     original_bytes: int
     applied: list[str] = field(default_factory=list)
     removed_bytes: dict[str, int] = field(default_factory=dict)
@@ -63,7 +62,7 @@ class SlimResult:
         return len(self.tflite)
 
     def to_dict(self) -> dict:
-        return {"runtime": self.runtime, "original_bytes": self.original_bytes, "slim_bytes": self.slim_bytes,
+        return {"original_bytes": self.original_bytes, "slim_bytes": self.slim_bytes,
                 "applied": list(self.applied), "removed_bytes": dict(self.removed_bytes),
                 "skipped": dict(self.skipped), "verified_samples": self.verified_samples}
 
@@ -202,78 +201,52 @@ def _drop_unused_buffers(model) -> bool:
     return True
 
 
-@dataclass(frozen=True)
-class Change:
-    name: str
-    apply: Callable
-    runtimes: tuple
-    refused: str = ""  # why the other runtimes do not get it
+#: every change, in the order slim applies them: name → the function that makes it (True: it changed something)
+CHANGES: dict[str, Callable] = {
+    "tensor_names": empty_tensor_names,
+    "zero_points": collapse_zero_points,
+    "metadata": drop_metadata,
+    "empty_buffers": share_empty_buffers,
+    "duplicate_buffers": share_duplicate_buffers,
+}
+CHANGE_NAMES = tuple(CHANGES)
+#: the changes every runtime here accepts (LiteRT, TFLM and Vela were each run on them)
+SAFE_CHANGES = ("tensor_names", "metadata", "empty_buffers", "duplicate_buffers")
 
 
-_LITERT_ZP = ("LiteRT refuses one zero point for a per-channel tensor ('QuantizationParam has 1 zero_point values "
-              "and N scale values'); ethos-u keeps the LiteRT-safe set")
+def slim(tflite: bytes, changes: Sequence[str] = SAFE_CHANGES, refused: Optional[dict] = None,
+         check: Optional[Callable[[bytes, bytes], int]] = None) -> SlimResult:
+    """Apply the named `changes` (in CHANGES' order) and measure each; `refused` (change → why) records the
+    changes a runtime does not get as skipped. `check(original, slimmed)` proves the result on the runtime
+    (raises verify.VerifyError on a difference; returns the samples compared).
 
-CHANGES = (
-    Change("tensor_names", empty_tensor_names, RUNTIMES),
-    Change("zero_points", collapse_zero_points, ("tflm",), _LITERT_ZP),
-    Change("metadata", drop_metadata, RUNTIMES),
-    Change("empty_buffers", share_empty_buffers, RUNTIMES),
-    Change("duplicate_buffers", share_duplicate_buffers, RUNTIMES),
-)
-CHANGE_NAMES = tuple(c.name for c in CHANGES)
-
-
-def changes_for(runtime: str) -> list[str]:
-    """The changes `slim` applies for `runtime`, in order."""
-    _check_runtime(runtime)
-    return [c.name for c in CHANGES if runtime in c.runtimes]
-
-
-def _check_runtime(runtime: str) -> None:
-    if runtime not in RUNTIMES:
-        raise ValueError(f"slim: unknown runtime '{runtime}' (valid: {', '.join(RUNTIMES)})")
-
-
-def slim(tflite: bytes, runtime: str, changes=None, inputs=None, accelerator: str = "ethos-u55-128") -> SlimResult:
-    """Apply every change `runtime` accepts (or only those named in `changes`) and measure each; with
-    `inputs` (samples, see verify.py), check the result on the runtime (verify.assert_same_on).
-
-    Raises ValueError for an unknown runtime or change, SlimError for a file that is not a .tflite or keeps
-    buffers outside the flatbuffer (the >2 GB layout), which this packer cannot write back, and
-    verify.VerifyError when the check finds a difference (then use the file as it came)."""
-    _check_runtime(runtime)
-    wanted = CHANGE_NAMES if changes is None else tuple(changes)
-    unknown = [c for c in wanted if c not in CHANGE_NAMES]
+    Raises ValueError for an unknown change, SlimError for a file that is not a .tflite or keeps buffers
+    outside the flatbuffer (the >2 GB layout), which this packer cannot write back."""
+    wanted = tuple(changes)
+    unknown = [c for c in (*wanted, *(refused or {})) if c not in CHANGES]
     if unknown:
         raise ValueError(f"slim: unknown change(s) {', '.join(unknown)} (valid: {', '.join(CHANGE_NAMES)})")
     original = bytes(tflite)
     model = unpack(original)
     if any(getattr(b, "offset", 0) > 1 for b in model.buffers or []):
         raise SlimError("slim: the file stores its buffers outside the flatbuffer (offset/size), not supported")
-    result = SlimResult(tflite=original, runtime=runtime, original_bytes=len(original))
+    result = SlimResult(tflite=original, original_bytes=len(original), skipped=dict(refused or {}))
     current = len(pack(model))  # the round trip itself: 0 for a converter's output, the padding of others
     repacked = len(original) - current
-    for change in CHANGES:
-        if change.name not in wanted:
+    for name, apply in CHANGES.items():
+        if name not in wanted:
             continue
-        if runtime not in change.runtimes:
-            result.skipped[change.name] = change.refused or f"{runtime} does not accept it"
-            continue
-        if not change.apply(model):
-            result.skipped[change.name] = "nothing to change"
+        if not apply(model):
+            result.skipped[name] = "nothing to change"
             continue
         size = len(pack(model))
-        result.applied.append(change.name)
-        result.removed_bytes[change.name] = current - size
+        result.applied.append(name)
+        result.removed_bytes[name] = current - size
         current = size
     if result.applied:  # else the file stays as it came, byte for byte
         result.tflite = pack(model)
         if repacked:
             result.removed_bytes = {"repack": repacked, **result.removed_bytes}
-        if inputs is not None:
-            from .verify import assert_same_on
-
-            inputs = list(inputs)
-            assert_same_on(runtime, original, result.tflite, inputs, accelerator)
-            result.verified_samples = len(inputs)
+        if check is not None:
+            result.verified_samples = check(original, result.tflite)
     return result

@@ -1,6 +1,6 @@
 """Prove a transform changed nothing a runtime computes: run the original and the transformed file on the
-same inputs and compare every output bit for bit (LiteRT: `ai_edge_litert`; TFLM: `tflite_micro`), or
-compile both with Vela and compare what it reports (ethos-u).
+same inputs and compare every output bit for bit, with a runner (`run_litert`, `run_tflm`, or any
+function `(tflite, inputs) -> outputs per sample`); the targets say which runner is theirs.
 
 `inputs` is a sequence of samples; a sample is one array (a single-input model) or a list of arrays, with
 or without the batch dimension of 1. Float samples fed to an integer input are quantized with that input's
@@ -9,15 +9,13 @@ own scale and zero point, once, so that both files get the very same tensors.
 from __future__ import annotations
 
 import re
-from typing import Optional, Sequence
+from typing import Callable, Optional, Sequence
 
 import numpy as np
 
 from ..errors import StageError
 from ..quiet import native_output_silenced
 
-VELA_FIGURES = ("npu_cycles", "npu_compute_cycles", "sram_bytes", "npu_ops", "cpu_ops", "macs",
-                "npu_encoded_weights_bytes")
 
 
 class VerifyError(StageError):
@@ -111,15 +109,6 @@ def run_tflm(tflite: bytes, inputs: Sequence, arena_size: Optional[int] = None) 
     return results
 
 
-def run(tflite: bytes, inputs: Sequence, runtime: str) -> list[list[np.ndarray]]:
-    """Outputs on `runtime` ("litert", "litert-ref" for LiteRT's reference kernels, "tflm")."""
-    if runtime == "tflm":
-        return run_tflm(tflite, inputs)
-    if runtime in ("litert", "litert-ref"):
-        return run_litert(tflite, inputs, reference=runtime == "litert-ref")
-    raise ValueError(f"verify: cannot run on '{runtime}' (litert, litert-ref, tflm)")
-
-
 def first_difference(a: list, b: list) -> Optional[str]:
     """Where two runs' outputs differ (None if they are bit-identical)."""
     if len(a) != len(b):
@@ -134,49 +123,27 @@ def first_difference(a: list, b: list) -> Optional[str]:
     return None
 
 
-def assert_same_outputs(original: bytes, transformed: bytes, inputs: Sequence, runtime: str) -> int:
-    """VerifyError unless both files give bit-identical outputs on `runtime` for every sample (a transformed
-    file that does not load or run is a VerifyError too); returns the number of samples compared."""
+Runner = Callable[[bytes, Sequence], list]
+
+
+def assert_same_outputs(original: bytes, transformed: bytes, inputs: Sequence, runner: Runner, label: str) -> int:
+    """VerifyError unless both files give bit-identical outputs with `runner` for every sample (a transformed
+    file that does not load or run is a VerifyError too); returns the number of samples compared. `label`
+    names the runtime in the message."""
     inputs = list(inputs)
     if not inputs:
         raise ValueError("verify: no inputs to compare on")
-    expected = run(original, inputs, runtime)
+    expected = runner(original, inputs)
     try:
-        got = run(transformed, inputs, runtime)
+        got = runner(transformed, inputs)
     except (ValueError, RuntimeError, TflmLoadError) as e:
-        raise VerifyError(f"{runtime}: the transformed file does not run: {' '.join(str(e).split())[:300]}") from None
+        raise VerifyError(f"{label}: the transformed file does not run: {' '.join(str(e).split())[:300]}") from None
     diff = first_difference(expected, got)
     if diff is not None:
-        raise VerifyError(f"{runtime}: outputs differ from the original's: {diff}")
+        raise VerifyError(f"{label}: outputs differ from the original's: {diff}")
     return len(inputs)
 
 
-def vela_figures(tflite: bytes, accelerator: str = "ethos-u55-128") -> dict:
-    """What Vela reports for the file (figures of measure.targets.ethos_u.run_vela), and its output bytes."""
-    from ..measure.targets.ethos_u import run_vela
-
-    figures, optimized = run_vela(tflite, accelerator)
-    if "error" in figures:
-        raise VerifyError(f"ethos-u: {figures['error']}")
-    return {**figures, "vela_tflite_bytes": None if optimized is None else len(optimized)}
-
-
-def assert_same_vela(original: bytes, transformed: bytes, accelerator: str = "ethos-u55-128") -> dict:
-    """VerifyError unless Vela compiles both files to the same cycles, SRAM, operators and encoded weights;
-    returns the transformed file's figures (with its Vela output size)."""
-    a, b = vela_figures(original, accelerator), vela_figures(transformed, accelerator)
-    diff = {k: (a.get(k), b.get(k)) for k in VELA_FIGURES if a.get(k) != b.get(k)}
-    if diff:
-        raise VerifyError(f"ethos-u: Vela's figures differ from the original's: {diff}")
-    return b
-
-
-def assert_same_on(runtime: str, original: bytes, transformed: bytes, inputs: Sequence,
-                   accelerator: str = "ethos-u55-128") -> None:
-    """The check a deployable file gets for its runtime: LiteRT and TFLM run both files; ethos-u compiles
-    both with Vela (same figures) and runs both on LiteRT (Vela's CPU fallback runs LiteRT's kernels)."""
-    if runtime == "ethos-u":
-        assert_same_vela(original, transformed, accelerator)
-        assert_same_outputs(original, transformed, inputs, "litert")
-    else:
-        assert_same_outputs(original, transformed, inputs, runtime)
+def run_litert_reference(tflite: bytes, inputs: Sequence) -> list[list[np.ndarray]]:
+    """run_litert on LiteRT's reference kernels (the arithmetic TFLM shares)."""
+    return run_litert(tflite, inputs, reference=True)

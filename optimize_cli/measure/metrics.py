@@ -58,6 +58,12 @@ def speedup(baseline_ms: Optional[float], result_ms: Optional[float]) -> Optiona
     return _ratio(baseline_ms, result_ms)
 
 
+def deployable_ratio(result_bytes: Optional[float], ptq_bytes: Optional[float]) -> Optional[float]:
+    """What a target's device stores for the result, as a fraction of the same figure for the int8 PTQ of
+    the input model: result deployable bytes / int8-PTQ deployable bytes (0.55: 45 % smaller)."""
+    return _ratio(result_bytes, ptq_bytes)
+
+
 def _ratio(num: Optional[float], den: Optional[float]) -> Optional[float]:
     return num / den if num and den else None
 

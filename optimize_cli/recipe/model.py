@@ -102,6 +102,28 @@ class ExportConfig(_Strict):
     inference_output_type: Optional[Literal["float32", "int8", "uint8", "int16"]] = Field(
         None, description="Output tensor type of the .tflite (default: as inference_input_type)."
     )
+    slim: bool = Field(
+        True, description="Rewrite each target's file without what its runtime never reads (tensor names, "
+        "metadata, all-zero zero points for TFLM), checked bit-identical on the runtime.")
+    weight_bits: Union[Literal[4, 8], dict[str, Literal[4, 8]]] = Field(
+        8, description="Weight bits of Conv2D/Dense: 8, 4 (int4 through ai-edge-quantizer, LiteRT only), or "
+        "{layer name or regex: 4|8}.")
+    per_channel: bool = Field(
+        True, description="Per-channel int8 weight scales (false: one scale per tensor; post-training int8 "
+        "only).")
+
+    @field_validator("weight_bits", mode="before")
+    @classmethod
+    def _no_bool_bits(cls, v):
+        if isinstance(v, bool) or (isinstance(v, dict) and any(isinstance(b, bool) for b in v.values())):
+            raise ValueError("weight bits are 4 or 8")
+        return v
+
+    @property
+    def int4(self) -> bool:
+        """Some weights are asked for in 4 bits."""
+        bits = self.weight_bits
+        return bits == 4 or (isinstance(bits, dict) and 4 in bits.values())
 
 
 class GatesConfig(_Strict):
@@ -115,6 +137,9 @@ class GatesConfig(_Strict):
     )
     max_compressed_bytes: Optional[int] = Field(None, gt=0, description="Largest allowed zipped .tflite size.")
     max_latency_ms: Optional[float] = Field(None, gt=0, description="Largest allowed median latency (ms).")
+    max_deployable_bytes: Optional[Union[Annotated[int, Field(gt=0)], dict[str, Annotated[int, Field(gt=0)]]]] = Field(
+        None, description="Largest allowed bytes the device stores (targets.<name>.deployable_bytes): one number "
+        "for every target, or {target: number}.")
     # the gates on target figures (recipe `targets:`) follow, from the target registry (targets.apply)
 
 

@@ -65,6 +65,52 @@ def export_rules(recipe: Recipe) -> list[Rule]:
     return out
 
 
+def deploy_rules(recipe: Recipe) -> list[Rule]:
+    """What the export keys need: int4 weights (`export.weight_bits`) take int8 activations, ai-edge-quantizer,
+    and targets whose runtime runs them (a module's INT4); `export.per_channel: false` is post-training int8."""
+    from .. import targets as target_registry
+    from ..deploy import int4
+
+    out: list[Rule] = []
+    ex, q = recipe.export, recipe.export.quantization
+    fixed = fixed_export(recipe.stage_types)
+    if ex.int4:
+        try:
+            int4.check_weight_bits(ex.weight_bits)
+        except ValueError as e:
+            out.append(Rule(["export", "weight_bits"], str(e)))
+        if q != "int8":
+            out.append(Rule(["export", "weight_bits"], f"int4 weights take int8 activations: export.quantization "
+                            f"is {q}; use int8 or weight_bits: 8"))
+        missing = int4.package_missing()
+        if missing:
+            out.append(Rule(["export", "weight_bits"], missing))
+        if not ex.per_channel:
+            out.append(Rule(["export", "per_channel"], "int4 weights are quantized per channel; use per_channel: "
+                            "true or weight_bits: 8"))
+        for i, t in enumerate(recipe.targets):
+            m = target_registry.module_for(t)
+            if not getattr(m, "INT4", False):
+                out.append(Rule(["targets", i], f"target {target_registry.target_name(t)!r} cannot run int4 "
+                                f"weights ({getattr(m, 'INT4_REASON', 'no int4 kernels')}); use export.weight_bits: "
+                                "8, or remove the target"))
+    names = [target_registry.target_name(t) for t in recipe.targets]
+    names += [n for n in [target_registry.target_name(target_registry.main_target())] if n not in names]
+    limits = recipe.gates.max_deployable_bytes
+    for key in (limits if isinstance(limits, dict) else {}):
+        if key not in names:
+            out.append(Rule(["gates", "max_deployable_bytes", key], f"{key!r} is not a target of the recipe; "
+                            f"targets: {', '.join(names)}"))
+    if not ex.per_channel:
+        if q != "int8":
+            out.append(Rule(["export", "per_channel"], f"per-tensor weights are an int8 option; export.quantization "
+                            f"is {q}"))
+        elif fixed is not None:
+            out.append(Rule(["export", "per_channel"], f"per_channel: false is for a post-training int8 export; "
+                            f"the {fixed[0]} stage trains per-channel weight ranges"))
+    return out
+
+
 def data_rules(recipe: Recipe, q_given: bool) -> list[Rule]:
     """The data the path needs: training data for training stages, calibration data for int8/int16x8,
     evaluation data for an accuracy gate."""
@@ -121,5 +167,5 @@ def keras3_rules(model_path: str) -> list[Rule]:
 def check_rules(recipe: Recipe, base: Path, check_paths: bool = True) -> list[Rule]:
     """The deployment-tree rules of DESIGN.md; fills in derived defaults and resolves paths."""
     q_given = recipe.export.quantization is not None
-    return [*tree_rules(recipe), *export_rules(recipe), *data_rules(recipe, q_given),
+    return [*tree_rules(recipe), *export_rules(recipe), *deploy_rules(recipe), *data_rules(recipe, q_given),
             *path_rules(recipe, base, check_paths), *target_rules(recipe.targets, base, check_paths, recipe.gates)]

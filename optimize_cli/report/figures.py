@@ -145,3 +145,31 @@ def result_accuracy_drop(report: dict) -> Optional[float]:
         drop = accuracy_drop(number(base.get("accuracy")), number(res.get("accuracy")),
                              metric_higher_is_better(report))
     return drop
+
+
+def deployable(report: dict) -> list[dict]:
+    """Per target of the report (LiteRT first): {"name", "bytes", "ptq_bytes", "baseline_bytes", "ratio",
+    "file"}: the deployable bytes of the result, of the int8 PTQ (None without one) and of the float32
+    baseline, and result / int8 PTQ (metrics.deployable_ratio)."""
+    res = report.get("result") or {}
+    ptq = (report.get("ptq_baseline") or {}).get("targets") or {}
+    base = (report.get("baseline") or {}).get("targets") or {}
+    out = []
+    for name, f in (res.get("targets") or {}).items():
+        if not isinstance(f, dict) or number(f.get("deployable_bytes")) is None:
+            continue
+        p = number((ptq.get(name) or {}).get("deployable_bytes"))
+        out.append({"name": name, "bytes": int(f["deployable_bytes"]), "ptq_bytes": None if p is None else int(p),
+                    "baseline_bytes": number((base.get(name) or {}).get("deployable_bytes")),
+                    "ratio": metrics.deployable_ratio(number(f["deployable_bytes"]), p),
+                    "file": f.get("tflm_path") or f.get("vela_path") or res.get("path")})
+    return out
+
+
+def deployable_text(report: dict) -> str:
+    """"litert 29,920 B (0.96 of int8 PTQ's 31,024 B) · tflm 14,864 B (0.53 of int8 PTQ's 28,032 B)"."""
+    parts = []
+    for d in deployable(report):
+        vs = f" ({d['ratio']:.3f} of int8 PTQ's {d['ptq_bytes']:,} B)" if d["ratio"] is not None else ""
+        parts.append(f"{d['name']} {d['bytes']:,} B{vs}")
+    return " · ".join(parts)

@@ -13,6 +13,9 @@ CORE_GATES: dict[str, tuple[str, str]] = {
     "min_compression_ratio": ("compression_ratio", "min"),
     "max_compressed_bytes": ("compressed_bytes", "max"),
     "max_latency_ms": ("latency_ms", "max"),
+    # what the device stores, per target (`result.targets.<name>.deployable_bytes`): a number is the worst
+    # over the targets, `{target: number}` one gate per target (named `max_deployable_bytes.<target>`)
+    "max_deployable_bytes": ("targets.deployable_bytes", "max"),
 }
 #: every gate, in the order they are evaluated: the report's own, then the target registry's
 #: (`result.targets.<name>.<figure>`: the worst over the targets that measured it); kept up to date by
@@ -34,7 +37,7 @@ gate_table()
 
 def gate_kind(name: str) -> str:
     """"max" (passes when value <= limit) or "min" (value >= limit); an unknown name by its prefix."""
-    known = gate_table().get(name)
+    known = gate_table().get(str(name).split(".")[0])
     if known is not None:
         return known[1]
     return "min" if str(name).startswith("min_") else "max"
@@ -80,14 +83,22 @@ def evaluate_gates(gates: Any, report: dict) -> list[dict]:
         limit = gates.get(name)
         if limit is None:
             continue
-        value = _field_value(result, field, kind)
-        if value is None:
-            passed = False
-        else:
-            slack = GATE_REL_TOLERANCE * max(1.0, abs(limit))
-            passed = value <= limit + slack if kind == "max" else value >= limit - slack
-        out.append({"name": name, "limit": limit, "value": value, "passed": bool(passed)})
+        if isinstance(limit, dict):  # one limit per target: `{tflm: 26000}`
+            per = (result.get("targets") or {})
+            figure = field.split(".", 1)[1]
+            out += [_gate(f"{name}.{t}", lim, (per.get(t) or {}).get(figure), kind) for t, lim in limit.items()]
+            continue
+        out.append(_gate(name, limit, _field_value(result, field, kind), kind))
     return out
+
+
+def _gate(name: str, limit: float, value: Optional[float], kind: str) -> dict:
+    if value is None:
+        passed = False
+    else:
+        slack = GATE_REL_TOLERANCE * max(1.0, abs(limit))
+        passed = value <= limit + slack if kind == "max" else value >= limit - slack
+    return {"name": name, "limit": limit, "value": value, "passed": bool(passed)}
 
 
 def gate_op(name: str) -> str:
@@ -103,7 +114,7 @@ def fmt_gate(report: dict, name: str, v: Optional[float]) -> str:
         return fmt_drop_amount(report, v) + (f" ({v:.4g})" if is_fraction_metric(report) else "")
     if name == "min_compression_ratio":
         return fmt_ratio(v)
-    if name == "max_compressed_bytes":
+    if name == "max_compressed_bytes" or name.split(".")[0] == "max_deployable_bytes":
         return f"{int(v):,} B"
     target = targets.fmt_gate_value(name, v)
     if target is not None:

@@ -2,7 +2,7 @@
 in a terminal."""
 from __future__ import annotations
 
-from .figures import path_label
+from .figures import deployable, path_label
 from .gates import verdict
 from .targets import targets_markdown
 from .training import filters_summary, training_markdown
@@ -29,6 +29,17 @@ def render_markdown(report: dict) -> str:
         md.append("")
         md.append(f"> **⚠ {w['source']}:** {w['message']}")
     md.append("")
+    if deployable(report):
+        md += ["## Deployable bytes", "", "What each runtime loads (LiteRT: model.tflite; TFLM: its own file; "
+               "Ethos-U: Vela's flash), against the int8 post-training quantization of the input model.", "",
+               "| target | file | deployable bytes | int8 PTQ | result / int8 PTQ | float32 baseline |",
+               "|---|---|---:|---:|---:|---:|"]
+        for d in deployable(report):
+            md.append(f"| {d['name']} | `{d['file']}` | {d['bytes']:,} | "
+                      f"{'—' if d['ptq_bytes'] is None else format(d['ptq_bytes'], ',')} | "
+                      f"{'—' if d['ratio'] is None else format(d['ratio'], '.3f')} | "
+                      f"{'—' if d['baseline_bytes'] is None else format(int(d['baseline_bytes']), ',')} |")
+        md.append("")
     md.append("## Results")
     md.append("")
     md.append(results_table(report).markdown())

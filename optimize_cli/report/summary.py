@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Optional
 
 from ..measure.metrics import saved_percent
-from .figures import path_label
+from .figures import deployable_text, path_label
 from .format import fmt_drop, fmt_metric, fmt_ms, fmt_ratio, fmt_speed
 from .gates import verdict
 from .schema import SCHEMA_VERSION, json_ready
@@ -20,7 +20,11 @@ def summary_lines(report: dict, out_dir: Optional[str | os.PathLike] = None) -> 
     metric = report["metric"]["name"]
     lines = [
         f"result    {path} ({path_label(report)})",
-        f"size      {res['tflite_bytes']:,} B → {res['compressed_bytes']:,} B zipped "
+    ]
+    if deployable_text(report):
+        lines.append(f"deploy    {deployable_text(report)}")
+    lines += [
+        f"size      {res['tflite_bytes']:,} B → {res['compressed_bytes']:,} B zipped, tfmot's convention "
         f"({saved_percent(res['tflite_bytes'], res['compressed_bytes']):.2f}% saved); "
         f"{fmt_ratio(res['compression_ratio'])} smaller than the baseline zip ({base['compressed_bytes']:,} B)",
     ]

@@ -25,7 +25,7 @@ from .records import (CheckRecord, GateRecord, MetricInfo, ModelInfo, RecipeInfo
 from .resume import plan_resume
 from .run_dir import RECORD, RunDir, stage_dirname, write_atomic
 from .state import RunState
-from .targets import measure_run_targets
+from .targets import main_deploy, measure_run_targets
 
 
 def run_path(recipe, opts, reporter: Reporter, out: RunDir, t_start: float) -> RunResult:
@@ -42,6 +42,7 @@ def run_path(recipe, opts, reporter: Reporter, out: RunDir, t_start: float) -> R
     for source, message in sanity.input_warnings(recipe, run.inputs, run.rep):
         run.warn(source, message)
     base_tfl, baseline, ptq_baseline = _baselines(run)
+    run.base_tfl = base_tfl
     for source, message in sanity.chance_level_baseline(recipe, run.inputs, baseline.accuracy):
         run.warn(source, message)
     records, model = _resumed_stages(run)
@@ -55,7 +56,7 @@ def run_path(recipe, opts, reporter: Reporter, out: RunDir, t_start: float) -> R
 
     model = run_stages(run, model, run.done_before + 1, len(recipe.stages), finish)
     _density_series(run, stage_kernels)
-    result, tflite_layers = _export_and_measure(run, model, base_tfl, baseline)
+    result, tflite_layers = _export_and_measure(run, model, base_tfl, baseline, ptq_baseline)
     measure_run_targets(run, base_tfl, baseline, ptq_baseline, result)
     return _records(run, baseline, ptq_baseline, records, result, tflite_layers, t_start)
 
@@ -95,9 +96,11 @@ def _baselines(run: RunState) -> tuple[bytes, TfliteFigures, Optional[TfliteFigu
     reporter.log(f"baseline: {baseline.tflite_bytes:,} B → {baseline.compressed_bytes:,} B zipped"
                  + (f", {run.inputs.metric} {baseline.accuracy:.4f}" if baseline.accuracy is not None else ""))
     ptq_baseline = None
-    if recipe.stages and recipe.export.quantization == "int8":
+    ex = recipe.export
+    if ex.quantization == "int8" and (recipe.stages or ex.int4 or not ex.per_channel):  # the result is not the PTQ
         with reporter.task("baseline: int8 post-training quantization"):
-            run.ptq_tfl, ptq_baseline = baseline_cache.baseline(run, kmodel, "int8", "ptq_baseline")
+            run.ptq_tfl, ptq_baseline = baseline_cache.baseline(run, run.inputs.loaded if kmodel is None else kmodel,
+                                                                "int8", "ptq_baseline")
     if kmodel is not None:
         dl = density_layer(measure.keras_weight_stats(kmodel))
         vals = kernel_of(kmodel, dl) if dl is not None else None
@@ -285,21 +288,36 @@ def _density_series(run: RunState, stage_kernels: dict) -> None:
             run.density["series"].append({"label": params.type, "values": vals})
 
 
-def _export_and_measure(run: RunState, model, base_tfl: bytes, baseline: TfliteFigures):
+def _convert_result(run: RunState, model, q: str) -> bytes:
+    """The last model as a .tflite: converted for `q`, or with int4 weights through ai-edge-quantizer
+    (`export.weight_bits`: from its float32 conversion, int8 activations calibrated like int8)."""
+    ex, source = run.recipe.export, model if model is not None else run.inputs.loaded
+    if not ex.int4:
+        with run.reporter.task(f"export: {q} TFLite"):
+            return run.convert(source, q, "result")
+    from ..deploy.int4 import quantize_int4
+
+    with run.reporter.task("export: int4 weights (ai-edge-quantizer)"):
+        r = quantize_int4(run.convert(source, "none", "result_float"), run.rep, ex.weight_bits)
+    run.int4_layers = r.layers
+    return r.tflite
+
+
+def _export_and_measure(run: RunState, model, base_tfl: bytes, baseline: TfliteFigures, ptq_baseline=None):
     """Convert the last model (the baseline conversion is the result of a float32 post-training path),
-    write model.tflite and measure it: (the result record, the .tflite's weight tensors as measured)."""
+    write model.tflite as its runtime loads it (slimmed, checked) and measure it: (the result record, the
+    .tflite's weight tensors as measured before slimming, which empties their names)."""
     from .. import measure
 
     recipe, out = run.recipe, run.out
     q = recipe.export.quantization
-    if not recipe.stages and q == "none":
-        tfl, figures = base_tfl, baseline  # don't convert twice
-    else:
-        with run.reporter.task(f"export: {q} TFLite"):
-            tfl = run.convert(model if model is not None else run.inputs.loaded, q, "result")
-        figures = run.measure(tfl, q)
+    float_path = not recipe.stages and q == "none"  # the baseline conversion is the result
+    raw = run.raw_tfl = base_tfl if float_path else _convert_result(run, model, q)
+    with run.reporter.task("export: the file the runtime loads (slimmed, checked on the eval set)"):
+        tfl = main_deploy(run, raw, baseline, ptq_baseline).tflite
+    figures = baseline if float_path and tfl == raw else run.measure(tfl, q)  # don't measure twice
     out.write_result(lambda: (out.partial / "model.tflite").write_bytes(tfl))
-    layers = [lay for lay in measure.tflite_weight_stats(tfl) if lay.get("role", "weight") == "weight"]
+    layers = [lay for lay in measure.tflite_weight_stats(raw) if lay.get("role", "weight") == "weight"]
     drop = accuracy_drop(baseline.accuracy, figures.accuracy, run.inputs.higher_is_better)
     result = ResultRecord(
         path="model.tflite", quantization=q, tflite_bytes=figures.tflite_bytes,

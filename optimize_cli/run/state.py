@@ -27,8 +27,10 @@ class RunState:
     --resume, how many finished ones are reused), `rep` / `sample` (int8 calibration samples, one input
     for the latency runs), `cache` (the baseline cache, None with --no-cache), `ptq_tfl` (the int8 PTQ
     baseline's .tflite, the Ethos-U target's baseline), `density` (the plotted kernel's series),
-    `teacher` (the input model, copied before the first stage that distils) and `warnings` (report.json's
-    `warnings`, also said on stderr by `warn`)."""
+    `teacher` (the input model, copied before the first stage that distils), `base_tfl` (the float32
+    baseline's .tflite), `samples` / `main_figures` (the eval samples deployable files are checked on, and
+    the deployable figures of model.tflite: run/targets.py) and `warnings` (report.json's `warnings`, also
+    said on stderr by `warn`)."""
 
     recipe: Any
     opts: Any  # run.RunOptions
@@ -46,6 +48,11 @@ class RunState:
     ptq_tfl: Optional[bytes] = None  # the int8 PTQ baseline's .tflite (the Ethos-U target's baseline)
     teacher: Any = None  # the input model, copied before the first stage, when a stage distils
     cache: Any = None  # baseline_cache.BaselineCache, None with --no-cache
+    base_tfl: Optional[bytes] = None  # the float32 baseline's .tflite
+    samples: Any = None  # () -> the eval samples each deployable file is checked on (run/targets.py)
+    main_figures: Optional[dict] = None  # `targets.<name>` of the run's own runtime: deployable bytes, slim
+    raw_tfl: Optional[bytes] = None  # the result as converted, before any target's slimming (tensor names kept)
+    int4_layers: Optional[list] = None  # the weight bits ai-edge-quantizer gave each layer (export.weight_bits)
 
     def warn(self, source: str, message: str) -> None:
         """Tell the user (stderr) and record it in the report."""
@@ -62,7 +69,8 @@ class RunState:
         out_t = ex.inference_output_type if quantization == ex.quantization else None
         work = self.out.scratch(name)
         try:
-            tfl = export.convert(model, quantization, self.rep, in_t, out_t, work)
+            per_channel = ex.per_channel or name != "result"  # export.per_channel is the result's alone
+            tfl = export.convert(model, quantization, self.rep, in_t, out_t, work, per_channel=per_channel)
             check()  # a safe point: a Ctrl-C / SIGTERM during the conversion stops the run here
             return tfl
         except StageError as e:

@@ -8,7 +8,6 @@ ptq_baseline, else the result when the result is itself an int8 PTQ, else the fl
 Vela then puts on the CPU)."""
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Optional
 
 from .. import targets as registry
@@ -58,40 +57,123 @@ def _measure(target, tfl: bytes, ctx) -> registry.Measured:
         return registry.Measured({"type": target.type, "version": "", "error": f"{type(e).__name__}: {e}"[:500]})
 
 
+#: at most this many eval samples check a deployable file bit for bit (the first ones, in order)
+MAX_CHECK_SAMPLES = 2000
+
+
+def eval_samples(run):
+    """The eval set one sample at a time (batch dimension 1), the first MAX_CHECK_SAMPLES: what each
+    deployable file is checked on; None without eval data."""
+    ev = run.inputs.eval
+    if ev is None:
+        return None
+
+    def samples() -> list:
+        out: list = []
+        for x, _ in ev.batches(EVAL_BATCH):
+            arrays = list(x) if isinstance(x, (list, tuple)) else [x]
+            for i in range(len(arrays[0])):
+                out.append([a[i: i + 1] for a in arrays] if len(arrays) > 1 else arrays[0][i: i + 1])
+                if len(out) >= MAX_CHECK_SAMPLES:
+                    return out
+        return out
+
+    cache: list = []
+    return lambda: cache or cache.extend(samples()) or cache
+
+
+def deploy_context(run) -> registry.MeasureContext:
+    """What measuring and deploying a file for a target may use: eval batches (one scored output), the eval
+    samples that check deployable files, the recipe's export keys."""
+    inputs, ecfg, ev = run.inputs, run.recipe.evaluation, run.inputs.eval
+    one_output = inputs.output_name is None  # the targets score the first output; several outputs: not scored
+    if getattr(run, "samples", None) is None:
+        run.samples = eval_samples(run)
+    return registry.MeasureContext((lambda: ev.batches(EVAL_BATCH)) if ev is not None and one_output else None,
+                                   inputs.metric, ecfg.top_k, samples=run.samples, export=run.recipe.export)
+
+
+def _deployable(t, tfl: bytes, ctx, verify: bool) -> registry.Deployed:
+    """The file target `t`'s runtime loads, made from `tfl` (checked on the samples when `verify`)."""
+    from dataclasses import replace
+
+    return registry.deploy(t, tfl, replace(ctx, verify=verify))
+
+
+def main_deploy(run, tfl: bytes, baseline, ptq_baseline) -> registry.Deployed:
+    """model.tflite as the run's own runtime (LiteRT) loads it, checked over the eval samples; the bytes of
+    the baseline's and the int8 PTQ's files the same way, recorded under `targets.<name>`."""
+    from ..tf import versions
+
+    t = registry.main_target()
+    name, ctx = registry.target_name(t), deploy_context(run)
+    dep = _deployable(t, tfl, ctx, True)
+    version = versions().get(t.type, "")  # the runtime's package version (report.json's `versions`)
+    run.main_figures = {"type": t.type, "version": version, "deployable_bytes": len(dep.tflite), **dep.figures}
+    if getattr(run, "int4_layers", None):
+        run.main_figures["weight_bits"] = run.int4_layers
+    for rec, raw in ((baseline, getattr(run, "base_tfl", None)), (ptq_baseline, getattr(run, "ptq_tfl", None))):
+        if rec is not None and raw is not None:
+            rec.targets[name] = {"type": t.type, "version": version,
+                                 "deployable_bytes": len(_deployable(t, raw, ctx, False).tflite)}
+    return dep
+
+
 def measure_run_targets(run, base_tfl: bytes, baseline, ptq_baseline, result) -> None:
-    """Measure every non-LiteRT target of the recipe on the baseline and on the result (model.tflite in
-    the partial output, or the file the target's `export` hook makes of it) and record the figures on
-    `baseline.targets` and `result.targets`."""
+    """Measure every target of the recipe on the baseline and on the result (the file its `deploy` hook
+    makes of model.tflite: slimmed, compressed, checked on its runtime) and record the figures, with
+    `deployable_bytes`, on `baseline.targets` and `result.targets` (and the int8 PTQ's deployable bytes on
+    `ptq_baseline.targets`)."""
+    main = registry.target_name(registry.main_target())
+    if getattr(run, "main_figures", None) is not None:
+        result.targets[main] = run.main_figures
     targets = registry.measured(run.recipe.targets)
     if not targets:
         return
-    out, inputs, ecfg = run.out, run.inputs, run.recipe.evaluation
-    result_tfl = Path(out.partial / "model.tflite").read_bytes()
-    ev = inputs.eval
-    one_output = inputs.output_name is None  # the targets score the first output; several outputs: not scored
-    ctx = registry.MeasureContext((lambda: ev.batches(EVAL_BATCH)) if ev is not None and one_output else None,
-                                  inputs.metric, ecfg.top_k)
+    out = run.out
+    # every target's file is made from the result as converted (tensor names kept, for the tables)
+    result_tfl = run.raw_tfl if getattr(run, "raw_tfl", None) is not None else (out.partial / "model.tflite").read_bytes()
+    ctx = deploy_context(run)
     first_file: set[str] = set()
     for t in targets:
         name = registry.target_name(t)
         base_raw, label = _baseline_for(t, run, base_tfl, result_tfl)
-        # what this runtime loads: the target's own export of the file, else model.tflite itself
-        deployed, base_model = (registry.export(t, b) or b for b in (result_tfl, base_raw))
         with run.reporter.task(f"target {name}: {label} and result"):
-            fr, written = _measure(t, deployed, ctx)
+            dep = _deployable(t, result_tfl, ctx, True)
+            base_dep = dep if base_raw == result_tfl else _deployable(t, base_raw, ctx, False)
+            fr, written = _measure(t, dep.tflite, ctx)
             same = base_raw == result_tfl  # a post-training run: the result is the baseline a target measures
+            base_model = base_dep.tflite
             fb = dict(fr) if same else target_baseline(
                 run, t, name, base_model, ctx.batches is not None,
                 lambda _t=t, _b=base_model: _measure(_t, _b, ctx).figures)
+            fr.update(dep.figures)
+            fb.update(base_dep.figures)
+            fr["deployable_bytes"] = registry.deployable_bytes(t, fr, dep.tflite)
+            fb["deployable_bytes"] = registry.deployable_bytes(t, fb, base_model)
+            _ptq_deployable(run, t, name, ptq_baseline, label, fb, ctx)
         fb["model"], fr["model"] = label, "result"
         litert = baseline if label == FLOAT32 else (ptq_baseline or result)
         _check(run, name, f"baseline ({label})", fb, litert.accuracy, base_model, ctx)
-        _check(run, name, "result", fr, result.accuracy, deployed, ctx)
-        _write_file(run, t, fr, written if written is not None else (deployed if deployed is not result_tfl else None),
-                    first_file)
+        _check(run, name, "result", fr, result.accuracy, dep.tflite, ctx)
+        _write_file(run, t, fr, written if written is not None else dep.tflite, first_file)
         baseline.targets[name], result.targets[name] = fb, fr
         run.reporter.log(f"{registry.summary_line(name, fb)}  [{label}]")
         run.reporter.log(f"{registry.summary_line(name, fr)}  [result]")
+
+
+def _ptq_deployable(run, t, name: str, ptq_baseline, label: str, fb: dict, ctx) -> None:
+    """The int8 PTQ's deployable bytes on target `t` (`ptq_baseline.targets.<name>`), the figure the result
+    is read against: the baseline's own when that is the PTQ, else the PTQ file deployed the same way."""
+    ptq = getattr(run, "ptq_tfl", None)
+    if ptq_baseline is None or ptq is None:
+        return
+    if label == INT8_PTQ:
+        n = fb["deployable_bytes"]
+    else:
+        dep = _deployable(t, ptq, ctx, False)
+        n = registry.deployable_bytes(t, {}, dep.tflite)
+    ptq_baseline.targets[name] = {"type": t.type, "version": fb.get("version", ""), "deployable_bytes": n}
 
 
 def _write_file(run, t, fr: dict, data: Optional[bytes], first_file: set) -> None:

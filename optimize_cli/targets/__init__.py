@@ -18,7 +18,7 @@ from pydantic import Field
 from pydantic.fields import FieldInfo
 
 from . import ethos_u, litert, tflm
-from .base import Gate, MeasureContext, Measured, fmt_compare, fmt_unit, package_missing
+from .base import Deployed, Gate, MeasureContext, Measured, fmt_compare, fmt_unit, package_missing
 
 #: the target modules, in the order the schema, the validation messages and `compare` list them; the
 #: first is the default `targets:`
@@ -40,7 +40,7 @@ FIELD_DESCRIPTION = ("Where the result is measured: litert (default, always meas
 
 __all__ = ["TARGETS", "MODULES", "TARGET_TYPES", "GATES", "INSPECT_NAMES", "FIELD_DESCRIPTION", "Gate",
            "MeasureContext", "Measured", "module_for", "target_union", "default_targets", "bare_targets",
-           "target_name", "target_rules", "gate_fields", "apply", "measured", "measure", "export", "file_name",
+           "target_name", "target_rules", "gate_fields", "apply", "measured", "measure", "deploy", "deployable_bytes", "main_target", "Deployed", "file_name",
            "summary_line", "inspect_targets", "package_dists", "fmt_gate_value", "compare_rows", "register",
            "unregister", "package_missing", "fmt_compare"]
 
@@ -202,11 +202,24 @@ def measure(t, tfl: bytes, ctx: Optional[MeasureContext] = None) -> Measured:
     return m.measure(t, tfl, ctx or MeasureContext())
 
 
-def export(t, tfl: bytes) -> Optional[bytes]:
-    """The file target `t`'s runtime loads when it is not the shared model.tflite (the module's `export`
-    hook), or None: the target measures and deploys model.tflite itself."""
-    hook = getattr(module_for(t), "export", None)
-    return None if hook is None else hook(t, tfl)
+def deploy(t, tfl: bytes, ctx: Optional[MeasureContext] = None) -> Deployed:
+    """The file target `t`'s runtime loads (the module's `deploy` hook: slimmed, compressed, each checked on
+    the runtime), or model.tflite itself when the module has none."""
+    hook = getattr(module_for(t), "deploy", None)
+    return Deployed(tfl) if hook is None else hook(t, tfl, ctx or MeasureContext())
+
+
+def deployable_bytes(t, figures: dict, tfl: bytes) -> int:
+    """What the device stores for target `t`: the module's `deployable_bytes(figures, file)` (Ethos-U: Vela's
+    flash), else the size of the file its runtime loads."""
+    hook = getattr(module_for(t), "deployable_bytes", None)
+    return len(tfl) if hook is None else hook(figures, tfl)
+
+
+def main_target():
+    """The target whose file is model.tflite, measured by the run itself (LiteRT on this CPU): the recipe
+    model of the registry's first module."""
+    return TARGETS[0].Params()
 
 
 def file_name(t, first: bool) -> Optional[tuple[str, str]]:

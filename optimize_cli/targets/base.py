@@ -9,9 +9,12 @@ A target module defines:
 - ``rules(i, t, base, check_paths)``: its own validation rules, as (path parts, message) pairs;
 - ``measure(t, tfl, ctx) -> Measured`` (None for litert, which the run measures anyway); ``BASELINE``:
   which baseline it measures ("float32", or "int8 PTQ" for an int8-only runtime);
-- ``export(t, tfl) -> bytes | None`` (optional): the file this runtime loads when it is not the shared
-  model.tflite (written as ``FILE[0]`` and measured in its place); ``FILE``: (file name, figures key that
-  records it) of the file the target writes, or None;
+- ``deploy(t, tfl, ctx) -> Deployed`` (optional): the file this runtime loads (slimmed for it, LUT-compressed
+  for TFLM, each checked on the runtime) and what was done (`slim`, `compression`), measured in place of
+  the shared file; ``FILE``: (file name, figures key that records it) of the file the target writes, or
+  None; ``SLIM_CHANGES`` / ``SLIM_REFUSED``: the slim changes its runtime gets, and why it gets no others;
+  ``INT4`` (and ``INT4_REASON``): whether it runs int4 weights; ``deployable_bytes(figures, tfl)``
+  (optional): what the device stores, when it is not the file itself (Ethos-U: Vela's flash);
 - ``summary_line(name, figures)``, ``report_rows(report, b, r)``, ``report_note(name, r)`` and
   ``COMPARE_ROWS``: its line in logs and `inspect`, its report table and its rows in `compare`;
 - ``INSPECT_NAMES`` and ``inspect_target(name)``: the names `inspect --target` takes for it.
@@ -23,8 +26,8 @@ import importlib.util
 from dataclasses import dataclass, field
 from typing import Any, Callable, NamedTuple, Optional
 
-__all__ = ["Gate", "Measured", "MeasureContext", "package_missing", "fmt_unit", "fmt_compare", "int_cell",
-           "change_cell", "MISSING"]
+__all__ = ["Gate", "Measured", "MeasureContext", "Deployed", "package_missing", "fmt_unit", "fmt_compare",
+           "int_cell", "change_cell", "slim_file", "MISSING"]
 
 #: a missing value in the report's tables
 MISSING = "—"
@@ -59,6 +62,33 @@ class MeasureContext:
     batches: Optional[Callable[[], Any]] = None
     metric: str = "accuracy"
     top_k: int = 5
+    #: the samples a deployable file is checked on (the eval set, one sample each; None: nothing to check on)
+    samples: Optional[Callable[[], list]] = None
+    #: the recipe's `export:` (slim on or off); None: the defaults
+    export: Any = None
+    #: check deployable files on the samples (off for the int8-PTQ reference, which only gives its bytes)
+    verify: bool = True
+
+
+@dataclass
+class Deployed:
+    """The file a runtime loads and what was done to make it (`slim`, `compression`: report figures)."""
+
+    tflite: bytes
+    figures: dict = field(default_factory=dict)
+
+
+def slim_file(tfl: bytes, ctx: MeasureContext, changes: tuple, refused: dict,
+              check: Optional[Callable[[bytes, bytes, list], int]] = None) -> Deployed:
+    """`tfl` slimmed with `changes` (export.slim, on by default), checked with `check(original, slimmed,
+    samples)` on the eval samples; figures `slim` (applied, bytes removed per change, skipped and why)."""
+    from ..deploy.slim import slim
+
+    if ctx.export is not None and not getattr(ctx.export, "slim", True):
+        return Deployed(tfl, {"slim": {"applied": [], "skipped": {"all": "export.slim: false"}}})
+    samples = ctx.samples() if ctx.samples is not None and ctx.verify and check is not None else None
+    r = slim(tfl, changes, refused, check=(lambda a, b: check(a, b, samples)) if samples else None)
+    return Deployed(r.tflite, {"slim": r.to_dict()})
 
 
 def package_missing(typ: str, package: Optional[tuple[str, str, str]]) -> Optional[str]:

@@ -15,7 +15,7 @@ from ..errors import InputError
 from ..limits import MAX_VELA_CONFIG_BYTES
 from ..safe_files import input_problem
 from ..strict import Strict
-from .base import MISSING, Gate, MeasureContext, Measured, change_cell, int_cell
+from .base import MISSING, Deployed, Gate, MeasureContext, Measured, change_cell, int_cell, slim_file
 from .vela import vela_config_names
 
 #: the runtime in messages
@@ -60,6 +60,16 @@ GATES = {
 BASELINE = "int8 PTQ"
 #: Vela's optimized .tflite (model_vela_<name>.tflite for a second Ethos-U target), recorded as `vela_path`
 FILE = ("model_vela.tflite", "vela_path")
+#: Vela compiles every change of the LiteRT-safe set to the same figures (and flash); the operators it leaves
+#: to the CPU run on LiteRT's kernels, which refuse collapsed zero points
+SLIM_CHANGES = ("tensor_names", "metadata", "empty_buffers", "duplicate_buffers")
+SLIM_REFUSED = {"zero_points": "the operators Vela leaves to the CPU run on LiteRT's kernels, which refuse one "
+                               "zero point for a per-channel tensor"}
+INT4 = False
+INT4_REASON = "Vela does not compile int4 weights"
+#: Vela's figures that a slimmed file must keep
+VELA_FIGURES = ("npu_cycles", "npu_compute_cycles", "sram_bytes", "npu_ops", "cpu_ops", "macs",
+                "npu_encoded_weights_bytes", "flash_bytes")
 #: bare names in `targets:` and `inspect --target`: the accelerators
 INSPECT_NAMES = ACCELERATORS
 COMPARE_ROWS = (("sram_bytes", "SRAM bytes", "B"), ("flash_bytes", "flash bytes", "B"),
@@ -102,6 +112,33 @@ def measure(t: EthosUTarget, tfl: bytes, ctx: MeasureContext) -> Measured:
 
     figures, optimized = run_vela(tfl, t.accelerator, t.system_config, t.memory_mode, t.config, t.optimise)
     return Measured({"type": TYPE, **figures}, optimized)
+
+
+def slim_check(t: EthosUTarget, samples: list):
+    """The check of a slimmed file: Vela compiles both to the same figures, and both give bit-identical
+    outputs on LiteRT (where Vela's CPU fallback runs)."""
+    def check(original: bytes, slimmed: bytes, given: list = samples) -> int:
+        from ..deploy.verify import VerifyError, assert_same_outputs, run_litert
+        from .vela import run_vela
+
+        a, b = (run_vela(x, t.accelerator, t.system_config, t.memory_mode, t.config, t.optimise)[0]
+                for x in (original, slimmed))
+        diff = {k: (a.get(k), b.get(k)) for k in VELA_FIGURES if a.get(k) != b.get(k)}
+        if diff or a.get("error") or b.get("error"):
+            raise VerifyError(f"ethos-u: Vela's figures differ from the original's: {diff or b.get('error')}")
+        return assert_same_outputs(original, slimmed, given, run_litert, "LiteRT") if given else 0
+    return check
+
+
+def deploy(t: EthosUTarget, tfl: bytes, ctx: MeasureContext) -> Deployed:
+    """The file Vela compiles: slimmed with the LiteRT-safe changes, checked by compiling both."""
+    check = slim_check(t, [])
+    return slim_file(tfl, ctx, SLIM_CHANGES, SLIM_REFUSED, lambda a, b, s: check(a, b, s))
+
+
+def deployable_bytes(f: dict, tfl: bytes) -> int:
+    """What the device stores: Vela's flash (the command stream, encoded weights and the model's tensors)."""
+    return int(f["flash_bytes"]) if f.get("flash_bytes") is not None else len(tfl)
 
 
 def summary_line(name: str, f: dict) -> str:

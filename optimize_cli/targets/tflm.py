@@ -8,7 +8,7 @@ from typing import Literal, Optional
 from pydantic import Field
 
 from ..strict import Strict
-from .base import MISSING, Gate, MeasureContext, Measured, change_cell, int_cell
+from .base import MISSING, Deployed, Gate, MeasureContext, Measured, change_cell, int_cell, slim_file
 
 #: the runtime in messages
 TITLE = "TFLM"
@@ -31,8 +31,13 @@ PACKAGE = ("tflite_micro", "tflite-micro", "tflm")
 GATES = {"max_arena_bytes": Gate("arena_bytes", "max", "B", "Largest allowed TFLM tensor arena (bytes).")}
 #: TFLM has float kernels: the float32 baseline runs there
 BASELINE = "float32"
-#: TFLM runs the shared model.tflite (no file of its own yet)
-FILE = None
+#: TFLM loads its own file: slimmed for it (collapsed zero points, which LiteRT refuses) and LUT-compressed
+#: where that pays (TFLM_DECODE operators: the file runs on TFLM only)
+FILE = ("model_tflm.tflite", "tflm_path")
+SLIM_CHANGES = ("tensor_names", "zero_points", "metadata", "empty_buffers", "duplicate_buffers")
+SLIM_REFUSED: dict = {}
+INT4 = False
+INT4_REASON = "TFLM does not allocate int4 weights"
 INSPECT_NAMES = ("tflm",)
 COMPARE_ROWS = (("arena_bytes", "arena bytes", "B"),)
 
@@ -47,6 +52,33 @@ def measure(t: TflmTarget, tfl: bytes, ctx: MeasureContext) -> Measured:
 
     batches = ctx.batches() if ctx.batches is not None and t.accuracy else None
     return Measured({"type": TYPE, **measure_tflm(tfl, batches, ctx.metric, ctx.top_k, t.arena_size)})
+
+
+def _check(original: bytes, changed: bytes, samples: list) -> int:
+    from ..deploy.verify import assert_same_outputs, run_tflm
+
+    return assert_same_outputs(original, changed, samples, run_tflm, TITLE)
+
+
+def deploy(t: TflmTarget, tfl: bytes, ctx: MeasureContext) -> Deployed:
+    """model_tflm.tflite: slimmed for TFLM, then LUT-compressed tensor by tensor where the file shrinks,
+    each step checked bit-identical on TFLM over the samples. A model TFLM cannot load keeps the slimmed
+    file, and the compression table says why."""
+    from ..deploy import lut
+    from ..deploy.verify import TflmLoadError
+
+    out = slim_file(tfl, ctx, SLIM_CHANGES, SLIM_REFUSED, _check)
+    samples = ctx.samples() if ctx.samples is not None and ctx.verify else []
+    try:
+        r = lut.compress(out.tflite, samples, names=lut.tensor_names(tfl), verify=bool(samples))
+    except TflmLoadError as e:
+        out.figures["compression"] = {"skipped": f"TFLM cannot load the model: {e}"[:300]}
+        return out
+    except ValueError as e:  # a model lut does not compress (several subgraphs)
+        out.figures["compression"] = {"skipped": str(e)[:300]}
+        return out
+    out.figures["compression"] = r.to_dict()
+    return Deployed(r.tflite, out.figures)
 
 
 def problem(label: str, f: dict) -> Optional[str]:

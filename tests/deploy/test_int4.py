@@ -8,12 +8,11 @@ from optimize_cli.deploy import int4
 from optimize_cli.deploy import slim as S
 from optimize_cli.deploy import verify as V
 from optimize_cli.errors import RecipeError
+from optimize_cli.targets import ethos_u, litert, tflm
 
 
 def test_int4_runs_on_litert_only():
-    assert int4.int4_supported("litert")
-    assert not int4.int4_supported("tflm") and not int4.int4_supported("ethos-u")
-    assert not int4.int4_supported("coreml")
+    assert litert.INT4 and not tflm.INT4 and not ethos_u.INT4
 
 
 def test_int4_weight_bits_are_checked():
@@ -49,9 +48,9 @@ def test_int4_writes_int4_conv_and_dense_weights_and_runs_on_litert(float_tflite
     with pytest.raises(V.TflmLoadError):  # why tflm is refused
         V.run_tflm(r.tflite, samples[:1])
     # slimming for LiteRT still applies, bit-identically
-    slim = S.slim(r.tflite, "litert")
+    slim = S.slim(r.tflite, litert.SLIM_CHANGES)
     assert "tensor_names" in slim.applied
-    V.assert_same_outputs(r.tflite, slim.tflite, samples, "litert")
+    V.assert_same_outputs(r.tflite, slim.tflite, samples, V.run_litert, "LiteRT")
 
 
 @pytest.mark.slow

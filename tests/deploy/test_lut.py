@@ -11,7 +11,7 @@ pytestmark = pytest.mark.slow  # converts the tiny models (session fixtures)
 
 
 def test_lut_compresses_clustered_kernels_and_runs_bit_identically_on_tflm(clustered_int8_tflite, samples):
-    slim = S.slim(clustered_int8_tflite, "tflm").tflite
+    slim = S.slim(clustered_int8_tflite, S.CHANGE_NAMES).tflite
     r = L.compress(slim, samples, names=L.tensor_names(clustered_int8_tflite))
     assert r.compressed_bytes < len(slim) and r.verified_samples == len(samples)
     layer = {t.name.split("/")[1]: t for t in r.tensors if "/" in t.name}
@@ -20,7 +20,7 @@ def test_lut_compresses_clustered_kernels_and_runs_bit_identically_on_tflm(clust
     for t in r.compressed_tensors:
         assert t.bits <= 2 and t.file_saved > 0 and t.mode == "per_channel" and t.skipped is None
     assert sum(t.file_saved for t in r.compressed_tensors) == len(slim) - r.compressed_bytes
-    V.assert_same_outputs(slim, r.tflite, samples, "tflm")
+    V.assert_same_outputs(slim, r.tflite, samples, V.run_tflm, "TFLM")
     assert r.to_dict()["tensors"][0].keys() >= {"name", "bits", "bytes_before", "bytes_after", "skipped"}
 
 
@@ -40,7 +40,7 @@ def test_lut_per_tensor_table_on_a_per_channel_tensor_changes_the_outputs(cluste
     row.bits = 7
     wrong = L.compressed_file(clustered_int8_tflite, [row])
     with pytest.raises(V.VerifyError, match="differ"):
-        V.assert_same_outputs(clustered_int8_tflite, wrong, samples, "tflm")
+        V.assert_same_outputs(clustered_int8_tflite, wrong, samples, V.run_tflm, "TFLM")
 
 
 def test_lut_refuses_a_model_tflm_cannot_load(float_tflite, samples, digits_data):
