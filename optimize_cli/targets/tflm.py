@@ -65,10 +65,16 @@ def deploy(t: TflmTarget, tfl: bytes, ctx: MeasureContext) -> Deployed:
     each step checked bit-identical on TFLM over the samples. A model TFLM cannot load keeps the slimmed
     file, and the compression table says why."""
     from ..deploy import lut
-    from ..deploy.verify import TflmLoadError
+    from ..deploy.verify import TflmLoadError, run_tflm
 
-    out = slim_file(tfl, ctx, SLIM_CHANGES, SLIM_REFUSED, _check)
     samples = ctx.samples() if ctx.samples is not None and ctx.verify else []
+    try:
+        run_tflm(tfl, samples[:1])  # TFLM loads it (a hybrid or float16 model it does not: nothing to check on)
+    except TflmLoadError as e:
+        out = slim_file(tfl, ctx, SLIM_CHANGES, SLIM_REFUSED)
+        out.figures["compression"] = {"skipped": f"TFLM cannot load the model: {e}"[:300]}
+        return out
+    out = slim_file(tfl, ctx, SLIM_CHANGES, SLIM_REFUSED, _check)
     try:
         r = lut.compress(out.tflite, samples, names=lut.tensor_names(tfl), verify=bool(samples))
     except TflmLoadError as e:
