@@ -10,7 +10,7 @@ from typing import Any, Optional
 
 from .errors import InputError
 from .models.files import path_problem, read_bounded
-from .report.figures import (compression_ratio, measurement_saved_percent, number, path_label,
+from .report.figures import (compression_ratio, deployable, measurement_saved_percent, number, path_label,
                              result_accuracy_drop, result_max_unique, result_sparsity, speedup)
 from .report.format import fmt_change, fmt_compressed, fmt_int, fmt_ms, fmt_number, fmt_pct, fmt_ratio, fmt_speed
 from .report.schema import SCHEMA_VERSION
@@ -111,6 +111,8 @@ def _run_figures(rep: dict, name: str) -> dict:
         "speedup": speedup(rep),
         "passed": rep.get("passed"),
         "targets": compare_target_figures(rep),
+        "deployable": {d["name"]: {"bytes": d["bytes"], "ptq_bytes": d["ptq_bytes"], "ratio": d["ratio"]}
+                       for d in deployable(rep)},
         "baseline": {
             "accuracy": number(base.get("accuracy")),
             "tflite_bytes": _int(base.get("tflite_bytes")),
@@ -166,6 +168,17 @@ def _f_x(v) -> str:
     return fmt_ratio(v, MISSING, sign="x")
 
 
+def _deployable_rows(runs: list) -> list:
+    """"Deployable bytes, <target>": what each runtime loads, with the fraction of the int8 PTQ's figure."""
+    names = list(dict.fromkeys(n for r in runs for n in r["deployable"]))
+
+    def cell(d) -> str:
+        if d is None:
+            return MISSING
+        return f"{d['bytes']:,}" + (f" ({d['ratio']:.3f} of PTQ)" if d["ratio"] is not None else "")
+    return [(f"Deployable bytes, {n}", MISSING, [cell(r["deployable"].get(n)) for r in runs]) for n in names]
+
+
 def _grid(runs: list, first: dict) -> tuple[list[str], list[tuple[str, str, list[str]]], list[str]]:
     """(header, rows of (label, baseline cell, run cells), notes): what both renderings show."""
     b = first["baseline"]
@@ -175,6 +188,7 @@ def _grid(runs: list, first: dict) -> tuple[list[str], list[tuple[str, str, list
         f"Metric ({first['metric']})" if len(metrics) == 1 else "Metric (" + ", ".join(sorted(metrics)) + ")")
     rows = [
         ("Path", "float32 TFLite", [r["path"] for r in runs]),
+        *_deployable_rows(runs),
         (label, _f_num(b["accuracy"]), [_f_num(r["accuracy"]) for r in runs]),
         (f"{label} vs baseline", MISSING, [fmt_change(r["accuracy_drop"], _f_num, MISSING) for r in runs]),
         ("TFLite bytes", _f_int(b["tflite_bytes"]), [_f_int(r["tflite_bytes"]) for r in runs]),
