@@ -11,7 +11,7 @@ import click
 
 from .shell import program
 from .step_summary import append_step_summary
-from .options import json_option, model_option, output_option, quiet_option, set_option
+from .options import json_option, mlflow_option, model_option, output_option, quiet_option, set_option
 
 
 @click.command()
@@ -28,8 +28,11 @@ from .options import json_option, model_option, output_option, quiet_option, set
 @click.option("--allow-code", is_flag=True, help="Allow python data sources (data.*.type: python) to run the code the recipe names.")
 @click.option("--no-cache", is_flag=True, help="Convert and measure the baselines again: neither read nor write the "
               "baseline cache (~/.cache/optimize-cli, or $OPTIMIZE_CLI_CACHE_DIR).")
+@mlflow_option()
+@click.option("--tensorboard", type=click.Path(path_type=Path), metavar="DIR", help="TensorBoard logs of the "
+              "training stages, one DIR/NN_<type>/ each (extra [tensorboard]; overrides training.tensorboard).")
 def run(recipe: Path, model, output, sets, seed, resume, force, as_json, quiet, trust_model, allow_code,
-        no_cache) -> None:
+        no_cache, mlflow_uri, tensorboard) -> None:
     """Run RECIPE (a recipe file, or a built-in recipe's name such as ptq-int8): stages, export, measurement,
     report."""
     from ..builtin import recipe_path
@@ -42,6 +45,9 @@ def run(recipe: Path, model, output, sets, seed, resume, force, as_json, quiet, 
     from ..training.distribute import worker_of
 
     worker = worker_of(r, resume)  # multi_worker: TF_CONFIG checked (exit 2), before TensorFlow too
+    from ..integrations import session
+
+    tracking = session.before_run(r, mlflow_uri, tensorboard, _warn)  # exit 2 without an extra; a warning
     from ..progress import Reporter
     from ..run import RunOptions
     from ..run import run as run_recipe  # imports TensorFlow lazily inside
@@ -57,6 +63,8 @@ def run(recipe: Path, model, output, sets, seed, resume, force, as_json, quiet, 
         again += ["--seed", str(seed)]
     again += [flag for flag, on in (("--json", as_json), ("--quiet", quiet), ("--trust-model", trust_model),
                                     ("--allow-code", allow_code), ("--no-cache", no_cache)) if on]
+    again += [*(["--mlflow", mlflow_uri] if mlflow_uri else []), *(["--tensorboard", r.training.tensorboard]
+                                                                   if tensorboard is not None else [])]
     opts = RunOptions(output=output, resume=resume, force=force, quiet=quiet, as_json=as_json,
                       trust_model=trust_model, allow_code=allow_code, no_cache=no_cache, argv=again)
     reporter = Reporter(quiet=quiet)
@@ -66,7 +74,9 @@ def run(recipe: Path, model, output, sets, seed, resume, force, as_json, quiet, 
         click.echo(train_along_with_chief(r, opts, reporter, worker))
         sys.exit(0)
     result = run_recipe(r, opts, reporter)
-    sys.exit(announce(result, as_json, reporter))
+    code = announce(result, as_json, reporter)
+    session.after_run(tracking, result.output, _warn)  # after the results are out; never changes the exit code
+    sys.exit(code)
 
 
 def announce(result, as_json: bool, reporter) -> int:

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import click
 
-from .options import json_option, output_option, quiet_option
+from .options import json_option, mlflow_option, output_option, quiet_option
 
 
 @click.command()
@@ -32,8 +32,9 @@ from .options import json_option, output_option, quiet_option
 @quiet_option("No per-trial lines; only errors on stderr.")
 @click.option("--no-cache", is_flag=True, help="Leave the user's baseline cache alone: the trials share one of "
               "the study's own in DIR/cache (the baselines are still measured once per study).")
+@mlflow_option("Log the search to MLflow (extra [mlflow]): one parent run, one child run per trial.")
 def search(recipe, trials, timeout, workers, storage, study_name, output, resume, report_only, heartbeat, worker,
-           as_json, quiet, no_cache) -> None:
+           as_json, quiet, no_cache, mlflow_uri) -> None:
     """Search RECIPE's spaces ({search: [lo, hi]}, {search: {choices: [...]}}, optional stages) for the
     recipes that minimize its search.objectives under its gates."""
     from ..builtin import recipe_path
@@ -48,6 +49,9 @@ def search(recipe, trials, timeout, workers, storage, study_name, output, resume
         raise RecipeError("search needs a RECIPE (or --report-only with --storage)")
     path = recipe_path(recipe)
     space, first = load_space(path)
+    from ..integrations import session
+
+    tracking = None if worker else session.before_search(first, mlflow_uri, _warn)
     out = Path(output) if output is not None else Path("runs") / first.name
     opts = SearchOptions(output=out, trials=trials, timeout=timeout, workers=workers, storage=storage,
                          study=study_name, resume=resume, quiet=quiet, no_cache=no_cache, heartbeat=heartbeat)
@@ -69,7 +73,12 @@ def search(recipe, trials, timeout, workers, storage, study_name, output, resume
         return
     with TrialProgress(space.config.objectives, quiet=quiet, live=False if as_json else None) as progress:
         doc = run_search(space, Path(path).resolve(), first.name, opts, progress)
+    session.after_search(tracking, out, doc, _warn)
     _summary(doc, out, as_json)
+
+
+def _warn(message: str) -> None:
+    print(f"optimize-cli: warning: {message}", file=sys.stderr)
 
 
 def _report_only(recipe, storage, study_name, output, heartbeat, as_json) -> None:
