@@ -75,7 +75,7 @@ def run(recipe: Path, model, output, sets, seed, resume, force, as_json, quiet, 
         sys.exit(0)
     result = run_recipe(r, opts, reporter)
     code = announce(result, as_json, reporter)
-    session.after_run(tracking, result.output, _warn)  # after the results are out; never changes the exit code
+    session.after_run(tracking, result.output, _warn, quiet)  # after the results are out; never changes the exit code
     sys.exit(code)
 
 

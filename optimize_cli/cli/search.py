@@ -73,7 +73,7 @@ def search(recipe, trials, timeout, workers, storage, study_name, output, resume
         return
     with TrialProgress(space.config.objectives, quiet=quiet, live=False if as_json else None) as progress:
         doc = run_search(space, Path(path).resolve(), first.name, opts, progress)
-    session.after_search(tracking, out, doc, _warn)
+    session.after_search(tracking, out, doc, _warn, quiet)
     _summary(doc, out, as_json)
 
 

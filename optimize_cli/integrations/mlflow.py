@@ -25,7 +25,6 @@ import contextlib
 import json
 import os
 import re
-import sys
 import time
 import urllib.error
 import urllib.request
@@ -72,7 +71,11 @@ def require_client() -> None:
     """Exit 2 (RecipeError) when tracking is asked for but the MLflow client is not installed."""
     import importlib.util
 
-    if importlib.util.find_spec("mlflow") is None:
+    try:
+        missing = importlib.util.find_spec("mlflow") is None
+    except ValueError:  # sys.modules["mlflow"] is None: blocked
+        missing = True
+    if missing:
         raise RecipeError(f"MLflow tracking (--mlflow / tracking:) needs the MLflow client: {EXTRAS['mlflow']}")
 
 
@@ -87,6 +90,8 @@ def start(cli_uri: Optional[str], recipe, warn: Warn) -> Optional[Tracking]:
     if why is not None:
         warn(f"MLflow tracking server {tracking.uri} cannot be reached ({why}); the run goes on without tracking")
         return None
+    if tracking.uri and tracking.uri.startswith("file:"):  # asked for by name: MLflow 3 wants the opt-in
+        os.environ["MLFLOW_ALLOW_FILE_STORE"] = os.environ.get("MLFLOW_ALLOW_FILE_STORE") or "true"
     # a server that goes away during the run costs a few seconds at the end, not MLflow's minutes of retries
     os.environ.setdefault("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "1")
     os.environ.setdefault("MLFLOW_HTTP_REQUEST_TIMEOUT", "30")
@@ -118,7 +123,7 @@ def log_run(tracking: Optional[Tracking], out_dir: Path, warn: Warn, command: st
     if tracking is None:
         return None
     try:
-        with contextlib.redirect_stdout(sys.stderr):  # stdout carries only the result
+        with _hushed():  # stdout carries only the result; the client's own lines are replaced by the caller's
             client, experiment_id = _client(tracking)
             return _log_dir(client, experiment_id, Path(out_dir), RUN_ARTIFACTS, {"optimize_cli.command": command})
     except Exception as e:  # noqa: BLE001 - tracking never fails a run
@@ -131,12 +136,28 @@ def log_search(tracking: Optional[Tracking], out_dir: Path, doc: dict, warn: War
     if tracking is None:
         return None
     try:
-        with contextlib.redirect_stdout(sys.stderr):
+        with _hushed():
             client, experiment_id = _client(tracking)
             return _log_search(client, experiment_id, Path(out_dir), doc)
     except Exception as e:  # noqa: BLE001
         warn(f"MLflow: the search was not logged to {tracking.uri or 'the default tracking URI'} ({_one_line(e)})")
         return None
+
+
+@contextlib.contextmanager
+def _hushed():
+    """The MLflow client's prints ("View run at ...") and log lines kept off stdout and stderr."""
+    import io
+    import logging
+
+    log = logging.getLogger("mlflow")
+    level = log.level
+    log.setLevel(logging.ERROR)
+    try:
+        with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
+            yield
+    finally:
+        log.setLevel(level)
 
 
 def _client(tracking: Tracking):

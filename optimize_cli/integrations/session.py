@@ -4,6 +4,7 @@ naming it), and the finished run handed to them. Imports neither MLflow nor Tens
 from __future__ import annotations
 
 import os
+import sys
 import tempfile
 from pathlib import Path
 from typing import Callable, Optional
@@ -28,12 +29,19 @@ def before_search(recipe, mlflow_uri: Optional[str], warn: Warn) -> Optional[Tra
     return start(mlflow_uri, recipe, warn)
 
 
-def after_run(tracking: Optional[Tracking], out_dir, warn: Warn) -> None:
-    log_run(tracking, Path(out_dir), warn)
+def after_run(tracking: Optional[Tracking], out_dir, warn: Warn, quiet: bool = False) -> None:
+    """The finished run in `out_dir` to MLflow; one stderr line says where (none with --quiet)."""
+    _said(tracking, log_run(tracking, Path(out_dir), warn), "run", quiet)
 
 
-def after_search(tracking: Optional[Tracking], out_dir, doc: dict, warn: Warn) -> None:
-    log_search(tracking, Path(out_dir), doc, warn)
+def after_search(tracking: Optional[Tracking], out_dir, doc: dict, warn: Warn, quiet: bool = False) -> None:
+    _said(tracking, log_search(tracking, Path(out_dir), doc, warn), "search", quiet)
+
+
+def _said(tracking: Optional[Tracking], run_id: Optional[str], what: str, quiet: bool) -> None:
+    if run_id is not None and not quiet:
+        print(f"MLflow: {what} logged as run {run_id} of experiment '{tracking.experiment}' at "
+              f"{tracking.uri or 'the default tracking URI'}", file=sys.stderr, flush=True)
 
 
 def check_tensorboard(folder: Optional[str]) -> None:
@@ -43,7 +51,11 @@ def check_tensorboard(folder: Optional[str]) -> None:
         return
     import importlib.util
 
-    if importlib.util.find_spec("tensorboard") is None:
+    try:
+        missing = importlib.util.find_spec("tensorboard") is None
+    except ValueError:  # sys.modules["tensorboard"] is None: blocked
+        missing = True
+    if missing:
         raise RecipeError(f"TensorBoard logs (--tensorboard / training.tensorboard) need TensorBoard: "
                           f"{EXTRAS['tensorboard']}")
     try:
