@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from run_helpers import DATA, MODEL, ptq_recipe, write_recipe
+from run_helpers import DATA, ptq_recipe, write_recipe
 
 START_SECONDS = 180  # SQLite migrations on a busy 2-core machine; the start never waits longer
 
