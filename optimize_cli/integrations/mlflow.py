@@ -278,7 +278,20 @@ def _figures(prefix: str, section: dict) -> list:
     out = [_metric(f"{prefix}{k}", v) for k, v in section.items() if _number(v)]
     for tname, figs in (section.get("targets") or {}).items():
         if isinstance(figs, dict):
-            out += [_metric(f"{prefix}targets.{tname}.{k}", v) for k, v in flatten(figs).items() if _number(v)]
+            out += [_metric(f"{prefix}targets.{tname}.{k}", v) for k, v in _leaves(figs).items()]
+    return out
+
+
+def _leaves(figures: dict, prefix: str = "") -> dict:
+    """The numeric values of nested mappings ({"sram": {"peak": 1}} → {"sram.peak": 1}); lists (per-tensor
+    tables) are the report's to show, not metrics."""
+    out = {}
+    for k, v in figures.items():
+        key = f"{prefix}.{k}" if prefix else str(k)
+        if isinstance(v, dict):
+            out.update(_leaves(v, key))
+        elif _number(v):
+            out[key] = v
     return out
 
 

@@ -198,3 +198,25 @@ def test_mlflow_missing_client_is_exit_2_naming_the_extra(tmp_path):
     assert res.returncode == 2, res.stderr
     assert "pip install 'optimize-cli[mlflow]'" in res.stderr and "Traceback" not in res.stderr
     assert len(res.stderr.strip().splitlines()) == 1 and not (tmp_path / "o").exists()
+
+
+def test_mlflow_report_metrics_read_target_figures_generically():
+    """Every numeric field of result.targets.<name> (deployable bytes included, nested ones dotted) is a
+    metric; per-tensor lists are not; each stage's history is a step metric per epoch."""
+    if importlib.util.find_spec("mlflow") is None:
+        _missing("mlflow-skinny")
+    import json
+
+    from optimize_cli.integrations.mlflow import report_metrics
+
+    report = json.loads((Path(__file__).parents[1] / "fixtures" / "report_example.json").read_text())
+    report["result"]["targets"] = {"tflm": {"arena_bytes": 2048, "deployable_bytes": 61000, "slim": {"removed": 3},
+                                            "compression": [{"bits": 4}], "ops": ["CONV_2D"]}}
+    report["stages"][0]["history"] = {"loss": [0.9, 0.5, 0.4]}
+    metrics = {}
+    for m in report_metrics(report):
+        metrics.setdefault(m.key, []).append((m.step, m.value))
+    assert metrics["targets.tflm.deployable_bytes"] == [(0, 61000.0)] and "targets.tflm.slim.removed" in metrics
+    assert not [k for k in metrics if "compression." in k or ".ops" in k]
+    assert metrics["01_prune/epoch_loss"] == [(0, 0.9), (1, 0.5), (2, 0.4)]
+    assert metrics["compressed_bytes"] == [(0, report["result"]["compressed_bytes"])]
