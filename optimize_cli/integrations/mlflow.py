@@ -25,6 +25,7 @@ import contextlib
 import json
 import os
 import re
+import ssl
 import time
 import urllib.error
 import urllib.request
@@ -57,14 +58,17 @@ class Tracking:
 
 
 def requested(cli_uri: Optional[str], recipe) -> Optional[Tracking]:
-    """The tracking asked for by `--mlflow URI` or the recipe's `tracking:` (None when neither). The URI is
-    --mlflow's, else tracking.mlflow, else $MLFLOW_TRACKING_URI."""
+    """The tracking asked for by `--mlflow URI` or the recipe's `tracking:` (None when neither: a
+    $MLFLOW_TRACKING_URI set for other tools does not make every run log). The URI is --mlflow's, else
+    tracking.mlflow, else $MLFLOW_TRACKING_URI; the experiment tracking.experiment, else
+    $MLFLOW_EXPERIMENT_NAME, else the recipe's name."""
     cfg = getattr(recipe, "tracking", None)
     if cli_uri is None and cfg is None:
         return None
     uri = tracking_uri(cli_uri) if cli_uri else (cfg.mlflow if cfg is not None and cfg.mlflow else None)
     uri = uri or os.environ.get("MLFLOW_TRACKING_URI") or None
-    return Tracking(uri, (cfg.experiment if cfg is not None and cfg.experiment else None) or recipe.name)
+    experiment = (cfg.experiment if cfg is not None and cfg.experiment else None)
+    return Tracking(uri, experiment or os.environ.get("MLFLOW_EXPERIMENT_NAME") or recipe.name)
 
 
 def require_client() -> None:
@@ -110,6 +114,8 @@ def unreachable(uri: Optional[str]) -> Optional[str]:
         return None if e.code < 500 else f"HTTP {e.code}"
     except (OSError, ValueError) as e:
         reason = getattr(e, "reason", None) or e
+        if isinstance(reason, ssl.SSLError):  # it answered; the client has its own TLS settings
+            return None
         return str(getattr(reason, "strerror", None) or reason)
     return None
 

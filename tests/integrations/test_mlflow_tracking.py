@@ -220,3 +220,24 @@ def test_mlflow_report_metrics_read_target_figures_generically():
     assert not [k for k in metrics if "compression." in k or ".ops" in k]
     assert metrics["01_prune/epoch_loss"] == [(0, 0.9), (1, 0.5), (2, 0.4)]
     assert metrics["compressed_bytes"] == [(0, report["result"]["compressed_bytes"])]
+
+
+def test_mlflow_tracking_is_asked_for_by_the_option_or_the_recipe_and_honours_the_environment(tmp_path,
+                                                                                             monkeypatch):
+    from optimize_cli.integrations.mlflow import requested
+    from optimize_cli.recipe import load_recipe
+
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", "http://tracking.example.invalid:5000")
+    monkeypatch.delenv("MLFLOW_EXPERIMENT_NAME", raising=False)
+    plain = load_recipe(write_recipe(tmp_path, ptq_recipe("plain"), "plain.yaml"))
+    assert requested(None, plain) is None  # the variable alone does not make every run log
+    t = requested("store", plain)  # a folder: its file:// URI, relative to the current directory
+    assert t.uri == (Path.cwd() / "store").resolve().as_uri() and t.experiment == "plain"
+    doc = dict(ptq_recipe("keyed"), tracking=None)  # `tracking:` alone
+    keyed = load_recipe(write_recipe(tmp_path, doc, "keyed.yaml"))
+    assert requested(None, keyed).uri == "http://tracking.example.invalid:5000"
+    doc["tracking"] = {"mlflow": "runs/mlruns", "experiment": "team"}
+    keyed = load_recipe(write_recipe(tmp_path, doc, "keyed.yaml"))
+    t = requested(None, keyed)
+    assert t.uri == (tmp_path / "runs" / "mlruns").resolve().as_uri() and t.experiment == "team"
+    assert requested("http://127.0.0.1:5000", keyed).uri == "http://127.0.0.1:5000"  # --mlflow wins
