@@ -25,3 +25,8 @@ def quiet_option(help: str = "No progress; only errors on stderr."):
 
 def output_option(help: str, **path_kw):
     return click.option("--output", "-o", type=click.Path(path_type=Path, **path_kw), help=help)
+
+
+def mlflow_option(help: str = "Log to MLflow (extra [mlflow]): a tracking server's URL, file:///folder or a "
+                  "folder; overrides the recipe's tracking.mlflow."):
+    return click.option("--mlflow", "mlflow_uri", metavar="URI", help=help)

@@ -13,7 +13,7 @@ import click
 from ..errors import Interrupted
 from .shell import program
 from .step_summary import append_step_summary
-from .options import json_option, model_option, output_option, quiet_option, set_option
+from .options import json_option, mlflow_option, model_option, output_option, quiet_option, set_option
 
 
 @click.command()
@@ -35,8 +35,11 @@ from .options import json_option, model_option, output_option, quiet_option, set
               help="Stop after a stage whose Keras accuracy drop is past this (a search trial; exit 6).")
 @click.option("--cache-dir", type=click.Path(path_type=Path), hidden=True,
               help="The baseline cache's folder (a search trial: the study's own with search --no-cache).")
+@mlflow_option()
+@click.option("--tensorboard", type=click.Path(path_type=Path), metavar="DIR", help="TensorBoard logs of the "
+              "training stages, one DIR/NN_<type>/ each (extra [tensorboard]; overrides training.tensorboard).")
 def run(recipe: Path, model, output, sets, seed, resume, force, as_json, quiet, trust_model, allow_code,
-        no_cache, early_stop_drop, cache_dir) -> None:
+        no_cache, early_stop_drop, cache_dir, mlflow_uri, tensorboard) -> None:
     """Run RECIPE (a recipe file, or a built-in recipe's name such as ptq-int8): stages, export, measurement,
     report."""
     from ..builtin import recipe_path
@@ -49,6 +52,9 @@ def run(recipe: Path, model, output, sets, seed, resume, force, as_json, quiet, 
     from ..training.distribute import worker_of
 
     worker = worker_of(r, resume)  # multi_worker: TF_CONFIG checked (exit 2), before TensorFlow too
+    from ..integrations import session
+
+    tracking = session.before_run(r, mlflow_uri, tensorboard, _warn)  # exit 2 without an extra; a warning
     from ..progress import Reporter
     from ..run import RunOptions
     from ..run import run as run_recipe  # imports TensorFlow lazily inside
@@ -67,9 +73,16 @@ def run(recipe: Path, model, output, sets, seed, resume, force, as_json, quiet, 
     except Interrupted as e:  # the library names the kept stages; the command that continues is said here
         flags = {"--json": as_json, "--quiet": quiet, "--trust-model": trust_model, "--allow-code": allow_code,
                  "--no-cache": no_cache}
-        e.advice = resume_advice(e, command_again(given, recipe, model, sets, seed, flags), force or resume)
+        again = command_again(given, recipe, model, sets, seed, flags)
+        again += [*(["--mlflow", mlflow_uri] if mlflow_uri else []),
+                  *(["--tensorboard", str(r.training.tensorboard)] if tensorboard is not None else [])]
+        e.advice = resume_advice(e, again, force or resume)
         raise
-    sys.exit(announce(result, as_json, reporter))
+    code = announce(result, as_json, reporter)
+    said = session.after_run(tracking, result.output, _warn, quiet)  # after the results; never changes the exit code
+    if said:
+        click.echo(said, err=True)
+    sys.exit(code)
 
 
 def command_again(given, recipe: Path, model, sets, seed, flags: dict) -> list[str]:

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import click
 
-from .options import json_option, output_option, quiet_option
+from .options import json_option, mlflow_option, output_option, quiet_option
 from .types import SECONDS
 
 
@@ -33,8 +33,9 @@ from .types import SECONDS
 @quiet_option("No per-trial lines; only errors on stderr.")
 @click.option("--no-cache", is_flag=True, help="Leave the user's baseline cache alone: the trials share one of "
               "the study's own in DIR/cache (the baselines are still measured once per study).")
+@mlflow_option("Log the search to MLflow (extra [mlflow]): one parent run, one child run per trial.")
 def search(recipe, trials, timeout, workers, storage, study_name, output, resume, report_only, heartbeat, worker,
-           as_json, quiet, no_cache) -> None:
+           as_json, quiet, no_cache, mlflow_uri) -> None:
     """Search RECIPE's spaces ({search: [lo, hi]}, {search: {choices: [...]}}, optional stages) for the
     recipes that minimize its search.objectives under its gates."""
     from ..builtin import recipe_path
@@ -50,6 +51,9 @@ def search(recipe, trials, timeout, workers, storage, study_name, output, resume
     path = recipe_path(recipe)
     space, first = load_space(path)
     out = Path(output) if output is not None else Path("runs") / first.name
+    from ..integrations import session
+
+    tracking = None if worker else session.before_search(first, mlflow_uri, _warn)
     opts = SearchOptions(output=out, trials=trials, timeout=timeout, workers=workers, storage=storage,
                          study=study_name, resume=resume, quiet=quiet, no_cache=no_cache, heartbeat=heartbeat)
     # a worker shows one plain line per trial (the parent of --workers K passes --quiet and shows them itself)
@@ -74,7 +78,14 @@ def search(recipe, trials, timeout, workers, storage, study_name, output, resume
 
             sys.exit(EXIT_INTERRUPTED)
         return
+    said = session.after_search(tracking, out, doc, _warn, quiet)  # never changes the exit code
+    if said:
+        click.echo(said, err=True)
     _summary(doc, out, as_json)
+
+
+def _warn(message: str) -> None:
+    print(f"optimize-cli: warning: {message}", file=sys.stderr)
 
 
 def _report_only(recipe, storage, study_name, output, heartbeat, as_json) -> None:

@@ -20,6 +20,7 @@ from ..measure.metrics import METRICS
 from ..stages.order import path_scheme
 from ..tree import QUANTIZATIONS
 from ..data import DataConfig
+from ..integrations.config import TrackingConfig
 from ..training.distill import DistillSetting
 from ..training.distribute import DistributeConfig
 from .text import show_value
@@ -61,6 +62,10 @@ class TrainingConfig(_Strict):
     distribute: Optional[DistributeConfig] = Field(
         None, description="Train the prune, cluster and filter_prune stages under tf.distribute (absent: one "
         "device, as always).")
+    tensorboard: Optional[str] = Field(
+        None, min_length=1, exclude=True, description="Write TensorBoard logs of every training stage under this "
+        "folder (relative to the recipe), one NN_<type> subfolder each (extra [tensorboard]); --tensorboard "
+        "overrides.")
 
 
 class EvaluationConfig(_Strict):
@@ -176,6 +181,9 @@ class Recipe(_Strict):
     gates: GatesConfig = Field(default_factory=GatesConfig)
     targets: list[target_registry.target_union()] = Field(
         default_factory=target_registry.default_targets, description=target_registry.FIELD_DESCRIPTION)
+    tracking: Optional[TrackingConfig] = Field(
+        None, exclude=True, description="Log the run to MLflow (extra [mlflow]): {mlflow: URI, experiment: NAME}; "
+        "`tracking:` alone uses $MLFLOW_TRACKING_URI; --mlflow overrides.")
 
     _source: Optional[Path] = PrivateAttr(None)
     _sha256: Optional[str] = PrivateAttr(None)
@@ -187,6 +195,11 @@ class Recipe(_Strict):
         if isinstance(v, dict) and any(v.get(k, 0) is None for k in NULLABLE_SECTIONS):
             return {k: x for k, x in v.items() if not (k in NULLABLE_SECTIONS and x is None)}
         return v
+
+    @field_validator("tracking", mode="before")
+    @classmethod
+    def _tracking_on(cls, v):
+        return {} if v is None else v  # `tracking:` alone: on, every default
 
     @field_validator("targets", mode="before")
     @classmethod

@@ -11,6 +11,7 @@ from ..stages.order import fixed_export, order_problems
 from .model import Recipe
 from .paths import Rule, path_exists, resolve_path, show_path
 from ..data import ValidationSplit
+from ..integrations.config import resolve_paths
 from .sources import check_source
 from .targets import target_rules
 
@@ -167,5 +168,6 @@ def keras3_rules(model_path: str) -> list[Rule]:
 def check_rules(recipe: Recipe, base: Path, check_paths: bool = True) -> list[Rule]:
     """The deployment-tree rules of DESIGN.md; fills in derived defaults and resolves paths."""
     q_given = recipe.export.quantization is not None
+    resolve_paths(recipe, base)  # tracking.mlflow, training.tensorboard: relative to the recipe
     return [*tree_rules(recipe), *export_rules(recipe), *deploy_rules(recipe), *data_rules(recipe, q_given),
             *path_rules(recipe, base, check_paths), *target_rules(recipe.targets, base, check_paths, recipe.gates)]

@@ -99,6 +99,7 @@ def fit(model, ctx, stage: str, *, label: str, epochs: int, learning_rate: float
     NaN or exploding loss, or a weight that is no longer finite at an epoch's end, stops training and
     raises StageError naming the stage and the epoch.
     """
+    from ..integrations.tensorboard import callbacks_for
     from .distribute import for_stage
 
     if epochs <= 0:
@@ -126,7 +127,8 @@ def fit(model, ctx, stage: str, *, label: str, epochs: int, learning_rate: float
         with ctx.reporter.task(f"{label}: fine-tune {epochs} epoch{'s' if epochs != 1 else ''}", total=epochs) as adv:
             progress = _EpochProgress(adv)
             hist = trained.fit(dist.dataset(ctx.train_dataset(int(batch_size))), epochs=epochs, verbose=0,
-                               callbacks=[StopWhenInterrupted(), *callbacks, guard, progress])
+                               callbacks=[StopWhenInterrupted(), *callbacks, *callbacks_for(ctx, stage, net),
+                                          guard, progress])
         dist.copy_back(net, model)
     finally:
         for bn in frozen:
