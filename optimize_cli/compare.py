@@ -10,8 +10,17 @@ from typing import Any, Optional
 
 from .errors import InputError
 from .models.files import path_problem, read_bounded
-from .report.figures import (compression_ratio, deployable, measurement_saved_percent, number, path_label,
-                             result_accuracy_drop, result_max_unique, result_sparsity, speedup)
+from .report.figures import (
+    compression_ratio,
+    deployable,
+    measurement_saved_percent,
+    number,
+    path_label,
+    result_accuracy_drop,
+    result_max_unique,
+    result_sparsity,
+    speedup,
+)
 from .report.format import fmt_change, fmt_compressed, fmt_int, fmt_ms, fmt_number, fmt_pct, fmt_ratio, fmt_speed
 from .report.schema import SCHEMA_VERSION
 from .report.targets import compare_target_figures, compare_target_rows

@@ -7,6 +7,7 @@ StageError (exit 4) quoting the converter's own message in one line.
 """
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 from pathlib import Path
@@ -17,6 +18,7 @@ import numpy as np
 from .errors import StageError, one_line
 from .quiet import native_output_silenced
 from .tree import QUANTIZATIONS  # noqa: F401 - the one table of quantization names (re-exported)
+
 _IO_TYPES = ("float32", "int8", "uint8", "int16")
 
 Representative = Union[Callable[[], Iterator], np.ndarray, None]
@@ -213,8 +215,6 @@ def _run(converter, quantization: str, workdir: Union[str, Path, None]) -> bytes
         raise StageError(f"export: the TFLite converter failed for {quantization}: "
                          f"{_first_error_line(err, log_text)}{where}") from None
     if workdir is None:
-        try:
+        with contextlib.suppress(OSError):
             os.unlink(lp)
-        except OSError:
-            pass
     return bytes(out)

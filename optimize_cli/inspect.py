@@ -44,10 +44,7 @@ def inspect_model(path, trust_model: bool = False) -> dict:
     Python function or custom code in its config is refused (exit 3) unless ``trust_model``."""
     p = check_path(Path(path))  # a regular file or a directory: never a device or a FIFO
     fmt = _detect(p)
-    if fmt == "tflite":
-        info = _inspect_tflite(p)
-    else:
-        info = _inspect_tf(p, fmt, trust_model)
+    info = _inspect_tflite(p) if fmt == "tflite" else _inspect_tf(p, fmt, trust_model)
     try:
         sizes = measure.path_sizes(p)
     except OSError as e:

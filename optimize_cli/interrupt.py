@@ -36,10 +36,8 @@ def set_handlers(handler) -> dict:
     for sig in (signal.SIGINT, getattr(signal, "SIGTERM", None)):
         if sig is None:
             continue
-        try:
+        with contextlib.suppress(ValueError, OSError):
             saved[sig] = signal.signal(sig, handler)
-        except (ValueError, OSError):
-            pass
     return saved
 
 

@@ -116,8 +116,14 @@ def progress_columns(width: int, total: Optional[int], description: str = "") ->
     """The rich columns of a task's live line for a terminal ``width`` columns wide: description, "n/N"
     epochs, batches within the epoch, elapsed, ETA, then the bar (only when there is room) and the
     last epoch's figures (cut first)."""
-    from rich.progress import (BarColumn, MofNCompleteColumn, SpinnerColumn, TextColumn, TimeElapsedColumn,
-                               TimeRemainingColumn)
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        SpinnerColumn,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
     from rich.table import Column
 
     if not total:  # a step of unknown length (a conversion): a spinner and the elapsed time

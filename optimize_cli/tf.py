@@ -17,8 +17,8 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "0" if os.environ.get(ENV_KEEP_NAT
 
 with native_stderr_silenced():  # CUDA probing noise on CPU-only machines
     import tensorflow as tf  # noqa: E402
-    import tf_keras as keras  # noqa: E402
     import tensorflow_model_optimization as tfmot  # noqa: E402
+    import tf_keras as keras  # noqa: E402
 
     tf.config.list_physical_devices()  # device probing happens here, inside the silenced block
 

@@ -81,9 +81,9 @@ def make_ctx(digits_data, tiny_model):
     """Factory for a `StageContext` over the digits training split: make_ctx(previous=[...], index=1, x=None,
     y=None, samples=None, **training_overrides); `samples` keeps only the first N (faster fine-tuning)."""
     from optimize_cli import models
-    from optimize_cli.stages import StageContext
     from optimize_cli.progress import Reporter
     from optimize_cli.recipe import TrainingConfig
+    from optimize_cli.stages import StageContext
     from optimize_cli.tf import tf
 
     x_train, y_train, _, _ = digits_data

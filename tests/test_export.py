@@ -63,6 +63,7 @@ def rep(digits_data):
     ("float16", (np.float32, np.float32), {"float16"}),
     ("int8", (np.int8, np.int8), {"int8"}),
 ])
+@pytest.mark.slow
 def test_convert_modes_give_expected_dtypes(tiny_model, rep, digits_data, tmp_path, quant, io, kernels):
     tfl = export.convert(tiny_model, quant, rep if quant == "int8" else None, None, None, tmp_path)
     assert io_dtypes(tfl) == io
@@ -73,11 +74,13 @@ def test_convert_modes_give_expected_dtypes(tiny_model, rep, digits_data, tmp_pa
     assert int(y.argmax()) == int(np.asarray(tiny_model(x)).argmax())
 
 
+@pytest.mark.slow
 def test_convert_int8_uint8_io_from_an_array_of_samples(tiny_model, digits_data):
     tfl = export.convert(tiny_model, "int8", digits_data[0][:16], "uint8", "uint8", None)
     assert io_dtypes(tfl) == (np.uint8, np.uint8)
 
 
+@pytest.mark.slow
 def test_convert_int16x8(tiny_model, rep, digits_data):
     tfl = export.convert(tiny_model, "int16x8", rep, "int16", "int16", None)
     assert io_dtypes(tfl) == (np.int16, np.int16)
@@ -86,6 +89,7 @@ def test_convert_int16x8(tiny_model, rep, digits_data):
     assert int(run_one(tfl, x).argmax()) == int(np.asarray(tiny_model(x)).argmax())
 
 
+@pytest.mark.slow
 def test_convert_qat_model_to_int8_without_representative(tiny_model, make_ctx):
     from optimize_cli.stages import QatStage
 
@@ -97,6 +101,7 @@ def test_convert_qat_model_to_int8_without_representative(tiny_model, make_ctx):
         export.convert(res.model, "dynamic", None, None, None, None)
 
 
+@pytest.mark.slow
 def test_convert_tf_module_savedmodel(tmp_path):
     from optimize_cli import models
     from optimize_cli.tf import tf
@@ -119,6 +124,7 @@ def test_convert_tf_module_savedmodel(tmp_path):
     assert io_dtypes(tfl8) == (np.int8, np.int8)
 
 
+@pytest.mark.slow
 def test_convert_failure_is_stage_error_in_one_line(tiny_model):
     bad = np.zeros((4, 3, 3, 1), np.float32)  # wrong input shape for calibration
     with pytest.raises(StageError) as e:
@@ -132,6 +138,7 @@ def test_convert_int8_needs_representative(tiny_model):
         export.convert(tiny_model, "int8", None, None, None, None)
 
 
+@pytest.mark.slow
 def test_convert_keeps_converter_noise_off_the_terminal(tiny_model, capfd, tmp_path):
     export.convert(tiny_model, "dynamic", None, None, None, tmp_path)
     out, err = capfd.readouterr()

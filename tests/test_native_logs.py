@@ -37,6 +37,7 @@ def _ptq_none(tmp_path) -> Path:
     return r
 
 
+@pytest.mark.slow
 def test_native_writes_to_fd2_during_a_run_stay_off_the_terminal(tmp_path, monkeypatch, capfd):
     import optimize_cli.run.path as path
 
@@ -53,6 +54,7 @@ def test_native_writes_to_fd2_during_a_run_stay_off_the_terminal(tmp_path, monke
     assert b"oneDNN" not in capfd.readouterr().err.encode()
 
 
+@pytest.mark.slow
 def test_native_logs_env_keeps_native_logs_on_the_terminal(tmp_path):
     """OPTIMIZE_CLI_NATIVE_LOGS=1 (debugging) leaves fd 2 alone: the noise shows, next to the tool's lines."""
     env = {**os.environ, "NO_COLOR": "1", "OPTIMIZE_CLI_NATIVE_LOGS": "1"}

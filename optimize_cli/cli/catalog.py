@@ -12,6 +12,7 @@ from ..errors import EXIT_USAGE
 from .options import json_option, output_option
 from .validate import path_label
 
+
 def builtin_recipes():
     """(path, Recipe or None, error, paths) for each built-in recipe, without checking paths: `paths` is
     None for a plain recipe, and for a search recipe one Recipe per path it may take (the first is the
@@ -92,8 +93,8 @@ def _recipe_tree(recipe) -> None:
     from ..builtin import recipe_path
     from ..errors import RecipeError
     from ..progress import stdout_console
-    from .tree_view import recipe_paths, render_tree
     from .shell import print_error
+    from .tree_view import recipe_paths, render_tree
 
     try:
         is_search, found = recipe_paths(recipe_path(recipe))

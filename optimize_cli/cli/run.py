@@ -11,9 +11,9 @@ from pathlib import Path
 import click
 
 from ..errors import Interrupted
+from .options import json_option, mlflow_option, model_option, output_option, quiet_option, set_option
 from .shell import program
 from .step_summary import append_step_summary
-from .options import json_option, mlflow_option, model_option, output_option, quiet_option, set_option
 
 
 @click.command()

@@ -33,8 +33,8 @@ def _problem_lines(e) -> list[str]:
 def validate(recipes, sets, model, as_json) -> None:
     """Check RECIPE files (or built-in recipe names): schema, tree rules, model and data paths. Never imports
     TensorFlow."""
-    from ..errors import RecipeError
     from ..builtin import recipe_path
+    from ..errors import RecipeError
     from ..recipe import RecipeProblems, load_recipe
     from ..recipe.space import SearchRecipeError, load_space
     from ..training.distribute import worker_of

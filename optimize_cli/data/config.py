@@ -26,7 +26,7 @@ EVAL_ONLY: dict[str, ModuleType] = {validation_split.TYPE: validation_split}
 DATA_SOURCES: dict[str, type[BaseModel]] = {t: m.MODEL for t, m in SOURCES.items()}
 
 DataSource = Annotated[Union[tuple(DATA_SOURCES.values())], Field(discriminator="type")]
-EvalSource = Annotated[Union[tuple([*DATA_SOURCES.values(), *(m.MODEL for m in EVAL_ONLY.values())])],
+EvalSource = Annotated[Union[(*DATA_SOURCES.values(), *(m.MODEL for m in EVAL_ONLY.values()))],
                        Field(discriminator="type")]
 
 

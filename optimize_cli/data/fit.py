@@ -35,8 +35,8 @@ def _multi(shape) -> bool:
     return isinstance(shape, list) and bool(shape) and isinstance(shape[0], (tuple, list))
 
 
-def check_against_model(split: Split, input_shape, output_shape, classification: bool, *, output=None,
-                        output_names=None, scan: bool = True, batch_size: int = CHUNK, input_dtype=None) -> None:
+def check_against_model(split: Split, input_shape, output_shape, classification: bool, *, output=None,  # noqa: C901
+                        output_names=None, scan: bool = True, batch_size: int = CHUNK, input_dtype=None) -> None:  # one branch per kind of problem, each a line
     """The split must fit the model: sample shape = input shape, label shape fits the output (the one
     `output` names for models with several), and — in one streaming pass when `scan` — every input finite
     (and a whole number for an integer `input_dtype`: token ids), every label finite and, for classifiers, a

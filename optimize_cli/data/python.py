@@ -116,10 +116,7 @@ def load(name: str, src: PythonSource, where: str, *, allow_code: bool = False) 
         if xs.shape.rank == 0 or (ys is not None and ys.shape.rank == 0):
             raise InputError(f"{where}: batched: true, but the dataset yields single values")
         ds = ds.unbatch()
-    if ys is None:
-        ds = ds.map(lambda x: tf.cast(x, tf.float32))
-    else:
-        ds = ds.map(lambda x, y: (tf.cast(x, tf.float32), y))
+    ds = ds.map(lambda x: tf.cast(x, tf.float32)) if ys is None else ds.map(lambda x, y: (tf.cast(x, tf.float32), y))
     if int(ds.cardinality()) == int(tf.data.INFINITE_CARDINALITY):
         raise InputError(f"{where}: {src.function} returned an infinite dataset (does it call .repeat()?); "
                          "give a finite one")

@@ -154,7 +154,7 @@ def load(name: str, src: TfdsSource, where: str, *, allow_code: bool = False) ->
         raise InputError(f"{where}.x: required when y is given (features: {', '.join(info.features.keys())})")
     for k in ("x", "y"):
         key = getattr(src, k)
-        if key is not None and key not in info.features.keys():
+        if key is not None and key not in info.features:
             raise InputError(f"{where}.{k}: '{key}' is not a feature of {src.name} (features: "
                              f"{', '.join(info.features.keys())})")
     try:

@@ -40,7 +40,6 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Callable, Optional, Sequence
 
-
 FILE_IDENTIFIER = b"TFL3"
 DROPPED_METADATA = ("min_runtime_version", "CONVERSION_METADATA")  # written by the converter, read by no runtime
 
@@ -100,8 +99,8 @@ def _text(v) -> str:
 
 
 def _io_tensors(sub) -> set:
-    return set(int(i) for i in list(sub.inputs if sub.inputs is not None else [])
-               + list(sub.outputs if sub.outputs is not None else []))
+    return {int(i) for i in list(sub.inputs if sub.inputs is not None else [])
+               + list(sub.outputs if sub.outputs is not None else [])}
 
 
 def _signature_tensors(model, index: int) -> set:

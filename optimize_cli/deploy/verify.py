@@ -17,7 +17,6 @@ from ..errors import StageError
 from ..quiet import native_output_silenced
 
 
-
 class VerifyError(StageError):
     """The transformed file computed different outputs, or does not run (exit 4; one line)."""
 

@@ -13,15 +13,39 @@ of a Keras model), ``interpreter`` (prediction, evaluation, latency).
 """
 from __future__ import annotations
 
-from .interpreter import (evaluate_keras, evaluate_keras_batches, evaluate_tflite, evaluate_tflite_batches,
-                          latency_ms, make_interpreter, predict_tflite)
+from .interpreter import (
+                          evaluate_keras,
+                          evaluate_keras_batches,
+                          evaluate_tflite,
+                          evaluate_tflite_batches,
+                          latency_ms,
+                          make_interpreter,
+                          predict_tflite,
+)
 from .keras_weights import iter_layers, keras_kernel, keras_weight_stats
 from .layer_names import keras_layer_name
-from .metrics import (ERROR_METRICS, FRACTION_METRICS, LOWER_IS_BETTER, METRICS, accuracy_drop, check_metric,
-                      compute_metric, higher_is_better, saved_percent)
+from .metrics import (
+                          ERROR_METRICS,
+                          FRACTION_METRICS,
+                          LOWER_IS_BETTER,
+                          METRICS,
+                          accuracy_drop,
+                          check_metric,
+                          compute_metric,
+                          higher_is_better,
+                          saved_percent,
+)
 from .sizes import BytesOrPath, as_bytes, file_sizes, path_sizes, zip_size
-from .tflite_model import (has_data, load_tflite_model, op_names, tensor_name, tensor_quantization,
-                           tensor_type_name, tensor_values, tflite_io)
+from .tflite_model import (
+                          has_data,
+                          load_tflite_model,
+                          op_names,
+                          tensor_name,
+                          tensor_quantization,
+                          tensor_type_name,
+                          tensor_values,
+                          tflite_io,
+)
 from .tflite_weights import LARGE_CONSTANT, guess_quantization, tflite_weight_stats
 from .values import summary, value_stats
 

@@ -9,6 +9,7 @@ import numpy as np
 
 from .values import value_stats
 
+
 def _unwrap(layer):
     """The layer a tfmot wrapper (prune / cluster / quantize) holds, recursively."""
     seen = 0

@@ -9,8 +9,15 @@ import numpy as np
 
 from .layer_names import keras_layer_name
 from .sizes import BytesOrPath
-from .tflite_model import (has_data, load_tflite_model, op_names, tensor_name, tensor_quantization,
-                           tensor_type_name, tensor_values)
+from .tflite_model import (
+    has_data,
+    load_tflite_model,
+    op_names,
+    tensor_name,
+    tensor_quantization,
+    tensor_type_name,
+    tensor_values,
+)
 from .values import value_stats
 
 # op → (weight input indices, output-channel axis of that weight in TFLite's layout)

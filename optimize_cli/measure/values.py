@@ -12,6 +12,7 @@ from typing import Iterable, Optional
 
 import numpy as np
 
+
 def _unique_per_channel(values: np.ndarray, axis: Optional[int]) -> Optional[int]:
     """Max over channels (along ``axis``) of the number of distinct values; None without an axis."""
     if axis is None or values.ndim == 0 or values.size == 0:
@@ -40,10 +41,7 @@ def value_stats(values: np.ndarray, channel_axis: Optional[int] = None,
     whole array and the largest number of distinct values in one channel along ``channel_axis``."""
     values = np.asarray(values)
     n = int(values.size)
-    if channel_axis is not None and values.ndim:
-        channel_axis = channel_axis % values.ndim
-    else:
-        channel_axis = None
+    channel_axis = channel_axis % values.ndim if channel_axis is not None and values.ndim else None
     zeros = int(np.count_nonzero(_zero_mask(values, zero_point, channel_axis))) if n else 0
     unique = int(np.unique(values).size) if n else 0
     per_ch = _unique_per_channel(values, channel_axis)

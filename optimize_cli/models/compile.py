@@ -109,7 +109,7 @@ def compile_info(model, training_cfg, label_shape: Optional[tuple] = None) -> Co
         from_logits = name in _CE and logits_out
     else:
         saved = getattr(model, "loss", None)
-        if isinstance(saved, dict) or isinstance(saved, (list, tuple)):
+        if isinstance(saved, (dict, list, tuple)):
             saved = None if len(saved) != 1 else (list(saved.values())[0] if isinstance(saved, dict) else saved[0])
         if saved is not None and not callable(saved) and not isinstance(saved, str):
             saved = None

@@ -66,7 +66,7 @@ def _h5_weights(k3: Keras3File, tr: Translation) -> dict[str, list[np.ndarray]]:
 
     out: dict[str, list[np.ndarray]] = {}
     with h5py.File(k3.path, "r") as f:
-        root = f["model_weights"] if "model_weights" in f else f
+        root = f.get("model_weights", f)
         for name in tr.weight_paths:  # nested models were refused by translate(): names are the file's
             if name not in root:
                 out[name] = []

@@ -12,8 +12,14 @@ from pathlib import Path
 from typing import Any, Optional
 
 from ..errors import InputError, one_line
-from .configs import (h5_config, keras_zip_config, read_saved_model_pb, refuse_side_effect_ops, refuse_unsafe_savedmodel,
-                      savedmodel_root_identifier)
+from .configs import (
+    h5_config,
+    keras_zip_config,
+    read_saved_model_pb,
+    refuse_side_effect_ops,
+    refuse_unsafe_savedmodel,
+    savedmodel_root_identifier,
+)
 from .files import check_path, read_head
 from .loaded import LoadedModel
 from .safety import refuse_unsafe_config

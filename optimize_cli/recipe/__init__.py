@@ -6,6 +6,19 @@ Recipe) · yaml_lines.py (line numbers) · problems.py (one-line problems, did y
 """
 from __future__ import annotations
 
+from ..data import (
+    DATA_SOURCES,
+    DataConfig,
+    DataSource,
+    EvalSource,
+    FeatureSpec,
+    ImageDirSource,
+    NpzSource,
+    PythonSource,
+    TfdsSource,
+    TfrecordSource,
+    ValidationSplit,
+)
 from ..stages import STAGE_ORDER, STAGES, ClusterStage, PruneStage, QatStage
 from ..stages.qat import path_scheme as scheme_for
 from .load import load_recipe
@@ -24,19 +37,6 @@ from .paths import Rule
 from .problems import Problem, RecipeProblems
 from .resolve import check_rules
 from .schema import json_schema
-from ..data import (
-    DATA_SOURCES,
-    DataConfig,
-    DataSource,
-    EvalSource,
-    FeatureSpec,
-    ImageDirSource,
-    NpzSource,
-    PythonSource,
-    TfdsSource,
-    TfrecordSource,
-    ValidationSplit,
-)
 
 __all__ = [
     "DATA_SOURCES", "NULLABLE_SECTIONS", "QUANTIZATIONS", "STAGES", "STAGE_ORDER", "ClusterStage", "DataConfig",

@@ -15,14 +15,14 @@ from pydantic.fields import FieldInfo
 
 from .. import stages as stage_registry
 from .. import targets as target_registry
-from ..strict import Strict as _Strict
-from ..measure.metrics import METRICS
-from ..stages.order import path_scheme
-from ..tree import QUANTIZATIONS
 from ..data import DataConfig
 from ..integrations.config import TrackingConfig
+from ..measure.metrics import METRICS
+from ..stages.order import path_scheme
+from ..strict import Strict as _Strict
 from ..training.distill import DistillSetting
 from ..training.distribute import DistributeConfig
+from ..tree import QUANTIZATIONS
 from .text import show_value
 
 __all__ = ["QUANTIZATIONS", "TrainingConfig", "EvaluationConfig", "ExportConfig", "GatesConfig", "Recipe",

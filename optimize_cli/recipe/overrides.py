@@ -9,7 +9,6 @@ import yaml
 from ..errors import RecipeError
 from .text import format_loc
 
-
 _INDEX = re.compile(r"-?[0-9]+")
 
 

@@ -11,9 +11,9 @@ from typing import Any, Optional
 from pydantic import BaseModel
 
 from .. import stages as stage_registry
+from ..data import DATA_SOURCES, DataConfig, FeatureSpec, TfrecordSource, ValidationSplit
 from ..errors import RecipeError
 from .model import EvaluationConfig, ExportConfig, GatesConfig, Recipe, TrainingConfig
-from ..data import DATA_SOURCES, DataConfig, FeatureSpec, TfrecordSource, ValidationSplit
 from .targets import TARGET_TYPES
 from .text import one_line, show_value
 
@@ -150,7 +150,7 @@ def clean_loc(loc: tuple) -> list:
 _M_BY_N = "must be two integers m, n with 0 < m < n, e.g. [2, 4]"
 
 
-def explain(err: dict, raw: Any) -> tuple[list, str, bool]:
+def explain(err: dict, raw: Any) -> tuple[list, str, bool]:  # noqa: C901 - one branch per kind of problem, each a line
     """(loc parts, message, point at the key rather than the value) for one pydantic error."""
     typ, ctx, inp = err["type"], err.get("ctx") or {}, err.get("input")
     parts = clean_loc(err["loc"])
@@ -245,7 +245,7 @@ def without_hinted(items) -> list:
     return [it for it in items if not (it[1] == "required" and tuple(it[0]) in hinted)] or items
 
 
-def typed_problems(model: BaseModel, raw: Any, parts: list) -> list[tuple[list, str]]:
+def typed_problems(model: BaseModel, raw: Any, parts: list) -> list[tuple[list, str]]:  # noqa: C901 - one branch per kind of problem, each a line
     """What pydantic's lax mode lets through: `true` for a number, `.nan`/`.inf` for a number."""
     out: list[tuple[list, str]] = []
     if not isinstance(raw, dict):

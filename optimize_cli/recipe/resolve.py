@@ -6,12 +6,12 @@ from __future__ import annotations
 from pathlib import Path
 
 from .. import stages as stage_registry
+from ..data import ValidationSplit
+from ..integrations.config import resolve_paths
 from ..models.files import path_problem as model_path_problem
 from ..stages.order import fixed_export, order_problems
 from .model import Recipe
 from .paths import Rule, path_exists, resolve_path, show_path
-from ..data import ValidationSplit
-from ..integrations.config import resolve_paths
 from .sources import check_source
 from .targets import target_rules
 

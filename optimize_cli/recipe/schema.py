@@ -10,9 +10,9 @@ from typing import Any, Optional
 
 from .. import stages as stage_registry
 from .. import targets as target_registry
+from ..data import DATA_SOURCES
 from .model import NULLABLE_SECTIONS, Recipe
 from .search_schema import add_search
-from ..data import DATA_SOURCES
 
 #: the first line a recipe needs for editors that use yaml-language-server (VS Code's YAML extension, …)
 MODELINE = "# yaml-language-server: $schema=recipe.schema.json"

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ..targets import TARGET_TYPES, bare_targets, target_name, target_union
+from ..targets import MODULES, TARGET_TYPES, bare_targets, target_name, target_union
 from ..targets import package_missing as _package_missing
 from ..targets import target_rules as _target_rules
-from ..targets import MODULES
 from ..targets.ethos_u import ACCELERATORS, EthosUTarget
 from ..targets.litert import LitertTarget
 from ..targets.tflm import TflmTarget

@@ -24,16 +24,46 @@ Definitions used throughout (the same as DESIGN.md and the tfmot seed tables; se
 from __future__ import annotations
 
 from ..measure.metrics import ERROR_METRICS, FRACTION_METRICS, accuracy_drop, saved_percent
-from .figures import (compression_ratio, is_skipped, path_label, quant_label, result_accuracy_drop,
-                      result_max_unique, result_sparsity, skipped_names, speedup, stage_name)
-from .format import (fmt_bytes, fmt_change, fmt_drop, fmt_int, fmt_metric, fmt_ms, fmt_pct, fmt_ratio, fmt_seconds,
-                     fmt_speed, is_fraction_metric, text_width)
+from .figures import (
+                      compression_ratio,
+                      is_skipped,
+                      path_label,
+                      quant_label,
+                      result_accuracy_drop,
+                      result_max_unique,
+                      result_sparsity,
+                      skipped_names,
+                      speedup,
+                      stage_name,
+)
+from .format import (
+                      fmt_bytes,
+                      fmt_change,
+                      fmt_drop,
+                      fmt_int,
+                      fmt_metric,
+                      fmt_ms,
+                      fmt_pct,
+                      fmt_ratio,
+                      fmt_seconds,
+                      fmt_speed,
+                      is_fraction_metric,
+                      text_width,
+)
 from .gates import GATE_FIELDS, GATE_REL_TOLERANCE, evaluate_gates, fmt_gate, gate_kind, gate_table, verdict
 from .html import render_html
 from .markdown import render_markdown
 from .plots import density_png, size_accuracy_png, size_accuracy_points
-from .schema import (SCHEMA_FILE, SCHEMA_VERSION, ReportError, consistency_problems, json_ready, load_schema,
-                     schema_problems, validate_report)
+from .schema import (
+                      SCHEMA_FILE,
+                      SCHEMA_VERSION,
+                      ReportError,
+                      consistency_problems,
+                      json_ready,
+                      load_schema,
+                      schema_problems,
+                      validate_report,
+)
 from .summary import json_summary, summary_lines
 from .table import Table
 from .tables import gates_table, layers_table, provenance_table, results_footnotes, results_table, skipped_table

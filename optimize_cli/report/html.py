@@ -9,10 +9,17 @@ from typing import Optional
 from .figures import path_label
 from .gates import verdict
 from .plots import density_png, size_accuracy_png
+from .tables import (
+    gates_table,
+    layers_table,
+    provenance_table,
+    result_sentence,
+    results_footnotes,
+    results_table,
+    skipped_table,
+)
 from .targets import targets_html
 from .training import filters_summary, training_html
-from .tables import (gates_table, layers_table, provenance_table, result_sentence, results_footnotes, results_table,
-                     skipped_table)
 
 _CSS = """
 :root { --fg:#1f2328; --muted:#59636e; --line:#d1d9e0; --bg:#ffffff; --alt:#f6f8fa; --ok:#1a7f37; --bad:#cf222e; --warn:#9a6700; }

@@ -4,10 +4,18 @@ from __future__ import annotations
 
 from .figures import deployable, path_label
 from .gates import verdict
+from .tables import (
+    gates_table,
+    layers_table,
+    provenance_table,
+    result_sentence,
+    results_footnotes,
+    results_table,
+    skipped_table,
+)
 from .targets import targets_markdown
 from .training import filters_summary, training_markdown
-from .tables import (gates_table, layers_table, provenance_table, result_sentence, results_footnotes, results_table,
-                     skipped_table)
+
 
 def render_markdown(report: dict) -> str:
     """report.md and the GitHub step summary: pipe tables padded so they also read well in a terminal."""

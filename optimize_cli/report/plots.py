@@ -10,6 +10,7 @@ from typing import Optional
 from .figures import quant_label
 from .format import fmt_metric, is_fraction_metric
 
+
 def _mpl():
     import matplotlib
 

@@ -13,6 +13,7 @@ from .gates import verdict
 from .schema import SCHEMA_VERSION, json_ready
 from .training import filters_summary
 
+
 def summary_lines(report: dict, out_dir: Optional[str | os.PathLike] = None) -> str:
     """A few plain-text lines for stdout after `run` (no colour, no Markdown)."""
     res, base = report["result"], report["baseline"]

@@ -7,6 +7,7 @@ from typing import Optional
 
 from .format import text_width
 
+
 class Table:
     """Headers, rows of cell strings and per-column alignment ("l" or "r"); rendered as Markdown or HTML."""
 

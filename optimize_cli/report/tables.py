@@ -5,8 +5,19 @@ from __future__ import annotations
 from typing import Callable, Optional
 
 from ..measure.metrics import accuracy_drop
-from .figures import (compression_ratio, is_skipped, measurement_ratio, measurement_speedup, quant_label,
-                      result_accuracy_drop, result_max_unique, result_sparsity, skipped_names, speedup, stage_name)
+from .figures import (
+    compression_ratio,
+    is_skipped,
+    measurement_ratio,
+    measurement_speedup,
+    quant_label,
+    result_accuracy_drop,
+    result_max_unique,
+    result_sparsity,
+    skipped_names,
+    speedup,
+    stage_name,
+)
 from .format import fmt_bytes, fmt_drop, fmt_int, fmt_metric, fmt_ms, fmt_pct, fmt_ratio, fmt_seconds, fmt_speed
 from .gates import fmt_gate, gate_op
 from .table import Table

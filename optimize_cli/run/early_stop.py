@@ -8,6 +8,7 @@ the option) continues the run; a new run into that directory removes the stale m
 (every ordinary run), nothing changes."""
 from __future__ import annotations
 
+import contextlib
 import json
 from typing import Optional
 
@@ -27,10 +28,8 @@ def limit(opts) -> Optional[float]:
 
 def forget(partial) -> None:
     """A new or resumed run starts without an earlier run's marker."""
-    try:
+    with contextlib.suppress(OSError):
         (partial / MARKER).unlink()
-    except OSError:
-        pass
 
 
 def check(run, i: int, record, baseline_accuracy: Optional[float]) -> None:

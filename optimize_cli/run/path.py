@@ -12,16 +12,28 @@ from typing import Any, Callable, Optional
 
 from .. import __version__
 from .. import stages as stages_pkg
-from ..measure.metrics import accuracy_drop, compression_ratio, speedup
 from ..errors import RecipeError
 from ..interrupt import check
+from ..measure.metrics import accuracy_drop, compression_ratio, speedup
 from ..progress import Reporter
 from ..training.distill import describe as describe_distill
 from . import baseline_cache, early_stop, fingerprint, sanity
 from .inputs import calibration, check_skip_layers, load_inputs
 from .measurements import density_layer, keras_accuracy, kernel_of
-from .records import (CheckRecord, GateRecord, MetricInfo, ModelInfo, RecipeInfo, ResultLayer, ResultRecord,
-                      RunResult, StageLayer, StageRecord, TfliteFigures, ToolInfo)
+from .records import (
+    CheckRecord,
+    GateRecord,
+    MetricInfo,
+    ModelInfo,
+    RecipeInfo,
+    ResultLayer,
+    ResultRecord,
+    RunResult,
+    StageLayer,
+    StageRecord,
+    TfliteFigures,
+    ToolInfo,
+)
 from .resume import plan_resume
 from .run_dir import RECORD, RunDir, stage_dirname, write_atomic
 from .state import RunState

@@ -328,10 +328,8 @@ class RunDir:
                 self.logs.append(self.partial)  # complete results: never discarded
                 raise StageError(f"output: cannot move the results from {self.partial} into {self.final} "
                                  f"({os_reason(e)}); they are complete in {self.partial}") from None
-            try:
+            with contextlib.suppress(OSError):
                 remove(self.old)
-            except OSError:
-                pass
 
     def scratch(self, name: str) -> Path:
         work = self.partial / WORK

@@ -116,13 +116,13 @@ def _layer_too_few(layer, registry, params: ClusterStage, preserve: bool, per_ch
 
 
 def _cluster_decider(params: ClusterStage, preserve: bool, notes: list):
-    from ..tf import keras, tfmot
     from tensorflow_model_optimization.python.core.clustering.keras import (
         cluster_wrapper,
         clusterable_layer,
         clustering_registry,
     )
 
+    from ..tf import keras, tfmot
     from .layers import tfmot_refusal
 
     init = _centroid_init(params.centroid_init)

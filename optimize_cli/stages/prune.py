@@ -218,9 +218,9 @@ def _describe(params: PruneStage, plan: dict) -> str:
 
 
 def _prune_decider(params: PruneStage, plan: dict):
-    from ..tf import keras, tfmot
-    from tensorflow_model_optimization.python.core.sparsity.keras import prune_registry, prunable_layer
+    from tensorflow_model_optimization.python.core.sparsity.keras import prunable_layer, prune_registry
 
+    from ..tf import keras, tfmot
     from .layers import tfmot_refusal
 
     m_by_n = tuple(params.sparsity_m_by_n) if params.sparsity_m_by_n is not None else None

@@ -487,6 +487,7 @@ def test_bad_inputs_table_has_at_least_30_rows():
     assert {"recipe", "command line", "model", "data", "output", "environment", "stage"} <= kinds
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", list(CASES))
 def test_bad_input_one_line_and_exit_code(name, tmp_path, monkeypatch):
     fn, code, needles = CASES[name]

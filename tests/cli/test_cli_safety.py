@@ -7,8 +7,6 @@ import os
 import re
 
 import pytest
-
-
 from run_helpers import MODEL, ROOT, cli, ptq_recipe, write_recipe
 
 PACKAGE = ROOT / "optimize_cli"

@@ -11,8 +11,8 @@ from optuna.distributions import FloatDistribution
 from optuna.trial import TrialState
 from rich.console import Console
 
-from optimize_cli.search import front
 from optimize_cli.cli.search_progress import TrialProgress, best_first, log_line
+from optimize_cli.search import front
 
 OBJ = ["compressed_bytes", "accuracy_drop"]
 

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from optimize_cli.report import render_markdown
 from optimize_cli.cli.step_summary import append_step_summary
+from optimize_cli.report import render_markdown
 
 FIXTURE = Path(__file__).parents[1] / "fixtures" / "report_example.json"
 

@@ -38,10 +38,10 @@ def test_data_config_every_source_type_is_one_module_of_the_registry():
     from optimize_cli.data import DATA_SOURCES, EVAL_ONLY, SOURCES, DataConfig
 
     for t, module in {**SOURCES, **EVAL_ONLY}.items():
-        assert module.TYPE == t and module.MODEL.model_fields["type"].default in (t, PydanticUndefined)
+        assert t == module.TYPE and module.MODEL.model_fields["type"].default in (t, PydanticUndefined)
         assert all(callable(getattr(module, f)) for f in ("check", "files"))
         assert t in EVAL_ONLY or callable(module.load)
-    assert DATA_SOURCES == {t: m.MODEL for t, m in SOURCES.items()}
+    assert {t: m.MODEL for t, m in SOURCES.items()} == DATA_SOURCES
     # the recipe's data section is built from the registry: every source type for train/representative,
     # and validation_split for eval only
     for t, model in DATA_SOURCES.items():

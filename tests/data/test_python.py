@@ -67,6 +67,7 @@ def test_data_recipe_with_python_source_validates_without_importing_it(tmp_path)
     r.data.require_allow_code(True)
 
 
+@pytest.mark.slow
 def test_data_python_generator_source_is_never_materialised(tmp_path, monkeypatch):
     mod = write_module(tmp_path, """
 import numpy as np

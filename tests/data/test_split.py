@@ -2,12 +2,14 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 from data_helpers import CLASSES, H, N, W, read_all, write_image_dir, write_npz, write_tfrecord
 
 from optimize_cli import data as D
 from optimize_cli.data import ImageDirSource, NpzSource, TfrecordSource
 
 
+@pytest.mark.slow
 def test_data_same_samples_as_npz_image_dir_and_tfrecord_are_identical(tmp_path, tf, samples):
     from optimize_cli.measure import compute_metric
     from optimize_cli.tf import keras

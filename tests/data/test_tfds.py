@@ -37,6 +37,7 @@ def prepare_tiny_images(tmp_path, u8, y) -> None:
     TinyImages(data_dir=str(tmp_path)).download_and_prepare()
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(not HAVE_TFDS, reason="tensorflow-datasets is not installed")
 def test_data_tfds_reads_a_prepared_data_dir(tmp_path, samples):
     u8, _, y = samples

@@ -14,7 +14,6 @@ from pathlib import Path
 
 import pytest
 import yaml
-
 from run_helpers import ROOT, ptq_recipe, write_recipe
 
 ACTION = yaml.safe_load((ROOT / "action.yml").read_text(encoding="utf-8"))

@@ -6,6 +6,7 @@ client; a server that is not there, and a client that is not installed, cost the
 Under CI=true (.ci/run) a missing `mlflow` fails these tests instead of skipping them."""
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import os
 import shutil
@@ -19,7 +20,6 @@ from pathlib import Path
 
 import pytest
 import yaml
-
 from run_helpers import DATA, ptq_recipe, write_recipe
 
 START_SECONDS = 180  # SQLite migrations on a busy 2-core machine; the start never waits longer
@@ -72,10 +72,8 @@ def mlflow_server(tmp_path_factory):
             os.killpg(proc.pid, signal.SIGTERM)  # the server and its uvicorn worker: its own session
             proc.wait(timeout=30)
         except (ProcessLookupError, subprocess.TimeoutExpired):
-            try:
+            with contextlib.suppress(ProcessLookupError):
                 os.killpg(proc.pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
             proc.wait(timeout=30)
         log.close()
         shutil.rmtree(folder, ignore_errors=True)

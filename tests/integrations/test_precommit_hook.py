@@ -12,7 +12,6 @@ from pathlib import Path
 
 import pytest
 import yaml
-
 from run_helpers import ROOT, ptq_recipe
 
 HOOK = "optimize-cli-validate"

@@ -11,7 +11,6 @@ import sys
 from pathlib import Path
 
 import pytest
-
 from run_helpers import DATA, ptq_recipe, write_recipe
 
 

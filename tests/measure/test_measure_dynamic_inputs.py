@@ -20,6 +20,7 @@ def dynamic_model(tfk):
     return model, tf.lite.TFLiteConverter.from_keras_model(model).convert()
 
 
+@pytest.mark.slow
 def test_predict_evaluate_and_latency_resize_dynamic_dimensions(dynamic_model):
     model, tfl = dynamic_model
     assert measure.tflite_io(tfl)["inputs"][0]["shape"] == [-1, -1, 3]

@@ -94,6 +94,7 @@ def bases(tmp_path_factory, tfk):
     return d
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", ["real.tflite", "sparse.tflite"])
 def test_fuzzed_tflite_gives_a_result_or_one_line_input_error(bases, name, tmp_path):
     env = {**os.environ, "HYPOTHESIS_STORAGE_DIRECTORY": str(tmp_path / ".hypothesis")}

@@ -8,10 +8,9 @@ import sys
 
 import numpy as np
 import pytest
-
-from optimize_cli import measure
 from measure_models import C_FC, C_IN, convert, tutorial_loop
 
+from optimize_cli import measure
 
 # ----------------------------------------------------------------------------- evaluation
 

@@ -1,12 +1,10 @@
 """measure.keras_weights: kernels of Keras layers, also inside tfmot wrappers."""
 from __future__ import annotations
 
-
 import numpy as np
 import pytest
 
 from optimize_cli import measure
-
 
 # ----------------------------------------------------------------------------------- Keras
 

@@ -1,7 +1,6 @@
 """measure.metrics: compute_metric, and the metric direction, accuracy drop and saved percent defined once."""
 from __future__ import annotations
 
-
 import numpy as np
 import pytest
 

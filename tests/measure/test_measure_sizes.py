@@ -9,7 +9,6 @@ import pytest
 
 from optimize_cli import measure
 
-
 # -------------------------------------------------------------------------------------- sizes
 
 

@@ -24,9 +24,9 @@ def test_a_consistent_sparse_tensor_still_densifies():
     np.testing.assert_array_equal(dense, np.diag([1.0, 2.0, 3.0, 4.0]).astype(np.float32))
 
 
-@pytest.mark.parametrize("kw", [dict(dense_size=2**31 - 1),                       # denseSize claims 2 G rows
-                                dict(shape=(2**20, 2**20), dense_size=2**20),      # a 1 T-value shape
-                                dict(shape=(4, 4), dense_size=4, segments=(0, 2**30, 2**30, 2**30, 2**30))])
+@pytest.mark.parametrize("kw", [{"dense_size": 2**31 - 1},                       # denseSize claims 2 G rows
+                                {"shape": (2**20, 2**20), "dense_size": 2**20},      # a 1 T-value shape
+                                {"shape": (4, 4), "dense_size": 4, "segments": (0, 2**30, 2**30, 2**30, 2**30)}])
 def test_crafted_sizes_are_bounded_by_the_file(kw):
     raw = sparse_fc_tflite(**kw)
     assert len(raw) < 2048
@@ -52,6 +52,7 @@ except InputError as e:
 """
 
 
+@pytest.mark.slow
 def test_inspect_of_a_crafted_sparse_tflite_exits_with_one_line_within_1_gib(tmp_path):
     p = tmp_path / "crafted.tflite"
     p.write_bytes(sparse_fc_tflite(dense_size=2**31 - 1))

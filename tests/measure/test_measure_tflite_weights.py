@@ -2,13 +2,11 @@
 TFLite flavour."""
 from __future__ import annotations
 
-
 import numpy as np
 import pytest
-
-from optimize_cli import measure
 from measure_models import C_CONV, C_IN, DW_MULT, by_layer, channels, convert
 
+from optimize_cli import measure
 
 # ---------------------------------------------------------------------- weights in the .tflite
 

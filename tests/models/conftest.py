@@ -9,7 +9,6 @@ import numpy as np
 import pytest
 
 
-
 def _small_model(activation="softmax", units=3, compile_loss="sparse_categorical_crossentropy"):
     from optimize_cli.tf import keras
 
@@ -41,9 +40,10 @@ def same_outputs():
 @pytest.fixture(scope="module")
 def saved(tmp_path_factory):
     """One small Keras model saved in every format."""
-    from optimize_cli.tf import keras, tf
     from tensorflow.core.protobuf import saved_model_pb2
     from tf_keras.protobuf import saved_metadata_pb2
+
+    from optimize_cli.tf import keras, tf
 
     d = tmp_path_factory.mktemp("models")
     keras.utils.set_random_seed(0)

@@ -12,8 +12,8 @@ os.environ.pop("TF_USE_LEGACY_KERAS", None)
 os.environ["KERAS_BACKEND"] = "tensorflow"
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
-import numpy as np  # noqa: E402
 import keras  # noqa: E402
+import numpy as np  # noqa: E402
 
 L = keras.layers
 

@@ -6,7 +6,6 @@ import pytest
 from optimize_cli import models
 from optimize_cli.recipe import TrainingConfig
 
-
 # -------------------------------------------------------------------------------------- compile_info
 
 

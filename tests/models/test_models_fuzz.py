@@ -20,6 +20,7 @@ from hypothesis import strategies as st
 
 from optimize_cli.models.safety import find_unsafe
 
+
 def fuzz(examples: int):
     """Hypothesis settings of these tests: derandomized (the same examples every run), no example database
     (nothing written into the repository), no deadline (the time is bounded by the number of examples)."""
@@ -114,6 +115,7 @@ def base_configs(tmp_path_factory, small_model):
     return d, {"keras": keras_cfg, "h5": h5_cfg}
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("fmt", ["keras", "h5"])
 def test_fuzzed_configs_never_break_the_check_and_planted_code_is_always_found(base_configs, fmt):
     _, cfgs = base_configs
@@ -169,6 +171,7 @@ print(json.dumps(seen))
 """
 
 
+@pytest.mark.slow
 def test_fuzzed_keras_files_load_or_give_one_line_input_error(base_configs, tmp_path):
     from pathlib import Path
 

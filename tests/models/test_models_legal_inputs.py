@@ -56,6 +56,7 @@ def test_subclassed_model_loads_through_its_signature(subclassed):
     assert "subclassed Keras model" in lm.warnings[0]
 
 
+@pytest.mark.slow
 def test_run_of_a_subclassed_model_ptq_succeeds_and_training_exits_3(subclassed, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     runner = CliRunner(env={"NO_COLOR": "1"})
@@ -91,6 +92,7 @@ def test_tf_module_with_two_inputs_is_refused_with_one_line(tmp_path):
     assert len([line for line in r.stderr.splitlines() if line.strip()]) == 1
 
 
+@pytest.mark.slow
 def test_signature_only_model_without_data_runs_dynamic_ptq(subclassed, tmp_path):
     """No data section at all: the latency sample comes from the signature's input shape (it used to read
     the Keras model's input shape, which a signature-only model does not have)."""

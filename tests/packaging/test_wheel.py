@@ -43,6 +43,7 @@ def wheel_env(tmp_path_factory):
     return venv / "bin" / "optimize-cli", env, Path(purelib), tmp
 
 
+@pytest.mark.slow
 def test_wheel_installs_outside_the_checkout(wheel_env):
     cli, env, purelib, tmp = wheel_env
     out = subprocess.run([str(cli.parent / "python"), "-c", "import optimize_cli; print(optimize_cli.__file__)"],

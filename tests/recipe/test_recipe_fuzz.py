@@ -95,6 +95,7 @@ documents = st.recursive(
 )
 
 
+@pytest.mark.slow
 @FUZZ
 @given(doc=documents)
 @example(doc={"version": 1, "model": "model", "stages": ["prune"], "data": {"train": {"path": "data.npz"}}})
@@ -249,6 +250,7 @@ set_values = st.one_of(st.sampled_from(["0.6", "8", "true", "null", "[prune, qat
 @FUZZ
 @given(name=st.sampled_from(sorted(BUILTIN_TEXT)), sets=st.lists(st.tuples(set_keys, set_values), max_size=3),
        raw_item=st.one_of(st.none(), st.text(max_size=10)))
+@pytest.mark.slow
 @example(name="qat", sets=[("description", "[" * 1000)], raw_item=None)  # slow to parse: an example, not a draw
 def test_fuzz_set_overrides(name, sets, raw_item):
     items = [f"{k}={v}" for k, v in sets] + ([raw_item] if raw_item is not None else [])

@@ -5,13 +5,12 @@ import os
 from pathlib import Path
 
 import pytest
+from recipe_helpers import ALL_BUILTIN, BUILTIN, ROOT, SEARCH_BUILTIN, SHORTEST, error_of, write
 
 from optimize_cli.recipe import (
     Recipe,
     load_recipe,
 )
-from recipe_helpers import ALL_BUILTIN, BUILTIN, ROOT, SEARCH_BUILTIN, SHORTEST, error_of, write
-
 
 # ------------------------------------------------------------------------------------ good recipes
 

@@ -1,16 +1,14 @@
 """`--set KEY=VALUE` overrides."""
 from __future__ import annotations
 
-
 import pytest
+from recipe_helpers import FULL_HEAD, SHORTEST, error_of, write
 
 from optimize_cli.errors import RecipeError
 from optimize_cli.recipe import (
     load_recipe,
     parse_set,
 )
-from recipe_helpers import FULL_HEAD, SHORTEST, error_of, write
-
 
 # -------------------------------------------------------------------------------------- overrides
 

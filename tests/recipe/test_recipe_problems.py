@@ -4,13 +4,12 @@ from __future__ import annotations
 import json
 
 import pytest
+from recipe_helpers import FULL_HEAD, SHORTEST, error_of, problems_of, write
 
 from optimize_cli.recipe import (
     Problem,
     load_recipe,
 )
-from recipe_helpers import FULL_HEAD, SHORTEST, error_of, problems_of, write
-
 
 # -------------------------------------------------------------------------------- error messages
 

@@ -1,16 +1,14 @@
 """Derived values the recipe resolves: QAT scheme, export, preserve_sparsity, inference types."""
 from __future__ import annotations
 
-
 import pytest
+from recipe_helpers import SHORTEST, error_of, write
 
 from optimize_cli.recipe import (
     Recipe,
     check_rules,
     load_recipe,
 )
-from recipe_helpers import SHORTEST, error_of, write
-
 
 # ---------------------------------------------------------------------------------- derived values
 

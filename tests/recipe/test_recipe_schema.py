@@ -6,12 +6,11 @@ import json
 import jsonschema
 import pytest
 import yaml
+from recipe_helpers import ALL_BUILTIN, SHORTEST
 
 from optimize_cli.recipe import (
     json_schema,
 )
-from recipe_helpers import ALL_BUILTIN, SHORTEST
-
 
 # ------------------------------------------------------------------------------------ JSON Schema
 

@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import json
 
-
 from optimize_cli import report as rp
 
 

@@ -16,10 +16,9 @@ from pathlib import Path
 
 import pytest
 import yaml
+from run_helpers import MODEL, ROOT, cli, ptq_recipe
 
 from optimize_cli.run.run_dir import MARKER, RunDir, is_marked, sibling
-
-from run_helpers import MODEL, ROOT, cli, ptq_recipe
 
 PTQ = ptq_recipe('output-safety', 40)
 
@@ -80,6 +79,7 @@ def test_output_a_folder_no_run_wrote_is_never_replaced(home, tmp_path, monkeypa
     assert not is_marked(home)
 
 
+@pytest.mark.slow
 def test_output_every_run_directory_carries_the_marker_and_force_replaces_it(tmp_path):
     recipe = write_recipe(tmp_path)
     res = cli("run", recipe, "--output", "out", "--quiet")
@@ -148,6 +148,7 @@ def test_output_a_second_run_into_a_locked_output_is_refused_naming_the_pid(tmp_
     assert not sibling(tmp_path / "out", "lock").exists()
 
 
+@pytest.mark.slow
 def test_output_two_processes_and_a_full_stdout(tmp_path):
     """A real first run (`run --json > /dev/full`), stopped while it holds the lock: a second run is refused
     naming its PID; resumed, the first finishes its results and ends with exit 4 and one line, because
@@ -202,6 +203,7 @@ def test_output_inside_a_data_folder_is_refused(tmp_path):
 # ------------------------------------------------------------------- 11: a long name, --json errors
 
 
+@pytest.mark.slow
 def test_output_a_name_of_255_characters_works(tmp_path):
     """`.NAME.partial` of a 246–255 character NAME is too long for a file name: a shortened sibling is used."""
     recipe = write_recipe(tmp_path)

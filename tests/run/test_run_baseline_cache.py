@@ -7,6 +7,7 @@ import json
 import os
 from pathlib import Path
 
+import pytest
 from run_helpers import cli, ptq_recipe, write_recipe
 
 from optimize_cli.run import baseline_cache
@@ -29,6 +30,7 @@ def _entries() -> list[Path]:
     return sorted(p for p in d.iterdir() if p.is_dir() and not p.name.startswith(".")) if d.is_dir() else []
 
 
+@pytest.mark.slow
 def test_second_run_reuses_the_baseline_and_no_cache_measures_again(tmp_path, monkeypatch):
     assert str(baseline_cache.cache_dir()) == os.environ["OPTIMIZE_CLI_CACHE_DIR"]  # conftest: never ~/.cache
     first = _run(tmp_path, "a", "--no-cache")  # --no-cache: neither read nor written
@@ -49,6 +51,7 @@ def test_second_run_reuses_the_baseline_and_no_cache_measures_again(tmp_path, mo
     assert _run(tmp_path, "e")["baseline"]["cached"] is False and len(_entries()) == 3
 
 
+@pytest.mark.slow
 def test_changed_settings_miss_and_damaged_entry_is_a_warning(tmp_path):
     _run(tmp_path, "a")
     assert _run(tmp_path, "b", "--set", "evaluation.latency_runs=3")["baseline"]["cached"] is False

@@ -8,11 +8,10 @@ import shutil
 from pathlib import Path
 
 import pytest
-
-from optimize_cli.run.run_dir import RunDir, write_marker
-from optimize_cli.errors import RecipeError
-
 from run_helpers import MODEL, cli, ptq_recipe, write_recipe
+
+from optimize_cli.errors import RecipeError
+from optimize_cli.run.run_dir import RunDir, write_marker
 
 PTQ = ptq_recipe('safety', 100)
 
@@ -46,6 +45,7 @@ def no_rmtree_on_links(monkeypatch):
 # ------------------------------------------------------------------------------ output directory
 
 
+@pytest.mark.slow
 def test_safety_replacing_output_never_follows_links_out_of_it(tmp_path, no_rmtree_on_links):
     """DIR and .DIR.partial hold links to folders outside (planted, or left by a user): --force and
     --resume replace and clean them without removing anything the links point to."""
@@ -87,6 +87,7 @@ def test_safety_replacing_output_never_follows_links_out_of_it(tmp_path, no_rmtr
     assert sorted(os.listdir(tmp_path)) == ["out", "outside", "recipe.yaml"]
 
 
+@pytest.mark.slow
 def test_safety_output_given_as_a_link_writes_only_fixed_names_into_its_target(tmp_path, no_rmtree_on_links):
     real = tmp_path / "real_out"
     real.mkdir()

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 
+import pytest
 from run_helpers import cli, ptq_recipe, write_recipe
 
 from optimize_cli.run.early_stop import MARKER, OPTION
@@ -20,6 +21,7 @@ def _recipe(tmp_path):
     return write_recipe(tmp_path, doc)
 
 
+@pytest.mark.slow
 def test_early_stop_stops_after_a_hopeless_stage_and_resume_continues(tmp_path):
     recipe, out = _recipe(tmp_path), tmp_path / "out"
     res = cli("run", recipe, "--output", out, OPTION, "0.06")

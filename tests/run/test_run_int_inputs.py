@@ -52,6 +52,7 @@ def _interp_input(tflite: bytes):
     return Interpreter(model_content=tflite).get_input_details()[0]["dtype"]
 
 
+@pytest.mark.slow
 def test_int_input_model_ptq_int8_keeps_int32_tokens(token_model, tmp_path):
     """int8 PTQ of a token model: calibrated on int32 ids, the .tflite's input stays int32 (only float inputs
     become int8), and its accuracy is measured by feeding it int32."""
@@ -63,6 +64,7 @@ def test_int_input_model_ptq_int8_keeps_int32_tokens(token_model, tmp_path):
     assert rep["result"]["accuracy"] >= rep["baseline"]["accuracy"] - 0.05 and rep["baseline"]["accuracy"] > 0.5
 
 
+@pytest.mark.slow
 def test_int_input_model_runs_prune_cluster_pcqat_int8(token_model, tmp_path):
     """prune → cluster → PCQAT → int8 on the token model: every stage trains on int32 ids, the PTQ baseline
     converts, the export checks pass (the Embedding's table included), and what QAT leaves in float (Embedding,

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
 import yaml
 from click.testing import CliRunner
 
@@ -14,6 +15,7 @@ from optimize_cli.run.path import skipped_lines
 ROOT = Path(__file__).resolve().parents[2]
 
 
+@pytest.mark.slow
 def test_loader_warnings_reach_stderr_and_report_json(tmp_path):
     from optimize_cli.tf import tf
 

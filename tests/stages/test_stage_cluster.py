@@ -1,11 +1,8 @@
 """cluster on the tiny model: at most `clusters` values per kernel (per channel), sparsity kept."""
 from __future__ import annotations
 
-
 import numpy as np
 import pytest
-
-from optimize_cli.stages import ClusterStage, run_stage
 from stage_helpers import (
     PRUNABLE,
     kernel,
@@ -13,6 +10,7 @@ from stage_helpers import (
     sparsity,
 )
 
+from optimize_cli.stages import ClusterStage, run_stage
 
 # ----------------------------------------------------------------------------------------- cluster
 

@@ -84,6 +84,7 @@ def _zero_half(model):
     return copy
 
 
+@pytest.mark.slow
 def test_filter_prune_residual_thinner_model_computes_the_same(residual, digits_data):
     from optimize_cli.stages import filter_prune
     from optimize_cli.tf import keras
@@ -101,6 +102,7 @@ def test_filter_prune_residual_thinner_model_computes_the_same(residual, digits_
     np.testing.assert_allclose(zeroed.predict(x, verbose=0), new.predict(x, verbose=0), atol=1e-5)
 
 
+@pytest.mark.slow
 def test_filter_prune_residual_tflite_is_smaller_and_runs(residual, digits_data):
     from optimize_cli import export, measure
     from optimize_cli.stages import filter_prune

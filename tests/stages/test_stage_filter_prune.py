@@ -68,6 +68,7 @@ def test_filter_prune_sequential_model():
     assert new.get_layer("o").kernel.shape == (6, 2)
 
 
+@pytest.mark.slow
 def test_filter_prune_tflite_has_the_smaller_shapes(thinned, digits_data):
     from optimize_cli import export, measure
     from optimize_cli.stages import filter_prune

@@ -3,12 +3,13 @@ Keras and still there in the int8 .tflite; keys that match no layer, and bad val
 from __future__ import annotations
 
 import pytest
+from stage_helpers import kernel, sparsity, tflite_int8_kernels, tflite_kernel_of
 
 from optimize_cli.errors import RecipeError
 from optimize_cli.stages import PruneStage, run_stage
-from stage_helpers import kernel, sparsity, tflite_int8_kernels, tflite_kernel_of
 
 
+@pytest.mark.slow
 def test_prune_layer_sparsity_per_layer_targets_reach_the_tflite(tiny_model, make_ctx, digits_data):
     from optimize_cli import export
 

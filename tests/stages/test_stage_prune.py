@@ -1,21 +1,19 @@
 """prune on the tiny model: the schedule plan, sparsity reached, skipped layers, determinism."""
 from __future__ import annotations
 
-
 import numpy as np
 import pytest
-
-from optimize_cli.errors import RecipeError, StageError
-from optimize_cli.stages import PruneStage, run_stage
-from optimize_cli.stages.prune import plan_schedule
 from stage_helpers import (
     PRUNABLE,
-    kernel,
     keras_accuracy,
+    kernel,
     simulate_tfmot_updates,
     sparsity,
 )
 
+from optimize_cli.errors import RecipeError, StageError
+from optimize_cli.stages import PruneStage, run_stage
+from optimize_cli.stages.prune import plan_schedule
 
 # ---------------------------------------------------------------------------------------- schedule
 
@@ -55,6 +53,7 @@ def test_prune_schedule_rejects_unreachable_explicit_values(kw, words):
 # ------------------------------------------------------------------------------------------- prune
 
 
+@pytest.mark.slow
 def test_prune_reaches_target_sparsity_in_each_kernel(pruned):
     for name in PRUNABLE:
         assert sparsity(kernel(pruned.model, name)) >= 0.5 - 0.01, name
@@ -76,11 +75,13 @@ def test_prune_reports_depthwise_as_skipped(pruned):
     assert "bn" not in skipped  # BatchNorm has no kernel: nothing to report
 
 
+@pytest.mark.slow
 def test_prune_keeps_accuracy_of_tiny_model(pruned, tiny_model, digits_data):
     _, _, x, y = digits_data
     assert keras_accuracy(pruned.model, x, y) >= keras_accuracy(tiny_model, x, y) - 0.1
 
 
+@pytest.mark.slow
 def test_prune_skip_layers_by_name_and_regex(tiny_model, make_ctx):
     res = run_stage(tiny_model, PruneStage(target_sparsity=0.6, epochs=1, skip_layers=["pw", "o.t"]),
                     make_ctx(index=1, samples=96))
@@ -95,6 +96,7 @@ def test_prune_unknown_skip_layer_is_an_error(tiny_model, make_ctx):
         run_stage(tiny_model, PruneStage(epochs=1, skip_layers=["nope"]), make_ctx(index=1))
 
 
+@pytest.mark.slow
 def test_prune_diverging_training_raises_stage_error_naming_epoch(tiny_model, make_ctx):
     """Divergence by arithmetic, not by how a CPU's kernels treat NaN: Adam's first step moves every weight
     by ~learning_rate (10), so the next batch's logits are ~1e9 and its loss far past 1000x the first."""
@@ -103,6 +105,7 @@ def test_prune_diverging_training_raises_stage_error_naming_epoch(tiny_model, ma
         run_stage(tiny_model, PruneStage(epochs=2, learning_rate=10), make_ctx(index=1, samples=96))
 
 
+@pytest.mark.slow
 def test_prune_m_by_n_structured_sparsity(tiny_model, make_ctx):
     from tensorflow_model_optimization.python.core.sparsity.keras import pruning_utils
 
@@ -116,6 +119,7 @@ def test_prune_m_by_n_structured_sparsity(tiny_model, make_ctx):
         assert bool(pruning_utils.is_pruned_m_by_n(tf.constant(k), (2, 4)))
 
 
+@pytest.mark.slow
 def test_prune_constant_schedule_reaches_target(tiny_model, make_ctx):
     res = run_stage(tiny_model, PruneStage(schedule="constant", target_sparsity=0.7, epochs=1),
                     make_ctx(index=1, samples=96))
@@ -124,6 +128,7 @@ def test_prune_constant_schedule_reaches_target(tiny_model, make_ctx):
         assert sparsity(kernel(res.model, name)) >= 0.7 - 0.01, name
 
 
+@pytest.mark.slow
 def test_prune_is_deterministic_given_seed(tiny_model, make_ctx):
     a = run_stage(tiny_model, PruneStage(epochs=1), make_ctx(index=1, samples=96))
     b = run_stage(tiny_model, PruneStage(epochs=1), make_ctx(index=1, samples=96))

@@ -1,10 +1,8 @@
 """qat on the tiny model: QAT/PQAT/CQAT/PCQAT, what survives into the int8 .tflite, calibration."""
 from __future__ import annotations
 
-
 import numpy as np
-
-from optimize_cli.stages import QatStage, run_stage
+import pytest
 from stage_helpers import (
     PRUNABLE,
     keras_accuracy,
@@ -13,10 +11,12 @@ from stage_helpers import (
     tflite_kernel_of,
 )
 
+from optimize_cli.stages import QatStage, run_stage
 
 # --------------------------------------------------------------------------------------------- qat
 
 
+@pytest.mark.slow
 def test_qat_pcqat_keeps_sparsity_and_clusters_in_int8_tflite(pcqat, pcqat_int8):
     assert pcqat.scheme.startswith("PCQAT")
     assert pcqat.skipped_layers == []  # BatchNorm after a linear Conv2D is folded, not skipped
@@ -46,6 +46,7 @@ def test_qat_pcqat_int8_accuracy_matches_keras(pcqat, pcqat_int8, digits_data):
     assert abs(ok / len(x) - keras_accuracy(pcqat.model, x, y)) < 0.03
 
 
+@pytest.mark.slow
 def test_qat_pqat_keeps_sparsity(pruned, make_ctx, digits_data):
     from optimize_cli import export
 
@@ -57,6 +58,7 @@ def test_qat_pqat_keeps_sparsity(pruned, make_ctx, digits_data):
         assert sparsity(tflite_kernel_of(ks, name)) >= 0.5 - 0.01, name
 
 
+@pytest.mark.slow
 def test_qat_scheme_follows_previous_stages(tiny_model, make_ctx):
     res = run_stage(tiny_model, QatStage(epochs=0), make_ctx(index=1))
     assert res.scheme == "QAT" and res.details["tfmot_scheme"].startswith("QAT (Default8BitQuantize")

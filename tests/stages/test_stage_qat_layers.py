@@ -32,6 +32,7 @@ def prep_model(digits_data):
     return model
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("scheme", list(PATHS))
 def test_qat_quantizes_preprocessing_layers_on_every_path(prep_model, make_ctx, scheme):
     res = run_stage(prep_model, QatStage(epochs=0), make_ctx(previous=list(PATHS[scheme]), index=len(PATHS[scheme]) + 1))
@@ -41,6 +42,7 @@ def test_qat_quantizes_preprocessing_layers_on_every_path(prep_model, make_ctx, 
         assert type(res.model.get_layer(f"quant_{name}")).__name__ == "QuantizeWrapperV2"
 
 
+@pytest.mark.slow
 def test_qat_preprocessing_layers_reach_the_int8_tflite(prep_model, make_ctx, digits_data):
     """PCQAT (the path that failed): the int8 .tflite computes the preprocessing in int8 and agrees with
     the float model."""
@@ -84,6 +86,7 @@ def odd_pruned(make_ctx):
     return run_stage(model, PruneStage(target_sparsity=0.5, epochs=1), make_ctx(index=1, samples=64)).model
 
 
+@pytest.mark.slow
 def test_cluster_skips_a_weight_with_fewer_values_than_clusters(odd_pruned, make_ctx):
     res = run_stage(odd_pruned, ClusterStage(clusters=8, epochs=1, preserve_sparsity=True),
                     make_ctx(previous=["prune"], index=2, samples=64))
@@ -104,6 +107,7 @@ def test_sparsity_preserving_kmeans_needs_values_on_both_sides():
     assert too_few_weights("kernel", np.array([-1.0, 2.0] * 12), 8, True, True) is None
 
 
+@pytest.mark.slow
 def test_pcqat_leaves_a_fused_relu6_in_float_and_keeps_it_pruned(odd_pruned, make_ctx):
     clustered = run_stage(odd_pruned, ClusterStage(clusters=8, epochs=0, preserve_sparsity=True),
                           make_ctx(previous=["prune"], index=2, samples=64)).model

@@ -8,8 +8,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from optimize_cli.training.distill import DistillConfig, effective
 from optimize_cli.stages import run_stage
+from optimize_cli.training.distill import DistillConfig, effective
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -65,6 +65,7 @@ def _fit_copy(tiny_model, make_ctx, distill, epochs=2):
     return model, hist
 
 
+@pytest.mark.slow
 def test_distill_alpha_one_equals_plain_training(tiny_model, make_ctx):
     plain, h0 = _fit_copy(tiny_model, make_ctx, None)
     hard, h1 = _fit_copy(tiny_model, make_ctx, {"alpha": 1.0})
@@ -74,6 +75,7 @@ def test_distill_alpha_one_equals_plain_training(tiny_model, make_ctx):
     assert h1.metrics["accuracy"] == pytest.approx(h0.metrics["accuracy"])
 
 
+@pytest.mark.slow
 def test_distill_prune_stage_trains_with_the_teacher(tiny_model, make_ctx):
     """A prune stage (tfmot's UpdatePruningStep walks the wrapper) distils: the target sparsity is reached
     and the loss differs from the same stage without distillation."""
@@ -96,6 +98,7 @@ def test_distill_prune_stage_trains_with_the_teacher(tiny_model, make_ctx):
     assert not any(layer.name.startswith("distill_") for layer in with_t.model.layers)
 
 
+@pytest.mark.slow
 def test_distill_qat_stage_trains_with_the_teacher(tiny_model, make_ctx):
     """QAT wrappers compose with the distillation wrapper."""
     from optimize_cli.stages import QatStage
@@ -187,6 +190,7 @@ def test_distill_default_is_on_for_single_output_classifiers_only():
     assert not default_applies(one, "mse") and not default_applies(two, "sparse_categorical_crossentropy")
 
 
+@pytest.mark.slow
 def test_distill_default_on_in_a_run_and_false_turns_it_off(tmp_path):
     from run_helpers import DATA, MODEL, cli, write_recipe
 

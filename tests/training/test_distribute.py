@@ -11,11 +11,11 @@ import sys
 
 import numpy as np
 import pytest
+from run_helpers import DATA, MODEL, cli, write_recipe
 
 from optimize_cli.errors import RecipeError
 from optimize_cli.run.worker import last_distributed_stage
 from optimize_cli.training.distribute import worker_from_env
-from run_helpers import DATA, MODEL, cli, write_recipe
 
 CLUSTER = {"worker": ["127.0.0.1:1111", "127.0.0.1:2222"]}
 
