@@ -114,8 +114,9 @@ def _recipe_tree(recipe) -> None:
 
 @click.command()
 @output_option("Write to a file instead of stdout.", dir_okay=False)
-def schema(output) -> None:
-    """Print the JSON Schema of the recipe (for editors and CI linting).
+@click.option("--report", "report_schema", is_flag=True, help="The JSON Schema of report.json instead.")
+def schema(output, report_schema) -> None:
+    """Print the JSON Schema of the recipe (for editors and CI linting), or with --report of report.json.
 
     \b
     For editors with yaml-language-server (VS Code's YAML extension, Neovim, Helix, …): save it with
@@ -123,9 +124,14 @@ def schema(output) -> None:
       # yaml-language-server: $schema=recipe.schema.json
     (a path relative to the recipe, or a URL). CI: validate recipes with any JSON Schema validator
     (draft 2020-12), or with `optimize-cli validate`."""
-    from ..recipe import json_schema
+    if report_schema:  # the file the package ships (report/schema.py validates every report against it)
+        from importlib.resources import files
 
-    text = json.dumps(json_schema(), indent=2)
+        text = files("optimize_cli").joinpath("report.schema.json").read_text(encoding="utf-8").rstrip("\n")
+    else:
+        from ..recipe import json_schema
+
+        text = json.dumps(json_schema(), indent=2)
     if output:
         output.write_text(text + "\n")
     else:

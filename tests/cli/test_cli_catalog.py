@@ -104,3 +104,14 @@ def test_cli_tree_of_a_bad_search_recipe_is_one_error_line_exit_2(tmp_path):
     bad = cli("tree", str(path))
     assert bad.exit_code == 2 and bad.stderr.startswith("error: ") and bad.stderr.count("\n") == 1
     assert "clusters" in bad.stderr and "(with stages.1.enabled=true, stages.1.clusters=1)" in bad.stderr
+
+
+def test_schema_report_prints_the_report_schema_that_validates_reports():
+    import json
+
+    from optimize_cli.report.schema import load_schema
+    from tests.run_helpers import cli
+
+    r = cli("schema", "--report")
+    assert r.exit_code == 0, r.output
+    assert json.loads(r.output) == load_schema()
