@@ -46,21 +46,41 @@ def _litert(tflite: bytes, reference: bool = False):
     from ai_edge_litert.interpreter import Interpreter, OpResolverType
 
     kind = OpResolverType.BUILTIN_REF if reference else OpResolverType.AUTO
-    it = Interpreter(model_content=bytes(tflite), experimental_op_resolver_type=kind)
-    it.allocate_tensors()
-    return it
+    return Interpreter(model_content=bytes(tflite), experimental_op_resolver_type=kind)
+
+
+def _dynamic(d: dict) -> bool:
+    """The input has a dimension other than the batch left open (`(None, None, 1)`): sized per sample."""
+    sig = list(d.get("shape_signature", d["shape"]))
+    return any(int(s) < 0 for s in sig[1:])
 
 
 def run_litert(tflite: bytes, inputs: Sequence, reference: bool = False) -> list[list[np.ndarray]]:
-    """Every output of every sample on LiteRT (its default kernels, or the reference ones)."""
+    """Every output of every sample on LiteRT (its default kernels, or the reference ones); an input with
+    open spatial dimensions is resized to each sample's shape."""
     it = _litert(tflite, reference)
-    ins, outs = it.get_input_details(), it.get_output_details()
+    ins = it.get_input_details()
+    dynamic = any(_dynamic(d) for d in ins)
+    if not dynamic:
+        it.allocate_tensors()
+    shapes: list = []
     results = []
     for sample in inputs:
-        for d, x in zip(ins, _sample_arrays(sample), strict=True):
+        arrays = _sample_arrays(sample)
+        if dynamic:
+            want = [tuple([1, *np.asarray(x).shape[1:]] if np.asarray(x).ndim == len(d["shape"]) else
+                          [1, *np.asarray(x).shape]) if _dynamic(d) else tuple(d["shape"])
+                    for d, x in zip(ins, arrays, strict=True)]
+            if want != shapes:
+                for d, shape in zip(ins, want, strict=True):
+                    it.resize_tensor_input(d["index"], list(shape))
+                it.allocate_tensors()
+                shapes = want
+            ins = it.get_input_details()
+        for d, x in zip(ins, arrays, strict=True):
             it.set_tensor(d["index"], _as_input(x, d))
         it.invoke()
-        results.append([np.array(it.get_tensor(o["index"])) for o in outs])
+        results.append([np.array(it.get_tensor(o["index"])) for o in it.get_output_details()])
     return results
 
 

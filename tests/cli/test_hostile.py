@@ -34,8 +34,12 @@ BOMB_RSS = 400 * 2**20
 _CHILD = r"""
 import atexit, os, resource, runpy, sys
 resource.setrlimit(resource.RLIMIT_AS, (%d, %d))
-atexit.register(lambda: open(os.environ["HOSTILE_RSS"], "w").write(
-    str(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024)))
+def _peak():  # this program's own high-water mark (VmHWM: ru_maxrss would include the forking parent's)
+    for line in open("/proc/self/status"):
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) * 1024
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+atexit.register(lambda: open(os.environ["HOSTILE_RSS"], "w").write(str(_peak())))
 sys.argv = ["optimize-cli", *sys.argv[1:]]
 runpy.run_module("optimize_cli", run_name="__main__")
 """ % (AS_LIMIT, AS_LIMIT)

@@ -10,7 +10,7 @@ def test_summary_lines(example):
     text = rp.summary_lines(example, out_dir="runs/prune-cluster-pcqat")
     assert text.splitlines() == [
         "result    runs/prune-cluster-pcqat/model.tflite (prune → cluster → qat (PCQAT) → int8)",
-        "size      14,408 B → 6,359 B zipped (55.86% saved); 2.67× smaller than the baseline zip (16,954 B)",
+        "size      14,408 B → 6,359 B zipped, tfmot's convention (55.86% saved); 2.67× smaller than the baseline zip (16,954 B)",
         "accuracy  98.33% (baseline 99.07%, worse by 0.74 pts)",
         "latency   0.006 ms median, p90 0.006 ms, 1.15× speedup (1 thread)",
         "verdict   FAIL: 1 of 2 gates failed: min_compression_ratio 2.67× vs ≥ 3.00×",

@@ -91,8 +91,10 @@ def digits():
 def test_run_builtin_recipe_produces_measured_tflite(name, tmp_path, digits):
     recipe = ROOT / "recipes" / f"{name}.yaml"
     out = tmp_path / "out"
+    # export.slim=false: the facts below are read from the weight tensors by their names, which slimming
+    # removes (tests/run/test_run_deployable.py checks slimmed files against these)
     res = run_cli("run", str(recipe), "--output", str(out), "--quiet", "--json", *short_sets(recipe),
-                  "--set", "gates={}")
+                  "--set", "gates={}", "--set", "export.slim=false")
     assert res.exit_code == 0, res.output
     summary = json.loads(res.stdout)
     assert summary["passed"] is True

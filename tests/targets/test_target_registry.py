@@ -24,7 +24,7 @@ from typing import Literal
 from pydantic import Field
 
 from optimize_cli.strict import Strict
-from optimize_cli.targets.base import Gate, Measured, change_cell, int_cell
+from optimize_cli.targets.base import Deployed, Gate, Measured, change_cell, int_cell
 
 TYPE = "echo"
 
@@ -49,8 +49,8 @@ def rules(i, t, base, check_paths):
     return [(["targets", i, "copies"], "must be at most 4")] if t.copies > 4 else []
 
 
-def export(t, tfl):
-    return bytes(tfl) + b"ECHO"
+def deploy(t, tfl, ctx):
+    return Deployed(bytes(tfl) + b"ECHO", {"echoed": True})
 
 
 def measure(t, tfl, ctx):
@@ -92,7 +92,7 @@ def write_recipe(where: Path, targets, gates=None, name="r.yaml") -> str:
     doc = {"version": 1, "name": "echo", "model": str(ROOT / "sample_models" / "digits_cnn"),
            "data": {"eval": {"type": "npz", "path": str(ROOT / "sample_models" / "digits.npz"), "x": "x_test",
                              "y": "y_test"}},
-           "export": {"quantization": "dynamic"}, "evaluation": {"latency_runs": 2, "latency_warmup": 1},
+           "export": {"quantization": "dynamic", "slim": False}, "evaluation": {"latency_runs": 2, "latency_warmup": 1},
            "targets": targets, **({"gates": gates} if gates else {})}
     path = where / name
     path.write_text(yaml.safe_dump(doc))
@@ -172,6 +172,7 @@ def test_target_registry_run_report_gates_and_compare_see_a_new_target(echo_run)
     assert figures["type"] == "echo" and figures["model"] == "result" and figures["eval_samples"] == 540
     assert (out / "model_echo.tflite").read_bytes() == tfl + b"ECHO" and figures["echo_path"] == "model_echo.tflite"
     assert figures["loaded_bytes"] == len(tfl) + 4
+    assert figures["deployable_bytes"] == len(tfl) + 4 and figures["echoed"] is True  # the deploy hook's file
     assert report["baseline"]["targets"]["echo"]["loaded_bytes"] == report["baseline"]["tflite_bytes"] + 4
     (gate,) = report["gates"]
     assert gate == {"name": "max_echo_bytes", "limit": 1, "value": len(tfl) + 4, "passed": False}
@@ -202,7 +203,7 @@ def test_target_registry_module_shape_is_what_base_documents(echo):
     assert targets.TARGETS[-1] is echo and targets.module_for("echo") is echo
     assert targets.GATES["max_echo_bytes"][0] == "echo" and "echo" in targets.INSPECT_NAMES
     text = textwrap.dedent(targets.base.__doc__)
-    for name in ("Params", "PACKAGE", "GATES", "rules", "measure", "export", "FILE", "summary_line", "report_rows",
+    for name in ("Params", "PACKAGE", "GATES", "rules", "measure", "deploy", "FILE", "summary_line", "report_rows",
                  "COMPARE_ROWS", "INSPECT_NAMES"):
         assert name in text, name
 
@@ -219,7 +220,7 @@ def test_target_registry_file_names_and_import_without_target_libraries():
     u65 = EthosUTarget(accelerator="ethos-u65-256")
     assert targets.file_name(u65, True) == ("model_vela.tflite", "vela_path")
     assert targets.file_name(u65, False) == ("model_vela_ethos-u65-256.tflite", "vela_path")
-    assert targets.file_name(TflmTarget(), True) is None and targets.export(TflmTarget(), b"x") is None
+    assert targets.file_name(TflmTarget(), True) == ("model_tflm.tflite", "tflm_path")
     code = ("import sys, optimize_cli.targets, optimize_cli.recipe\n"
             "bad = [m for m in ('tensorflow', 'tflite_micro', 'ethosu', 'ai_edge_litert') if m in sys.modules]\n"
             "assert not bad, bad")
