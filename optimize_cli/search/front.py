@@ -11,6 +11,7 @@ from typing import Optional
 from ..errors import EXIT_GATE, EXIT_INTERRUPTED, EXIT_OK, EXIT_STAGE
 from ..owned_dirs import fresh_dir
 from ..recipe.space import SearchSpace
+from . import session
 from .html import render_search_html
 from .objective import TrialReport
 from .tables import sensitivity_caption, sensitivity_table
@@ -29,6 +30,7 @@ def record(t, objectives: list[str]) -> dict:
         "values": dict(zip(objectives, t.values, strict=True)) if t.values else None, "figures": a.get("figures") or {},
         "gates": a.get("gates") or [], "passed": bool(a.get("passed")) and state == "complete",
         "seconds": a.get("seconds"), "exit_code": a.get("exit_code"), "reason": a.get("reason"),
+        "retry_of": session.retry_of(t),
     }
 
 
@@ -133,6 +135,11 @@ def _ran(r: dict) -> Optional[Path]:
     return resolved if resolved.is_file() else Path(r["recipe"]) if Path(r["recipe"]).is_file() else None
 
 
+def retry_note(r: dict) -> str:
+    """" (retry of 0003)" for a trial that repeats an interrupted one's parameters on purpose, else ""."""
+    return f" (retry of {r['retry_of']:04d})" if r.get("retry_of") is not None else ""
+
+
 def markdown(doc: dict) -> str:
     objectives = doc["objectives"]
     lines = [f"# Search {doc['study']}", "", f"Recipe: `{doc['recipe']}` · sampler {doc['sampler']} · "
@@ -147,7 +154,7 @@ def markdown(doc: dict) -> str:
         vals = [show_value(r["values"][k]) if r["values"] else "" for k in objectives]
         params = ", ".join(f"{k}={show_value(v)}" for k, v in r["params"].items())
         gates = ("passed" if r["passed"] else "missed") if r["state"] == "complete" else (r["reason"] or "")
-        mark = " ★" if r["number"] in front else ""
+        mark = (" ★" if r["number"] in front else "") + retry_note(r)
         secs = f"{r['seconds']:.1f}" if r["seconds"] is not None else ""
         lines.append(f"| {r['number']:04d}{mark} | {r['state']} | " + " | ".join(vals) +
                      f" | {gates} | {secs} | {params} |")

@@ -13,7 +13,7 @@ from typing import Optional, Protocol
 
 from ..errors import EXIT_INTERRUPTED, RecipeError
 from ..recipe.space import SearchSpace
-from . import front, storage
+from . import front, session, storage
 from .objective import Outcome, run_trial, stop_limit, violations
 from .space import grid, sample
 
@@ -29,6 +29,9 @@ class SearchOptions:
     quiet: bool = False
     no_cache: bool = False  # trials use a cache of the study's own (DIR/cache), not the user's
     heartbeat: Optional[int] = None  # seconds between heartbeats (storage.HEARTBEAT_S)
+    #: this worker's index among the local worker processes (its sampler's seed: session.py); None: a
+    #: worker of unknown index (on another machine)
+    worker_index: Optional[int] = 0
 
 
 class SearchProgress(Protocol):
@@ -69,17 +72,20 @@ def _constraints(trial) -> list[float]:
     return trial.user_attrs.get("constraints", [0.0])
 
 
-def make_sampler(space: SearchSpace):
+def make_sampler(space: SearchSpace, seed: Optional[int] = None):
+    """The sampler of search.sampler, seeded with `seed` (default search.seed; a session's own seed comes
+    from session.session_seed)."""
     import optuna
 
     cfg = space.config
+    seed = cfg.seed if seed is None else seed
     if cfg.sampler == "tpe":
-        return optuna.samplers.TPESampler(seed=cfg.seed, constraints_func=_constraints)
+        return optuna.samplers.TPESampler(seed=seed, constraints_func=_constraints)
     if cfg.sampler == "nsga2":
-        return optuna.samplers.NSGAIISampler(seed=cfg.seed, constraints_func=_constraints)
+        return optuna.samplers.NSGAIISampler(seed=seed, constraints_func=_constraints)
     if cfg.sampler == "random":
-        return optuna.samplers.RandomSampler(seed=cfg.seed)
-    return _AskTellGrid(grid(space), seed=cfg.seed)
+        return optuna.samplers.RandomSampler(seed=seed)
+    return _AskTellGrid(grid(space), seed=seed)
 
 
 def _grid_class():
@@ -121,7 +127,11 @@ def open_study(space: SearchSpace, name: str, opts: SearchOptions, join: bool = 
         raise RecipeError(f"{opts.output}: holds a study already; use --resume to continue it, or another --output")
     rdb = storage.open_storage(storage_url(opts), opts.heartbeat)
     study = optuna.create_study(storage=rdb, study_name=opts.study or name, load_if_exists=True,
-                                directions=["minimize"] * len(space.config.objectives), sampler=make_sampler(space))
+                                directions=["minimize"] * len(space.config.objectives))
+    # a seed of the session's own (the study's trial count, the worker): a resumed or second worker's
+    # sampler never re-draws another session's trials
+    held = len(study.get_trials(deepcopy=False))
+    study.sampler = make_sampler(space, session.session_seed(space.config.seed, held, opts.worker_index))
     if join:
         return study
     storage.remember_space(study, space)
@@ -320,6 +330,9 @@ def run_search(space: SearchSpace, source: Path, name: str, opts: SearchOptions,
     (opts.output / "trials").mkdir(exist_ok=True)
     progress = progress or Silent()
     study = open_study(space, name, opts)
+    if opts.resume:  # an interrupted trial's parameters are tried again, once, labelled retry_of
+        counted, _ = storage.tally(study)
+        session.enqueue_retries(study, _total(space, opts) - counted)
     if opts.workers <= 1:
         interrupted = work(study, space, opts, progress)
     else:

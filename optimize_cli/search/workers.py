@@ -13,10 +13,10 @@ from pathlib import Path
 from ..errors import EXIT_INTERRUPTED, EXIT_OK
 
 
-def worker_command(source: Path, study: str, url: str, total: int, opts) -> list[str]:
-    """The command line of one worker process."""
+def worker_command(source: Path, study: str, url: str, total: int, opts, index: int = 0) -> list[str]:
+    """The command line of worker process number `index` (its sampler's seed differs: session.py)."""
     cmd = [sys.executable, "-m", "optimize_cli", "search", str(source), "--worker", "--output", str(opts.output),
-           "--storage", url, "--study", study, "--trials", str(total)]
+           "--storage", url, "--study", study, "--trials", str(total), "--worker-index", str(index)]
     if opts.timeout is not None:
         cmd += ["--timeout", str(opts.timeout)]
     if opts.heartbeat is not None:
@@ -31,11 +31,11 @@ def run_processes(study, source: Path, url: str, total: int, opts, progress) -> 
     so a Ctrl-C on the terminal reaches the parent only, which passes exactly one SIGINT to each.
     `progress.trial(trial, study)` for each trial that finishes meanwhile, `progress.warn(line)` for a
     worker that ended badly (study.SearchProgress)."""
-    cmd = worker_command(source, study.study_name, url, total, opts)
     seen = _finished(study)
     err = _stderr_fd()
-    procs = [subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stderr=err, start_new_session=True)
-             for _ in range(opts.workers)]
+    procs = [subprocess.Popen(worker_command(source, study.study_name, url, total, opts, i + 1),
+                              stdin=subprocess.DEVNULL, stderr=err, start_new_session=True)
+             for i in range(opts.workers)]
     interrupted = False
     try:
         while any(p.poll() is None for p in procs):
