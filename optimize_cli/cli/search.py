@@ -50,6 +50,9 @@ def search(recipe, trials, timeout, workers, storage, study_name, output, resume
         raise RecipeError("search needs a RECIPE (or --report-only with --storage)")
     path = recipe_path(recipe)
     space, first = load_space(path)
+    from ..search.samplers import check
+
+    check(space)  # a sampler that needs a package not installed: exit 2 before any work
     out = Path(output) if output is not None else Path("runs") / first.name
     opts = SearchOptions(output=out, trials=trials, timeout=timeout, workers=workers, storage=storage,
                          study=study_name, resume=resume, quiet=quiet, no_cache=no_cache, heartbeat=heartbeat,

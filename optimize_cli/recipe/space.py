@@ -23,7 +23,7 @@ from .search_marks import SearchRecipeError, has_search, search_markers  # noqa:
 from .text import format_loc, show_value
 
 OBJECTIVES = ("compressed_bytes", "tflite_bytes", "latency_ms", "accuracy_drop")
-SAMPLERS = ("tpe", "nsga2", "random", "grid")
+SAMPLERS = ("tpe", "tpe-independent", "gp", "nsga2", "random", "grid")
 #: the sections whose values may be searched
 SEARCHABLE = ("stages", "training", "export")
 #: combinations of the path (optional stages, export.quantization choices) checked by `validate`, at most
@@ -38,7 +38,8 @@ class SearchConfig(Strict):
     objectives: list[Literal[OBJECTIVES]] = Field(  # type: ignore[valid-type]
         default_factory=lambda: ["compressed_bytes"], min_length=1, description="Figures to minimize.")
     trials: int = Field(20, ge=1, le=100_000, description="Finished trials the study holds in total.")
-    sampler: Literal[SAMPLERS] = Field("tpe", description="tpe | nsga2 | random | grid.")  # type: ignore[valid-type]
+    sampler: Literal[SAMPLERS] = Field(  # type: ignore[valid-type]
+        "tpe", description="tpe (multivariate, grouped) | tpe-independent | gp (needs torch) | nsga2 | random | grid.")
     seed: int = Field(0, ge=0, le=2**31 - 1, description="Seed of the sampler.")
     early_stop: Optional[float] = Field(
         0.05, ge=0, le=1,

@@ -13,9 +13,10 @@ from typing import Optional, Protocol
 
 from ..errors import EXIT_INTERRUPTED, RecipeError
 from ..recipe.space import SearchSpace
-from . import front, session, storage
+from . import front, samplers, session, storage
+from .samplers import grid_size, make_sampler
 from .objective import Outcome, run_trial, stop_limit, violations
-from .space import grid, sample
+from .space import sample
 
 @dataclass
 class SearchOptions:
@@ -66,50 +67,6 @@ def trial_cache(opts: SearchOptions) -> Optional[Path]:
     reused by the others through it — the user's (None: the trial's default), or with --no-cache one of
     the study's own in DIR/cache."""
     return (opts.output / "cache").resolve() if opts.no_cache else None
-
-
-def _constraints(trial) -> list[float]:
-    return trial.user_attrs.get("constraints", [0.0])
-
-
-def make_sampler(space: SearchSpace, seed: Optional[int] = None):
-    """The sampler of search.sampler, seeded with `seed` (default search.seed; a session's own seed comes
-    from session.session_seed)."""
-    import optuna
-
-    cfg = space.config
-    seed = cfg.seed if seed is None else seed
-    if cfg.sampler == "tpe":
-        return optuna.samplers.TPESampler(seed=seed, constraints_func=_constraints)
-    if cfg.sampler == "nsga2":
-        return optuna.samplers.NSGAIISampler(seed=seed, constraints_func=_constraints)
-    if cfg.sampler == "random":
-        return optuna.samplers.RandomSampler(seed=seed)
-    return _AskTellGrid(grid(space), seed=seed)
-
-
-def _grid_class():
-    import optuna
-
-    class AskTellGrid(optuna.samplers.GridSampler):
-        """Optuna's grid, without its `study.stop()` once the grid is exhausted (which only works inside
-        `optimize`): the workers stop at the study's total, which is at most the grid's size."""
-
-        def after_trial(self, study, trial, state, values) -> None:
-            return None
-
-    return AskTellGrid
-
-
-def _AskTellGrid(*args, **kwargs):  # noqa: N802 - a class, built when optuna is imported
-    return _grid_class()(*args, **kwargs)
-
-
-def grid_size(space: SearchSpace) -> int:
-    n = 1
-    for values in grid(space).values():
-        n *= len(values)
-    return n
 
 
 def storage_url(opts: SearchOptions) -> str:
@@ -235,7 +192,7 @@ class _Workers:
         if out.completed and any(v is None for v in objs):
             trial.set_user_attr("reason", "an objective was not measured (accuracy_drop needs data.eval)")
         if out.completed and trial.user_attrs.get("reason") is None:
-            trial.set_user_attr("constraints", violations(out.gates) or [0.0])
+            set_constraints(trial, out.gates)
             self.study.tell(trial, [float(v) for v in objs])
         elif out.pruned:  # stopped early: could not meet the accuracy gate any more
             self.study.tell(trial, state=optuna.trial.TrialState.PRUNED)
@@ -251,6 +208,18 @@ class _Workers:
                 p.send_signal(signal.SIGINT)
             except OSError:
                 pass
+
+
+def set_constraints(trial, gates) -> None:
+    """The gates as the trial's constraints (<= 0: met; Optuna 5's trial.set_constraint, one per gate,
+    "gates" when there is none), and as its user attr `constraints` (the list, for Optuna 4's samplers)."""
+    from .samplers import trial_constraints
+
+    miss = violations(gates) or [0.0]
+    trial.set_user_attr("constraints", miss)
+    if trial_constraints():
+        for name, v in zip([g.name for g in gates] or ["gates"], miss, strict=True):
+            trial.set_constraint(name, v)
 
 
 class _Heartbeat:
@@ -326,6 +295,7 @@ def run_search(space: SearchSpace, source: Path, name: str, opts: SearchOptions,
     from . import workers
 
     space.source = source
+    samplers.check(space)  # a sampler's missing package: exit 2 before the study exists
     opts.output.mkdir(parents=True, exist_ok=True)
     (opts.output / "trials").mkdir(exist_ok=True)
     progress = progress or Silent()
