@@ -106,11 +106,11 @@ def _summary(doc: dict, out: Path, as_json: bool) -> None:
     if as_json:
         click.echo(json.dumps({"output_dir": str(out.resolve()), "search": str((out / "search.json").resolve()),
                                "trials": len(doc["trials"]), "recommended": best, "pareto": doc["pareto"],
-                               "exit_code": doc["exit_code"]}, indent=2))
+                               "exit_code": doc["exit_code"], "stopped": doc.get("stopped")}, indent=2))
     else:
         click.echo(f"{len(doc['trials'])} trials in {out}; " + (
             f"recommended trial {best:04d}: {out / 'best.yaml'}" if best is not None
-            else "no trial passed every gate"))
+            else "no trial passed every gate") + (f" ({doc['stopped']})" if doc.get("stopped") else ""))
     if doc["interrupted"]:
         raise KeyboardInterrupt
     sys.exit(doc["exit_code"])

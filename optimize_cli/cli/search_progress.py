@@ -21,7 +21,7 @@ TOP = 10
 def log_line(t, objectives: list[str]) -> str:
     """The one stderr line per trial (an Optuna FrozenTrial)."""
     r = front.record(t, objectives)
-    head = f"trial {r['number']:04d}{front.retry_note(r)} {r['state']}"
+    head = f"trial {r['number']:04d}{front.note(r)} {r['state']}"
     if r["seconds"] is not None:
         head += f" in {r['seconds']:.1f} s"
     if r["state"] != "complete":

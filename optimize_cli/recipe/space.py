@@ -46,6 +46,9 @@ class SearchConfig(Strict):
         description="Stop a trial (Optuna PRUNED) when its Keras accuracy after a stage that has stages after "
         "it is more than gates.max_accuracy_drop + this margin (metric units) below the float baseline; "
         "false turns it off. Needs gates.max_accuracy_drop.")
+    builtins: bool = Field(
+        True, description="Try first the built-in recipes whose path and values fit the space (the search then "
+        "never ends worse than they do); not with the grid sampler.")
     sensitivity: bool = Field(
         False, description="Per-layer sensitivity pre-pass: each prunable layer pruned and clustered alone "
         "(no fine-tuning), its accuracy drop measured; each trial's prune stage then gets layer_sparsity "

@@ -17,6 +17,8 @@ from .objective import TrialReport
 from .tables import sensitivity_caption, sensitivity_table
 
 SEARCH_SCHEMA_VERSION = 1
+#: the study's user attr holding the trials the last session asked for (--trials, else search.trials)
+REQUESTED = "optimize_cli.trials"
 
 
 def record(t, objectives: list[str]) -> dict:
@@ -30,7 +32,7 @@ def record(t, objectives: list[str]) -> dict:
         "values": dict(zip(objectives, t.values, strict=True)) if t.values else None, "figures": a.get("figures") or {},
         "gates": a.get("gates") or [], "passed": bool(a.get("passed")) and state == "complete",
         "seconds": a.get("seconds"), "exit_code": a.get("exit_code"), "reason": a.get("reason"),
-        "retry_of": session.retry_of(t),
+        "retry_of": session.retry_of(t), "builtin": a.get("builtin"),
     }
 
 
@@ -71,11 +73,15 @@ def exit_code(records: list[dict], best: Optional[dict], interrupted: bool) -> i
     return EXIT_GATE
 
 
-def write_outputs(study, space: SearchSpace, out: Path, interrupted: bool = False) -> dict:
+def write_outputs(study, space: SearchSpace, out: Path, interrupted: bool = False, total: Optional[int] = None,
+                  stopped: Optional[str] = None) -> dict:
     """search.json, search.md, best.yaml, pareto/NN.yaml and the recommended trial's files; returns the
-    search.json document (with its exit_code)."""
+    search.json document (with its exit_code). `total`: the trials requested (--trials, else as the study
+    last recorded it, else search.trials); `stopped`: why the search ended short of them (--timeout)."""
     objectives = list(space.config.objectives)
-    records = [record(t, objectives) for t in study.get_trials(deepcopy=False)]
+    total = total or study.user_attrs.get(REQUESTED) or space.config.trials
+    # a WAITING trial is queued, not run (a built-in or a retry the next session runs first)
+    records = [record(t, objectives) for t in study.get_trials(deepcopy=False) if t.state.name != "WAITING"]
     front = pareto(records, objectives)
     best = recommended(records, objectives)
     doc = {
@@ -83,8 +89,9 @@ def write_outputs(study, space: SearchSpace, out: Path, interrupted: bool = Fals
         "objectives": objectives, "sampler": space.config.sampler, "space": space.dump(),
         "trials": records, "pareto": [r["number"] for r in front],
         "recommended": best["number"] if best else None, "interrupted": interrupted,
-        "metric": trial_metric(records),
+        "metric": trial_metric(records), "requested_trials": total, "stopped": stopped,
     }
+    doc["space"]["trials"] = total
     sensitivity = read_sensitivity(out)
     if sensitivity is not None:
         doc["sensitivity"] = sensitivity
@@ -135,9 +142,12 @@ def _ran(r: dict) -> Optional[Path]:
     return resolved if resolved.is_file() else Path(r["recipe"]) if Path(r["recipe"]).is_file() else None
 
 
-def retry_note(r: dict) -> str:
-    """" (retry of 0003)" for a trial that repeats an interrupted one's parameters on purpose, else ""."""
-    return f" (retry of {r['retry_of']:04d})" if r.get("retry_of") is not None else ""
+def note(r: dict) -> str:
+    """" (retry of 0003)" for a trial that repeats an interrupted one's parameters on purpose, " (built-in
+    prune-ptq)" for one seeded from a built-in recipe (seeding.py), else ""."""
+    if r.get("retry_of") is not None:
+        return f" (retry of {r['retry_of']:04d})"
+    return f" (built-in {r['builtin']})" if r.get("builtin") else ""
 
 
 def markdown(doc: dict) -> str:
@@ -147,6 +157,8 @@ def markdown(doc: dict) -> str:
     best = doc["recommended"]
     lines.append(f"Recommended trial: **{best:04d}** (`best.yaml`)" if best is not None
                  else "No trial passed every gate: nothing is recommended.")
+    if doc.get("stopped"):
+        lines += ["", f"The search was {doc['stopped']}."]
     lines += ["", "| trial | state | " + " | ".join(objectives) + " | gates | seconds | parameters |",
               "|---|---|" + "---|" * len(objectives) + "---|---|---|"]
     front = set(doc["pareto"])
@@ -154,7 +166,7 @@ def markdown(doc: dict) -> str:
         vals = [show_value(r["values"][k]) if r["values"] else "" for k in objectives]
         params = ", ".join(f"{k}={show_value(v)}" for k, v in r["params"].items())
         gates = ("passed" if r["passed"] else "missed") if r["state"] == "complete" else (r["reason"] or "")
-        mark = (" ★" if r["number"] in front else "") + retry_note(r)
+        mark = (" ★" if r["number"] in front else "") + note(r)
         secs = f"{r['seconds']:.1f}" if r["seconds"] is not None else ""
         lines.append(f"| {r['number']:04d}{mark} | {r['state']} | " + " | ".join(vals) +
                      f" | {gates} | {secs} | {params} |")

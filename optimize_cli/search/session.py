@@ -3,7 +3,8 @@
 - The seed is drawn from the study's state, never the same twice: `search.seed`, the number of trials the
   study holds when the session opens it, and the worker's index (K local worker processes; a worker on
   another machine adds its host and process id). A resumed session therefore never re-draws the first
-  session's first trial.
+  session's first trial. (The grid keeps search.seed: it shuffles the grid once for every session, and
+  Optuna's grid gives trial N the shuffled grid's point N, never a point visited before.)
 - A trial an interruption stopped after its parameters were chosen is tried again once, on purpose, with
   the same parameters: a WAITING trial (Optuna's enqueue) with the user attr `retry_of` naming it. A
   retry that is interrupted again is not retried; a trial whose worker died is retried by Optuna's

@@ -13,7 +13,7 @@ from typing import Optional, Protocol
 
 from ..errors import EXIT_INTERRUPTED, RecipeError
 from ..recipe.space import SearchSpace
-from . import front, samplers, session, storage
+from . import front, samplers, seeding, session, storage
 from .samplers import grid_size, make_sampler
 from .objective import Outcome, run_trial, stop_limit, violations
 from .space import sample
@@ -86,9 +86,12 @@ def open_study(space: SearchSpace, name: str, opts: SearchOptions, join: bool = 
     study = optuna.create_study(storage=rdb, study_name=opts.study or name, load_if_exists=True,
                                 directions=["minimize"] * len(space.config.objectives))
     # a seed of the session's own (the study's trial count, the worker): a resumed or second worker's
-    # sampler never re-draws another session's trials
+    # sampler never re-draws another session's trials. Not the grid's: its seed shuffles the grid, and
+    # trial number N takes the shuffled grid's point N, so every session and worker must share it
     held = len(study.get_trials(deepcopy=False))
-    study.sampler = make_sampler(space, session.session_seed(space.config.seed, held, opts.worker_index))
+    seed = space.config.seed if space.config.sampler == "grid" else session.session_seed(
+        space.config.seed, held, opts.worker_index)
+    study.sampler = make_sampler(space, seed)
     if join:
         return study
     storage.remember_space(study, space)
@@ -300,14 +303,33 @@ def run_search(space: SearchSpace, source: Path, name: str, opts: SearchOptions,
     (opts.output / "trials").mkdir(exist_ok=True)
     progress = progress or Silent()
     study = open_study(space, name, opts)
-    if opts.resume:  # an interrupted trial's parameters are tried again, once, labelled retry_of
-        counted, _ = storage.tally(study)
-        session.enqueue_retries(study, _total(space, opts) - counted)
+    total, start = _total(space, opts), time.monotonic()
+    _first_trials(study, space, opts, total, progress)
     if opts.workers <= 1:
         interrupted = work(study, space, opts, progress)
     else:
-        interrupted = workers.run_processes(study, source, storage_url(opts), _total(space, opts), opts, progress)
-    return front.write_outputs(study, space, opts.output, interrupted)
+        interrupted = workers.run_processes(study, source, storage_url(opts), total, opts, progress)
+    stopped = None
+    if not interrupted and opts.timeout is not None and time.monotonic() - start >= opts.timeout:
+        finished = storage.tally(study)[1]
+        if finished < total:
+            stopped = f"stopped by --timeout after {finished} of {total} trials"
+            progress.log(stopped)
+    return front.write_outputs(study, space, opts.output, interrupted, total, stopped)
+
+
+def _first_trials(study, space: SearchSpace, opts: SearchOptions, total: int, progress: SearchProgress) -> None:
+    """What the session puts first in the study's queue: on --resume one retry of each interrupted trial
+    (session.py); in a new study the built-in recipes that fit the space, at most half the total
+    (seeding.py). Records the total asked for (search.json's requested_trials, --report-only)."""
+    study.set_user_attr(front.REQUESTED, total)
+    counted, _ = storage.tally(study)
+    if opts.resume:  # an interrupted trial's parameters are tried again, once, labelled retry_of
+        counted += len(session.enqueue_retries(study, total - counted))
+    if not study.get_trials(deepcopy=False):
+        names = seeding.seed_builtins(study, space, min(total - counted, -(-total // 2)))
+        if names:
+            progress.log(f"first trials: the built-in recipes {', '.join(names)} (their values of the space)")
 
 
 def run_worker(space: SearchSpace, source: Path, name: str, opts: SearchOptions,

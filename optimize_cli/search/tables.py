@@ -85,6 +85,8 @@ def trials_table(doc: dict) -> Table:
         mark = (" ◆" if r["number"] == best else "") + (" ★" if r["number"] in front else "")
         if r.get("retry_of") is not None:
             mark += f" (retry of {r['retry_of']:04d})"
+        elif r.get("builtin"):
+            mark += f" (built-in {r['builtin']})"
         secs = f"{r['seconds']:.1f}" if r.get("seconds") is not None else DASH
         rows.append([f"{r['number']:04d}{mark}", STATE_WORDS.get(r["state"], r["state"]),
                      *(show(k, figs.get(k), fraction) for k in objectives + extra), gates_text(r, fraction), secs,
