@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
+from typing import Optional
 
 import click
 
@@ -79,7 +80,31 @@ def search(recipe, trials, timeout, workers, storage, study_name, output, resume
 
             sys.exit(EXIT_INTERRUPTED)
         return
-    _summary(doc, out, as_json)
+    _summary(doc, out, as_json, resume_command(recipe, path, opts, as_json))
+
+
+def resume_command(given, path: Path, opts, as_json: bool) -> str:
+    """The command that continues an interrupted search, pastable from any directory: the program as
+    invoked, the recipe (a built-in by its name, a file by its absolute path), the options that were
+    given, --output as an absolute path, and --resume (a storage URL's password is masked)."""
+    import os
+    import shlex
+
+    from ..search.storage import redact
+    from .shell import program
+
+    again = [*program(), "search", str(given) if Path(given) != path else os.path.abspath(path),
+             "--output", os.path.abspath(opts.output)]
+    for flag, value in (("--trials", opts.trials), ("--timeout", opts.timeout), ("--storage", opts.storage),
+                        ("--study", opts.study), ("--heartbeat", opts.heartbeat)):
+        if value is not None:
+            again += [flag, redact(value) if flag == "--storage" else f"{value:g}" if isinstance(value, float)
+                      else str(value)]
+    if opts.workers > 1:
+        again += ["--workers", str(opts.workers)]
+    again += [flag for flag, on in (("--no-cache", opts.no_cache), ("--json", as_json), ("--quiet", opts.quiet))
+              if on]
+    return shlex.join([*again, "--resume"])
 
 
 def _report_only(recipe, storage, study_name, output, heartbeat, as_json) -> None:
@@ -101,7 +126,7 @@ def _report_only(recipe, storage, study_name, output, heartbeat, as_json) -> Non
     _summary(doc, out, as_json)
 
 
-def _summary(doc: dict, out: Path, as_json: bool) -> None:
+def _summary(doc: dict, out: Path, as_json: bool, again: Optional[str] = None) -> None:
     best = doc["recommended"]
     if as_json:
         click.echo(json.dumps({"output_dir": str(out.resolve()), "search": str((out / "search.json").resolve()),
@@ -111,8 +136,12 @@ def _summary(doc: dict, out: Path, as_json: bool) -> None:
         click.echo(f"{len(doc['trials'])} trials in {out}; " + (
             f"recommended trial {best:04d}: {out / 'best.yaml'}" if best is not None
             else "no trial passed every gate") + (f" ({doc['stopped']})" if doc.get("stopped") else ""))
-    if doc["interrupted"]:
-        raise KeyboardInterrupt
+    if doc["interrupted"]:  # the study persists: say the command that continues it
+        from ..errors import Interrupted
+
+        e = Interrupted("interrupted", output=out)
+        e.advice = f"resume with: {again}" if again else None
+        raise e
     sys.exit(doc["exit_code"])
 
 

@@ -164,6 +164,23 @@ class SearchSpace:
         """The params a label names: optional stages, and the values of stages that are on."""
         return [p for p in params if p.kind == "optional" or values.get(f"stages.{p.stage}.enabled") is not False]
 
+    def short_names(self) -> dict:
+        """name → the short form the progress lines show: `prune.target_sparsity` for a stage's value,
+        `cluster` for an optional stage's on/off, the key alone for a training or export value."""
+        stages = self.raw.get("stages") if isinstance(self.raw.get("stages"), list) else []
+
+        def kind(i) -> str:
+            s = stages[i] if isinstance(i, int) and i < len(stages) else None
+            return str(s.get("type")) if isinstance(s, dict) and s.get("type") else f"stage {i}"
+
+        out = {}
+        for p in self.params:
+            if p.parts[0] == "stages":
+                out[p.name] = kind(p.stage) if p.kind == "optional" else ".".join([kind(p.stage), *map(str, p.parts[2:])])
+            else:
+                out[p.name] = ".".join(map(str, p.parts[1:]))
+        return out
+
     def dump(self) -> dict:
         return {"params": [p.dump() for p in self.params], **self.config.model_dump(mode="json")}
 

@@ -6,6 +6,7 @@ tells a SearchProgress (the CLI's live table or trial lines: cli/search_progress
 never imports TensorFlow: only the trials' subprocesses do."""
 from __future__ import annotations
 
-from .study import SearchOptions, SearchProgress, Silent, run_search
+from .progress import SearchProgress, Silent, TrialStart
+from .study import SearchOptions, run_search
 
-__all__ = ["SearchOptions", "SearchProgress", "Silent", "run_search"]
+__all__ = ["SearchOptions", "SearchProgress", "Silent", "TrialStart", "run_search"]

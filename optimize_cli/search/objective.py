@@ -74,9 +74,10 @@ def stop_limit(recipe, margin: Optional[float]) -> Optional[float]:
 
 def trial_command(recipe: Path, out: Path, early_stop: Optional[float] = None,
                   cache_dir: Optional[Path] = None) -> list[str]:
-    """The trial's `optimize-cli run` command line: JSON on stdout, no progress; `early_stop` and
+    """The trial's `optimize-cli run` command line: JSON on stdout, its plain log lines on stderr (the
+    trial's log, whose last line the live display shows as the trial's stage); `early_stop` and
     `cache_dir` as the hidden run options (RunOptions.early_stop_drop, RunOptions.cache_dir)."""
-    cmd = [sys.executable, "-m", "optimize_cli", "run", str(recipe), "--output", str(out), "--json", "--quiet"]
+    cmd = [sys.executable, "-m", "optimize_cli", "run", str(recipe), "--output", str(out), "--json"]
     if early_stop is not None:
         cmd += ["--early-stop-drop", repr(float(early_stop))]
     if cache_dir is not None:

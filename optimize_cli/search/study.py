@@ -9,13 +9,14 @@ import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Optional, Protocol
+from typing import Optional
 
 from ..errors import EXIT_INTERRUPTED, RecipeError
 from ..recipe.space import SearchSpace
 from . import front, samplers, seeding, session, storage
 from .samplers import grid_size, make_sampler
 from .objective import Outcome, run_trial, stop_limit, violations
+from .progress import SearchProgress, Silent, TrialStart, search_started, started
 from .space import sample
 
 @dataclass
@@ -33,33 +34,6 @@ class SearchOptions:
     #: this worker's index among the local worker processes (its sampler's seed: session.py); None: a
     #: worker of unknown index (on another machine)
     worker_index: Optional[int] = 0
-
-
-class SearchProgress(Protocol):
-    """What a search tells its caller while it works; the library prints nothing (the CLI shows it:
-    cli/search_progress.py)."""
-
-    def trial(self, trial, study) -> None:
-        """A trial finished (an Optuna FrozenTrial); `study` holds the trials other workers finished."""
-
-    def log(self, message: str) -> None:
-        """A line about the search (the sensitivity pass)."""
-
-    def warn(self, message: str) -> None:
-        """Something the user should know that does not stop the search (a worker that ended badly)."""
-
-
-class Silent:
-    """A SearchProgress that says nothing (the default of a search called from Python)."""
-
-    def trial(self, trial, study) -> None:
-        pass
-
-    def log(self, message: str) -> None:
-        pass
-
-    def warn(self, message: str) -> None:
-        pass
 
 
 def trial_cache(opts: SearchOptions) -> Optional[Path]:
@@ -173,6 +147,7 @@ class _Workers:
             recipe_path.write_text(text, encoding="utf-8")
             trial.set_user_attr("recipe", str(recipe_path))
             trial.set_user_attr("recipe_yaml", text)  # for --report-only on a machine without the file
+            started(self.progress, trial_start(self.study, trial.number, values, self.total, trials_dir, self.space))
             out = run_trial(recipe_path, trials_dir / nnnn, trials_dir / f"{nnnn}.log", self.procs,
                             early_stop=stop_limit(r, self.space.config.early_stop), cache_dir=trial_cache(self.opts))
         self.tell(trial, out)
@@ -211,6 +186,13 @@ class _Workers:
                 p.send_signal(signal.SIGINT)
             except OSError:
                 pass
+
+
+def trial_start(study, number: int, params: dict, total: int, trials_dir: Path, space: SearchSpace) -> TrialStart:
+    """The TrialStart of trial `number` (its place among the trials the study counts)."""
+    t = next(t for t in study.get_trials(deepcopy=False) if t.number == number)
+    return TrialStart(number, dict(params), storage.rank(study, number) + 1, total, trials_dir / f"{number:04d}.log",
+                      session.retry_of(t), t.user_attrs.get(seeding.BUILTIN), space.short_names())
 
 
 def set_constraints(trial, gates) -> None:
@@ -305,10 +287,11 @@ def run_search(space: SearchSpace, source: Path, name: str, opts: SearchOptions,
     study = open_study(space, name, opts)
     total, start = _total(space, opts), time.monotonic()
     _first_trials(study, space, opts, total, progress)
+    search_started(progress, study, total, opts.workers, space.short_names())
     if opts.workers <= 1:
         interrupted = work(study, space, opts, progress)
     else:
-        interrupted = workers.run_processes(study, source, storage_url(opts), total, opts, progress)
+        interrupted = workers.run_processes(study, source, storage_url(opts), total, opts, progress, space)
     stopped = None
     if not interrupted and opts.timeout is not None and time.monotonic() - start >= opts.timeout:
         finished = storage.tally(study)[1]
@@ -337,7 +320,10 @@ def run_worker(space: SearchSpace, source: Path, name: str, opts: SearchOptions,
     """`search --worker`: one worker process of a local `--workers K` search (no outputs: the parent
     writes them). True when interrupted."""
     space.source = source
-    return work(open_study(space, name, opts, join=True), space, opts, progress or Silent())
+    study = open_study(space, name, opts, join=True)
+    progress = progress or Silent()
+    search_started(progress, study, _total(space, opts), 1, space.short_names())
+    return work(study, space, opts, progress)
 
 
 def report_only(opts: SearchOptions, space: Optional[SearchSpace]) -> dict:

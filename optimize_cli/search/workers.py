@@ -26,12 +26,14 @@ def worker_command(source: Path, study: str, url: str, total: int, opts, index: 
     return cmd + ["--quiet"]  # the parent shows the trials
 
 
-def run_processes(study, source: Path, url: str, total: int, opts, progress) -> bool:
+def run_processes(study, source: Path, url: str, total: int, opts, progress, space=None) -> bool:
     """Run opts.workers worker processes to the end; True when interrupted. Each runs in its own session,
     so a Ctrl-C on the terminal reaches the parent only, which passes exactly one SIGINT to each.
-    `progress.trial(trial, study)` for each trial that finishes meanwhile, `progress.warn(line)` for a
-    worker that ended badly (study.SearchProgress)."""
+    `progress.trial_started(start)` for each trial a worker starts (once its recipe is written) and
+    `progress.trial(trial, study)` for each that finishes meanwhile, `progress.warn(line)` for a worker
+    that ended badly (progress.SearchProgress)."""
     seen = _finished(study)
+    running = _Running(study, total, opts.output / "trials", space, progress)
     err = _stderr_fd()
     procs = [subprocess.Popen(worker_command(source, study.study_name, url, total, opts, i + 1),
                               stdin=subprocess.DEVNULL, stderr=err, start_new_session=True)
@@ -40,6 +42,7 @@ def run_processes(study, source: Path, url: str, total: int, opts, progress) -> 
     try:
         while any(p.poll() is None for p in procs):
             time.sleep(0.5)
+            running.poll(seen)
             seen = _show_new(study, seen, progress)
     except KeyboardInterrupt:
         interrupted = True
@@ -60,6 +63,25 @@ def run_processes(study, source: Path, url: str, total: int, opts, progress) -> 
         elif p.returncode != EXIT_OK:
             progress.warn(f"worker {i + 1} ended with exit code {p.returncode}")
     return interrupted
+
+
+class _Running:
+    """Tells the progress of each trial the workers started (RUNNING, its recipe written), once."""
+
+    def __init__(self, study, total: int, trials_dir: Path, space, progress):
+        self.study, self.total, self.dir, self.space, self.progress = study, total, trials_dir, space, progress
+        self.told: set[int] = set()
+
+    def poll(self, finished: set[int]) -> None:
+        from .progress import started
+        from .study import trial_start
+
+        if self.space is None:
+            return
+        for t in self.study.get_trials(deepcopy=False):
+            if t.state.name == "RUNNING" and t.number not in self.told | finished and "recipe" in t.user_attrs:
+                self.told.add(t.number)
+                started(self.progress, trial_start(self.study, t.number, t.params, self.total, self.dir, self.space))
 
 
 def _finished(study) -> set[int]:

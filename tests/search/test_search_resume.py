@@ -89,3 +89,42 @@ def test_search_two_resumes_repeat_no_trial_but_the_labelled_retry(tmp_path):
     keys = [json.dumps(t["params"], sort_keys=True) for t in fresh]
     assert len(set(keys)) == len(keys), keys
     assert f"(retry of {left.number:04d})" in (out / "search.md").read_text()
+
+
+def _wait_log(out, limit: float = 120.0) -> None:
+    import time
+
+    end = time.monotonic() + limit
+    while time.monotonic() < end:
+        if list((out / "trials").glob("[0-9][0-9][0-9][0-9].log")):
+            return
+        time.sleep(0.2)
+    raise AssertionError(f"no trial started in {out} within {limit} s")
+
+
+@pytest.mark.slow
+def test_search_interrupted_says_the_resume_command_that_continues_it(tmp_path):
+    """Ctrl-C during the first trial: exit 130 and one line naming the command to paste; pasted in another
+    directory, it continues the study to --trials, retrying the interrupted trial. About 30 s."""
+    import shlex
+    import signal
+
+    path, out = tmp_path / "s.yaml", tmp_path / "out"
+    path.write_text(RECIPE, encoding="utf-8")
+    p = subprocess.Popen([sys.executable, "-m", "optimize_cli", "search", "s.yaml", "--output", "out",
+                          "--trials", "2"], cwd=tmp_path, env=os.environ.copy(), stdout=subprocess.PIPE,
+                         stderr=subprocess.PIPE, text=True)
+    _wait_log(out)
+    p.send_signal(signal.SIGINT)
+    _, err = p.communicate(timeout=300)
+    assert p.returncode == 130, err
+    assert "started trial 0000 (built-in ptq-dynamic) (1/2): " in err
+    (line,) = [ln for ln in err.splitlines() if "resume with: " in ln]
+    cmd = shlex.split(line.split("resume with: ", 1)[1])
+    assert cmd[-1] == "--resume" and str(path) in cmd and str(out) in cmd and "--trials" in cmd
+    (tmp_path / "elsewhere").mkdir()
+    res = subprocess.run(cmd, cwd=tmp_path / "elsewhere", capture_output=True, text=True, env=os.environ.copy())
+    assert res.returncode == 0, res.stderr
+    doc = json.loads((out / "search.json").read_text())
+    assert [t["state"] for t in doc["trials"]].count("complete") == 2
+    assert any(t["retry_of"] == 0 for t in doc["trials"])
