@@ -73,3 +73,13 @@ def search_started(progress, study, total: int, workers: int, labels: dict) -> N
     hook = getattr(progress, "search_started", None)
     if hook is not None:
         hook(study, total, workers, labels)
+
+
+def trial_start(study, number: int, params: dict, total: int, trials_dir: Path, space) -> TrialStart:
+    """The TrialStart of trial `number` (its place among the trials the study counts; `space`: the
+    recipe's SearchSpace, for the parameters' short names)."""
+    from . import seeding, session, storage
+
+    t = next(t for t in study.get_trials(deepcopy=False) if t.number == number)
+    return TrialStart(number, dict(params), storage.rank(study, number) + 1, total, trials_dir / f"{number:04d}.log",
+                      session.retry_of(t), t.user_attrs.get(seeding.BUILTIN), space.short_names())

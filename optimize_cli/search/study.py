@@ -16,7 +16,7 @@ from ..recipe.space import SearchSpace
 from . import front, samplers, seeding, session, storage
 from .samplers import grid_size, make_sampler
 from .objective import Outcome, run_trial, stop_limit, violations
-from .progress import SearchProgress, Silent, TrialStart, search_started, started
+from .progress import SearchProgress, Silent, search_started, started, trial_start
 from .space import sample
 
 @dataclass
@@ -186,13 +186,6 @@ class _Workers:
                 p.send_signal(signal.SIGINT)
             except OSError:
                 pass
-
-
-def trial_start(study, number: int, params: dict, total: int, trials_dir: Path, space: SearchSpace) -> TrialStart:
-    """The TrialStart of trial `number` (its place among the trials the study counts)."""
-    t = next(t for t in study.get_trials(deepcopy=False) if t.number == number)
-    return TrialStart(number, dict(params), storage.rank(study, number) + 1, total, trials_dir / f"{number:04d}.log",
-                      session.retry_of(t), t.user_attrs.get(seeding.BUILTIN), space.short_names())
 
 
 def set_constraints(trial, gates) -> None:

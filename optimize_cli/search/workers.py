@@ -73,8 +73,7 @@ class _Running:
         self.told: set[int] = set()
 
     def poll(self, finished: set[int]) -> None:
-        from .progress import started
-        from .study import trial_start
+        from .progress import started, trial_start
 
         if self.space is None:
             return
