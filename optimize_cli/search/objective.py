@@ -17,6 +17,8 @@ from ..run.records import GateRecord, MetricInfo
 
 #: result figures a trial records (and the objectives are drawn from)
 FIGURES = ("tflite_bytes", "compressed_bytes", "compression_ratio", "accuracy", "accuracy_drop", "latency_ms")
+#: the int8 PTQ baseline's figures a trial also records, as ptq_<name> (the quality answer's size bound)
+PTQ_FIGURES = ("tflite_bytes", "compressed_bytes")
 
 
 @dataclass
@@ -38,7 +40,10 @@ class TrialReport:
                      for g in report.get("gates") or []]
             m = report.get("metric")
             metric = MetricInfo(str(m["name"]), bool(m["higher_is_better"]), m.get("eval_samples")) if m else None
-            return cls({k: result.get(k) for k in FIGURES}, gates, bool(report.get("passed")), metric)
+            figures = {k: result.get(k) for k in FIGURES}
+            ptq = report.get("ptq_baseline") or {}
+            figures.update({f"ptq_{k}": ptq.get(k) for k in PTQ_FIGURES if ptq.get(k) is not None})
+            return cls(figures, gates, bool(report.get("passed")), metric)
         except (AttributeError, KeyError, TypeError) as e:
             raise ValueError(f"not a run's report ({type(e).__name__}: {e})") from None
 
