@@ -29,14 +29,17 @@ from .types import SECONDS
               "anywhere) into --output without running trials; RECIPE is optional.")
 @click.option("--heartbeat", type=click.IntRange(min=1, max=3600), help="Seconds between a worker's "
               "heartbeats; a trial without one for 3 of them is failed and retried (default 10).")  # storage.py
+@click.option("--recycle-after", type=click.IntRange(min=1, max=10_000), default=10, show_default=True,
+              help="Trials one trial process runs (TensorFlow imported once) before a fresh one takes over; "
+              "1: a fresh process per trial.")
 @click.option("--worker", "worker", is_flag=True, hidden=True, help="One worker process of --workers K.")
 @click.option("--worker-index", type=click.IntRange(min=0), hidden=True, help="Its index (its sampler's seed).")
 @json_option("Print the search summary as JSON on stdout.")
 @quiet_option("No per-trial lines; only errors on stderr.")
 @click.option("--no-cache", is_flag=True, help="Leave the user's baseline cache alone: the trials share one of "
               "the study's own in DIR/cache (the baselines are still measured once per study).")
-def search(recipe, trials, timeout, workers, storage, study_name, output, resume, report_only, heartbeat, worker,
-           worker_index, as_json, quiet, no_cache) -> None:
+def search(recipe, trials, timeout, workers, storage, study_name, output, resume, report_only, heartbeat,
+           recycle_after, worker, worker_index, as_json, quiet, no_cache) -> None:
     """Search RECIPE's spaces ({search: [lo, hi]}, {search: {choices: [...]}}, optional stages) for the
     recipes that minimize its search.objectives under its gates."""
     from ..builtin import recipe_path
@@ -57,7 +60,8 @@ def search(recipe, trials, timeout, workers, storage, study_name, output, resume
     out = Path(output) if output is not None else Path("runs") / first.name
     opts = SearchOptions(output=out, trials=trials, timeout=timeout, workers=workers, storage=storage,
                          study=study_name, resume=resume, quiet=quiet, no_cache=no_cache, heartbeat=heartbeat,
-                         worker_index=worker_index if worker_index is not None else (None if worker else 0))
+                         worker_index=worker_index if worker_index is not None else (None if worker else 0),
+                         recycle_after=recycle_after)
     # a worker shows one plain line per trial (the parent of --workers K passes --quiet and shows them itself)
     live = False if (worker or as_json) else None
     progress = TrialProgress(space.config.objectives, quiet=quiet, live=live)
@@ -90,6 +94,7 @@ def resume_command(given, path: Path, opts, as_json: bool) -> str:
     import os
     import shlex
 
+    from ..search import SearchOptions
     from ..search.storage import redact
     from .shell import program
 
@@ -102,6 +107,8 @@ def resume_command(given, path: Path, opts, as_json: bool) -> str:
                       else str(value)]
     if opts.workers > 1:
         again += ["--workers", str(opts.workers)]
+    if opts.recycle_after != SearchOptions.recycle_after:
+        again += ["--recycle-after", str(opts.recycle_after)]
     again += [flag for flag, on in (("--no-cache", opts.no_cache), ("--json", as_json), ("--quiet", opts.quiet))
               if on]
     return shlex.join([*again, "--resume"])

@@ -87,7 +87,7 @@ def recipe_text(space: SearchSpace, r: dict, resolved_text: str, dest: Path, nam
     raw.pop("name", None)
     raw.pop("description", None)
     out.update(raw)
-    return yaml.safe_dump(out, sort_keys=False, allow_unicode=True, width=110)
+    return yaml.safe_dump(out, sort_keys=False, allow_unicode=True, width=1000)
 
 
 def resolved_of(r: dict, kept: Optional[str]) -> Optional[str]:

@@ -91,12 +91,17 @@ def trial_command(recipe: Path, out: Path, early_stop: Optional[float] = None,
 
 
 def run_trial(recipe: Path, out: Path, log: Path, procs: Optional[list] = None, early_stop: Optional[float] = None,
-              cache_dir: Optional[Path] = None) -> Outcome:
+              cache_dir: Optional[Path] = None, runner=None) -> Outcome:
     """Run `recipe` into `out` in a subprocess (its stderr into `log`, its stdout parsed); `procs` holds
     the live process so that an interruption can reach it; `early_stop`: the drop past which the run stops
-    (run/early_stop.py); `cache_dir`: its baseline cache (default the user's)."""
+    (run/early_stop.py); `cache_dir`: its baseline cache (default the user's); `runner`: a long-lived
+    trial process (trial_worker.TrialProcess) to run it in, else a fresh subprocess."""
     cmd = trial_command(recipe, out, early_stop, cache_dir)
     start = time.monotonic()
+    if runner is not None:
+        log.write_bytes(b"")
+        code, stdout = runner.run(cmd[4:], log, procs)
+        return outcome(code, time.monotonic() - start, parse_stdout(stdout), out)
     with open(log, "wb") as err:
         proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=err)
         if procs is not None:
@@ -128,7 +133,8 @@ def outcome(code: int, seconds: float, doc: Optional[dict], out: Path) -> Outcom
     run's own `error`; a completed run's figures come from the report.json its summary names."""
     if code not in (EXIT_OK, EXIT_GATE):
         reason = "interrupted" if code == EXIT_INTERRUPTED else (
-            str(doc["error"]) if doc and doc.get("error") else f"exit code {code}")
+            str(doc["error"]) if doc and doc.get("error") else
+            f"the trial's process was killed (signal {-code})" if code < 0 else f"exit code {code}")
         return Outcome(code, seconds, reason=reason, pruned=code == EXIT_EARLY_STOP)
     if doc is None or "error" in doc:
         return Outcome(code, seconds, reason=f"no summary on the run's stdout (exit code {code})")

@@ -18,6 +18,7 @@ from .samplers import grid_size, make_sampler
 from .objective import Outcome, run_trial, stop_limit, violations
 from .progress import SearchProgress, Silent, search_started, started, trial_start
 from .space import sample
+from .trial_worker import RECYCLE_AFTER, TrialProcess
 
 @dataclass
 class SearchOptions:
@@ -34,6 +35,9 @@ class SearchOptions:
     #: this worker's index among the local worker processes (its sampler's seed: session.py); None: a
     #: worker of unknown index (on another machine)
     worker_index: Optional[int] = 0
+    #: trials one long-lived trial process runs before a fresh one (trial_worker.py); 1: a fresh
+    #: subprocess per trial
+    recycle_after: int = RECYCLE_AFTER
 
 
 def trial_cache(opts: SearchOptions) -> Optional[Path]:
@@ -90,6 +94,7 @@ class _Workers:
         self.url = storage_url(opts)
         self.rdb = storage.open_storage(self.url, opts.heartbeat)  # heartbeats and the lock: own connections
         self.poll = float(self.rdb.heartbeat_interval)
+        self.runner = TrialProcess(opts.recycle_after) if opts.recycle_after > 1 else None
 
     def ask(self):
         """The next trial, or None once the study holds its total of finished trials (or on stop or the
@@ -120,6 +125,13 @@ class _Workers:
         self.study.tell(trial, state=optuna.trial.TrialState.FAIL)
 
     def loop(self) -> None:
+        try:
+            self._loop()
+        finally:
+            if self.runner is not None:
+                self.runner.close()
+
+    def _loop(self) -> None:
         while (trial := self.ask()) is not None:
             beat = _Heartbeat(self.rdb, trial._trial_id)
             try:
@@ -149,7 +161,8 @@ class _Workers:
             trial.set_user_attr("recipe_yaml", text)  # for --report-only on a machine without the file
             started(self.progress, trial_start(self.study, trial.number, values, self.total, trials_dir, self.space))
             out = run_trial(recipe_path, trials_dir / nnnn, trials_dir / f"{nnnn}.log", self.procs,
-                            early_stop=stop_limit(r, self.space.config.early_stop), cache_dir=trial_cache(self.opts))
+                            early_stop=stop_limit(r, self.space.config.early_stop), cache_dir=trial_cache(self.opts),
+                            runner=self.runner)
         self.tell(trial, out)
 
     def tell(self, trial, out: Outcome) -> None:

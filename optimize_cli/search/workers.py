@@ -11,6 +11,7 @@ import time
 from pathlib import Path
 
 from ..errors import EXIT_INTERRUPTED, EXIT_OK
+from .trial_worker import RECYCLE_AFTER
 
 
 def worker_command(source: Path, study: str, url: str, total: int, opts, index: int = 0) -> list[str]:
@@ -23,6 +24,8 @@ def worker_command(source: Path, study: str, url: str, total: int, opts, index: 
         cmd += ["--heartbeat", str(opts.heartbeat)]
     if opts.no_cache:
         cmd.append("--no-cache")
+    if opts.recycle_after != RECYCLE_AFTER:
+        cmd += ["--recycle-after", str(opts.recycle_after)]
     return cmd + ["--quiet"]  # the parent shows the trials
 
 
