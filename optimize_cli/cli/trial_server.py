@@ -12,7 +12,11 @@ from pathlib import Path
 
 
 #: what the process imports once, before its first trial
-WARM = ("optimize_cli.tf", "optimize_cli.run.path", "optimize_cli.report", "ai_edge_litert.interpreter")
+WARM = ("optimize_cli.tf", "optimize_cli.cli.run", "optimize_cli.run.path", "optimize_cli.report",
+        "optimize_cli.report.plots", "optimize_cli.export", "optimize_cli.measure.interpreter",
+        "optimize_cli.measure.tflite_weights", "optimize_cli.training.fit", "optimize_cli.stages.prune",
+        "optimize_cli.stages.cluster", "optimize_cli.stages.qat", "optimize_cli.stages.filter_prune",
+        "ai_edge_litert.interpreter", "matplotlib.figure", "matplotlib.backends.backend_agg")
 
 _RAN = [0]  # trials this process ran
 
@@ -29,6 +33,12 @@ def rss_bytes() -> int:
 def _warm() -> None:
     import importlib
 
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")  # as the report's plots do (report/plots.py)
+    except ImportError:
+        pass
     for name in WARM:
         try:
             importlib.import_module(name)

@@ -22,6 +22,8 @@ from ..strict import Strict
 from .search_marks import SearchRecipeError, has_search, search_markers  # noqa: F401 - the first two re-exported
 from .text import format_loc, show_value
 
+#: the figures search.objectives may name; a new one (deployable_bytes[:target]) is added here, recorded by
+#: search/objective.py TrialReport.from_dict and read by search/objective.py objective_value
 OBJECTIVES = ("compressed_bytes", "tflite_bytes", "latency_ms", "accuracy_drop")
 SAMPLERS = ("tpe", "tpe-independent", "gp", "nsga2", "random", "grid")
 #: the sections whose values may be searched

@@ -70,6 +70,14 @@ class Outcome:
         return self.exit_code in (EXIT_OK, EXIT_GATE) and self.reason is None
 
 
+def objective_value(figures: dict, name: str) -> Optional[float]:
+    """The value of objective `name` (search.objectives, recipe/space.py OBJECTIVES) in a trial's figures.
+    The one place an objective is read: an objective that is not a result figure of its own name (e.g.
+    `deployable_bytes:<target>`, read from result.targets.<target>.deployable_bytes — TrialReport.from_dict
+    would record it as a figure) maps here."""
+    return figures.get(name)
+
+
 def stop_limit(recipe, margin: Optional[float]) -> Optional[float]:
     """The accuracy drop past which a trial's run stops early: gates.max_accuracy_drop + `margin`
     (search.early_stop), None when either is not set."""

@@ -15,7 +15,7 @@ from ..errors import EXIT_INTERRUPTED, RecipeError
 from ..recipe.space import SearchSpace
 from . import front, samplers, seeding, session, storage
 from .samplers import grid_size, make_sampler
-from .objective import Outcome, run_trial, stop_limit, violations
+from .objective import Outcome, objective_value, run_trial, stop_limit, violations
 from .progress import SearchProgress, Silent, search_started, started, trial_start
 from .space import sample
 from .trial_worker import RECYCLE_AFTER, TrialProcess
@@ -179,7 +179,7 @@ class _Workers:
                      ("gates", [g.dump() for g in out.gates]),
                      ("passed", out.passed), ("reason", out.reason), ("exit_code", out.exit_code)):
             trial.set_user_attr(k, v)
-        objs = [out.figures.get(k) for k in self.space.config.objectives]
+        objs = [objective_value(out.figures, k) for k in self.space.config.objectives]
         if out.completed and any(v is None for v in objs):
             trial.set_user_attr("reason", "an objective was not measured (accuracy_drop needs data.eval)")
         if out.completed and trial.user_attrs.get("reason") is None:
