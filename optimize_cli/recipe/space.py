@@ -117,6 +117,8 @@ class SearchSpace:
     source: Optional[Path] = None  # the recipe file
     #: applied to every concrete trial recipe (search.sensitivity: search/shape.py's Shaper), else None
     shape: Optional[Callable[[dict], dict]] = None
+    #: the recipe names no stages: they are the tool's space (auto_space.py)
+    auto: bool = False
 
     def concrete(self, values: dict) -> dict:
         """The raw recipe with `values` (name → value) in place of its spaces; stages turned off are
@@ -184,7 +186,10 @@ class SearchSpace:
         return out
 
     def dump(self) -> dict:
-        return {"params": [p.dump() for p in self.params], **self.config.model_dump(mode="json")}
+        out = {"params": [p.dump() for p in self.params], **self.config.model_dump(mode="json")}
+        if self.auto:
+            out["built"] = {"stages": self.raw["stages"]}  # the tool's space: the stages it chose
+        return out
 
 
 def _label(values: dict, params: list[Param]) -> str:
@@ -241,7 +246,13 @@ def _param(file: str, parts: list, node: dict) -> Param:
 
 
 def parse_space(file: str, raw: dict) -> SearchSpace:
-    """The spaces and the `search:` section of a raw recipe; each problem is one RecipeError line."""
+    """The spaces and the `search:` section of a raw recipe; each problem is one RecipeError line. A
+    search recipe that names no `stages:` gets the tool's space for its model (auto_space.py)."""
+    auto = "stages" not in raw
+    if auto:
+        from .auto_space import auto_stages
+
+        raw = {**raw, "stages": auto_stages(file, raw)}
     try:
         config = SearchConfig.model_validate(raw.get("search") or {})
     except ValidationError as e:
@@ -264,7 +275,7 @@ def parse_space(file: str, raw: dict) -> SearchSpace:
     if config.sampler == "grid":
         for p in params:
             p.grid()
-    return SearchSpace(params, config, raw)
+    return SearchSpace(params, config, raw, auto=auto)
 
 
 def load_space(path: str | Path, model: Optional[str] = None, check_paths: bool = True,
