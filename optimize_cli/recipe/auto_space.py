@@ -1,4 +1,6 @@
-"""The tool's own search space, for a search recipe that names no `stages:` (DESIGN.md, round 3): the
+"""The tool's own search space, for a search recipe that names no `stages:` and searches nothing itself
+(only its `search:` section; DESIGN.md, round 3 — one that searches export or training values without
+stages keeps its meaning: post-training only): the
 stages that apply to the model, each optional, with the values worth searching —
 
 - filter_prune (thinning) with a small `ratio`, only where the model has a chain of Conv2D / Dense layers

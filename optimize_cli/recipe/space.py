@@ -247,8 +247,9 @@ def _param(file: str, parts: list, node: dict) -> Param:
 
 def parse_space(file: str, raw: dict) -> SearchSpace:
     """The spaces and the `search:` section of a raw recipe; each problem is one RecipeError line. A
-    search recipe that names no `stages:` gets the tool's space for its model (auto_space.py)."""
-    auto = "stages" not in raw
+    search recipe that names no `stages:` and searches nothing itself gets the tool's space for its model
+    (auto_space.py); one that searches its own values without stages stays post-training only."""
+    auto = "stages" not in raw and not search_markers({k: v for k, v in raw.items() if k != "search"}, [])
     if auto:
         from .auto_space import auto_stages
 

@@ -54,3 +54,10 @@ def test_auto_space_validate_shows_the_space_it_built():
     assert res.returncode == 0, res.stderr
     assert "the space is the tool's, for this model: filter_prune? → prune? → cluster? → qat?" in res.stdout
     assert "stages.2.clusters: one of 8, 16, 32" in res.stdout
+
+
+def test_auto_space_not_when_the_recipe_searches_its_own_values(tmp_path):
+    (tmp_path / "s.yaml").write_text(HEAD + "export: {quantization: {search: {choices: [dynamic, int8]}}}\n"
+                                     "search: {trials: 2}\n", encoding="utf-8")
+    space, first = load_space(tmp_path / "s.yaml")
+    assert not space.auto and first.stage_types == [] and [p.name for p in space.params] == ["export.quantization"]
