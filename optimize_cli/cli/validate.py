@@ -72,6 +72,9 @@ def validate(recipes, sets, model, as_json) -> None:
             }))
         elif space is not None:
             click.echo(f"{path}: ok (search over {len(space.params)} values; first path {path_label(r)})")
+            if space.auto:
+                click.echo("  the recipe names no stages: the space is the tool's, for this model: "
+                           + " → ".join(f"{s['type']}{'?' if s.get('optional') else ''}" for s in space.raw["stages"]))
             for p in space.params:
                 click.echo(f"  {p.describe()}")
         else:

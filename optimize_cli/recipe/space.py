@@ -12,7 +12,7 @@ import copy
 import itertools
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Literal, Optional
+from typing import Annotated, Any, Callable, Literal, Optional, Union
 
 from pydantic import Field, ValidationError, field_validator
 
@@ -22,8 +22,13 @@ from ..strict import Strict
 from .search_marks import SearchRecipeError, has_search, search_markers  # noqa: F401 - the first two re-exported
 from .text import format_loc, show_value
 
-OBJECTIVES = ("compressed_bytes", "tflite_bytes", "latency_ms", "accuracy_drop")
-SAMPLERS = ("tpe", "nsga2", "random", "grid")
+#: the figures search.objectives may name, recorded by search/objective.py TrialReport.from_dict and read by
+#: search/objective.py objective_value; `deployable_bytes` is the recipe's one target's (or the largest over
+#: its targets), `deployable_bytes:<target>` a named target's
+OBJECTIVES = ("compressed_bytes", "tflite_bytes", "latency_ms", "accuracy_drop", "deployable_bytes")
+#: an objective on one target's deployable bytes
+TARGET_OBJECTIVE = r"^deployable_bytes:[A-Za-z0-9][A-Za-z0-9._-]*$"
+SAMPLERS = ("tpe", "tpe-independent", "gp", "nsga2", "random", "grid")
 #: the sections whose values may be searched
 SEARCHABLE = ("stages", "training", "export")
 #: combinations of the path (optional stages, export.quantization choices) checked by `validate`, at most
@@ -35,16 +40,20 @@ PATH_KEYS = ("export.quantization",)
 class SearchConfig(Strict):
     """The `search:` section."""
 
-    objectives: list[Literal[OBJECTIVES]] = Field(  # type: ignore[valid-type]
+    objectives: list[Union[Literal[OBJECTIVES], Annotated[str, Field(pattern=TARGET_OBJECTIVE)]]] = Field(  # type: ignore[valid-type]
         default_factory=lambda: ["compressed_bytes"], min_length=1, description="Figures to minimize.")
     trials: int = Field(20, ge=1, le=100_000, description="Finished trials the study holds in total.")
-    sampler: Literal[SAMPLERS] = Field("tpe", description="tpe | nsga2 | random | grid.")  # type: ignore[valid-type]
+    sampler: Literal[SAMPLERS] = Field(  # type: ignore[valid-type]
+        "tpe", description="tpe (multivariate, grouped) | tpe-independent | gp (needs torch) | nsga2 | random | grid.")
     seed: int = Field(0, ge=0, le=2**31 - 1, description="Seed of the sampler.")
     early_stop: Optional[float] = Field(
         0.05, ge=0, le=1,
         description="Stop a trial (Optuna PRUNED) when its Keras accuracy after a stage that has stages after "
         "it is more than gates.max_accuracy_drop + this margin (metric units) below the float baseline; "
         "false turns it off. Needs gates.max_accuracy_drop.")
+    builtins: bool = Field(
+        True, description="Try first the built-in recipes whose path and values fit the space (the search then "
+        "never ends worse than they do); not with the grid sampler.")
     sensitivity: bool = Field(
         False, description="Per-layer sensitivity pre-pass: each prunable layer pruned and clustered alone "
         "(no fine-tuning), its accuracy drop measured; each trial's prune stage then gets layer_sparsity "
@@ -111,6 +120,8 @@ class SearchSpace:
     source: Optional[Path] = None  # the recipe file
     #: applied to every concrete trial recipe (search.sensitivity: search/shape.py's Shaper), else None
     shape: Optional[Callable[[dict], dict]] = None
+    #: the recipe names no stages: they are the tool's space (auto_space.py)
+    auto: bool = False
 
     def concrete(self, values: dict) -> dict:
         """The raw recipe with `values` (name → value) in place of its spaces; stages turned off are
@@ -160,8 +171,28 @@ class SearchSpace:
         """The params a label names: optional stages, and the values of stages that are on."""
         return [p for p in params if p.kind == "optional" or values.get(f"stages.{p.stage}.enabled") is not False]
 
+    def short_names(self) -> dict:
+        """name → the short form the progress lines show: `prune.target_sparsity` for a stage's value,
+        `cluster` for an optional stage's on/off, the key alone for a training or export value."""
+        stages = self.raw.get("stages") if isinstance(self.raw.get("stages"), list) else []
+
+        def kind(i) -> str:
+            s = stages[i] if isinstance(i, int) and i < len(stages) else None
+            return str(s.get("type")) if isinstance(s, dict) and s.get("type") else f"stage {i}"
+
+        out = {}
+        for p in self.params:
+            if p.parts[0] == "stages":
+                out[p.name] = kind(p.stage) if p.kind == "optional" else ".".join([kind(p.stage), *map(str, p.parts[2:])])
+            else:
+                out[p.name] = ".".join(map(str, p.parts[1:]))
+        return out
+
     def dump(self) -> dict:
-        return {"params": [p.dump() for p in self.params], **self.config.model_dump(mode="json")}
+        out = {"params": [p.dump() for p in self.params], **self.config.model_dump(mode="json")}
+        if self.auto:
+            out["built"] = {"stages": self.raw["stages"]}  # the tool's space: the stages it chose
+        return out
 
 
 def _label(values: dict, params: list[Param]) -> str:
@@ -218,7 +249,14 @@ def _param(file: str, parts: list, node: dict) -> Param:
 
 
 def parse_space(file: str, raw: dict) -> SearchSpace:
-    """The spaces and the `search:` section of a raw recipe; each problem is one RecipeError line."""
+    """The spaces and the `search:` section of a raw recipe; each problem is one RecipeError line. A
+    search recipe that names no `stages:` and searches nothing itself gets the tool's space for its model
+    (auto_space.py); one that searches its own values without stages stays post-training only."""
+    auto = "stages" not in raw and not search_markers({k: v for k, v in raw.items() if k != "search"}, [])
+    if auto:
+        from .auto_space import auto_stages
+
+        raw = {**raw, "stages": auto_stages(file, raw)}
     try:
         config = SearchConfig.model_validate(raw.get("search") or {})
     except ValidationError as e:
@@ -241,7 +279,7 @@ def parse_space(file: str, raw: dict) -> SearchSpace:
     if config.sampler == "grid":
         for p in params:
             p.grid()
-    return SearchSpace(params, config, raw)
+    return SearchSpace(params, config, raw, auto=auto)
 
 
 def load_space(path: str | Path, model: Optional[str] = None, check_paths: bool = True,

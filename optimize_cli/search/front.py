@@ -8,14 +8,17 @@ import shutil
 from pathlib import Path
 from typing import Optional
 
-from ..errors import EXIT_GATE, EXIT_INTERRUPTED, EXIT_OK, EXIT_STAGE
+from ..errors import EXIT_GATE, EXIT_INTERRUPTED, EXIT_OK, EXIT_STAGE, RecipeError
 from ..owned_dirs import fresh_dir
 from ..recipe.space import SearchSpace
+from . import answers, committable, session
 from .html import render_search_html
 from .objective import TrialReport
 from .tables import sensitivity_caption, sensitivity_table
 
 SEARCH_SCHEMA_VERSION = 1
+#: the study's user attr holding the trials the last session asked for (--trials, else search.trials)
+REQUESTED = "optimize_cli.trials"
 
 
 def record(t, objectives: list[str]) -> dict:
@@ -29,6 +32,7 @@ def record(t, objectives: list[str]) -> dict:
         "values": dict(zip(objectives, t.values, strict=True)) if t.values else None, "figures": a.get("figures") or {},
         "gates": a.get("gates") or [], "passed": bool(a.get("passed")) and state == "complete",
         "seconds": a.get("seconds"), "exit_code": a.get("exit_code"), "reason": a.get("reason"),
+        "retry_of": session.retry_of(t), "builtin": a.get("builtin"),
     }
 
 
@@ -69,11 +73,15 @@ def exit_code(records: list[dict], best: Optional[dict], interrupted: bool) -> i
     return EXIT_GATE
 
 
-def write_outputs(study, space: SearchSpace, out: Path, interrupted: bool = False) -> dict:
+def write_outputs(study, space: SearchSpace, out: Path, interrupted: bool = False, total: Optional[int] = None,
+                  stopped: Optional[str] = None) -> dict:
     """search.json, search.md, best.yaml, pareto/NN.yaml and the recommended trial's files; returns the
-    search.json document (with its exit_code)."""
+    search.json document (with its exit_code). `total`: the trials requested (--trials, else as the study
+    last recorded it, else search.trials); `stopped`: why the search ended short of them (--timeout)."""
     objectives = list(space.config.objectives)
-    records = [record(t, objectives) for t in study.get_trials(deepcopy=False)]
+    total = total or study.user_attrs.get(REQUESTED) or space.config.trials
+    # a WAITING trial is queued, not run (a built-in or a retry the next session runs first)
+    records = [record(t, objectives) for t in study.get_trials(deepcopy=False) if t.state.name != "WAITING"]
     front = pareto(records, objectives)
     best = recommended(records, objectives)
     doc = {
@@ -81,19 +89,17 @@ def write_outputs(study, space: SearchSpace, out: Path, interrupted: bool = Fals
         "objectives": objectives, "sampler": space.config.sampler, "space": space.dump(),
         "trials": records, "pareto": [r["number"] for r in front],
         "recommended": best["number"] if best else None, "interrupted": interrupted,
-        "metric": trial_metric(records),
+        "metric": trial_metric(records), "requested_trials": total, "stopped": stopped,
     }
+    doc["space"]["trials"] = total
     sensitivity = read_sensitivity(out)
     if sensitivity is not None:
         doc["sensitivity"] = sensitivity
     doc["exit_code"] = exit_code(records, best, interrupted)
-    pareto_dir = fresh_dir(out / "pareto", r"\d+\.yaml")  # never a user's own pareto/ folder
-    for i, r in enumerate(front):
-        if (src := _ran(r)) is not None:  # None: the trial ran on another machine (--report-only)
-            shutil.copyfile(src, pareto_dir / f"{i:02d}.yaml")
+    picks = answers.pick(records, objectives, answers.ptq_size(records, objectives))
+    doc["answers"] = {k: (r["number"] if r else None) for k, r in picks.items()}
+    _write_recipes(study, space, out, doc, front, {"best": best, **picks})
     if best is not None:
-        if (src := _ran(best)) is not None:
-            shutil.copyfile(src, out / "best.yaml")
         run_dir = Path(best["output"])
         for name in ("model.tflite", "report.json", "report.md", "report.html"):
             if (run_dir / name).is_file():
@@ -102,6 +108,26 @@ def write_outputs(study, space: SearchSpace, out: Path, interrupted: bool = Fals
     (out / "search.md").write_text(markdown(doc), encoding="utf-8")
     (out / "search.html").write_text(render_search_html(doc), encoding="utf-8")
     return doc
+
+
+def _write_recipes(study, space: SearchSpace, out: Path, doc: dict, front: list[dict], picks: dict) -> None:
+    """pareto/NN.yaml, best.yaml, compact.yaml, balanced.yaml and quality.yaml, each committable
+    (committable.py) from the trial's resolved recipe here; the three answers also from the recipe a worker
+    elsewhere kept in the study (best.yaml and pareto/ of such a trial: study.report_only writes them)."""
+    kept = {t.number: t.user_attrs.get("recipe_yaml") for t in study.get_trials(deepcopy=False)}
+    pareto_dir = fresh_dir(out / "pareto", r"\d+\.yaml")  # never a user's own pareto/ folder
+    wanted = [(pareto_dir / f"{i:02d}.yaml", r, f"pareto-{i:02d}", False) for i, r in enumerate(front)]
+    wanted += [(out / f"{k}.yaml", r, k, k != "best") for k, r in picks.items() if r is not None]
+    for path, r, label, anywhere in wanted:
+        resolved = committable.resolved_of(r, kept.get(r["number"]) if anywhere else None)
+        if resolved is None:  # the trial ran on another machine (--report-only)
+            continue
+        try:
+            text = committable.recipe_text(space, r, resolved, path.parent, f"{doc['study']}-{label}",
+                                           committable.describe(doc["study"], r, label, doc["metric"]))
+        except (RecipeError, KeyError, ValueError, TypeError):  # a space that no longer fits: as the trial ran
+            text = resolved
+        path.write_text(text, encoding="utf-8")
 
 
 def trial_metric(records: list[dict]) -> Optional[dict]:
@@ -126,11 +152,12 @@ def read_sensitivity(out: Path) -> Optional[dict]:
     return doc if isinstance(doc, dict) else None
 
 
-def _ran(r: dict) -> Optional[Path]:
-    """The recipe exactly as the trial's run resolved it (absolute paths, every default), else its input;
-    None when neither is on this machine."""
-    resolved = Path(r["output"]) / "recipe.resolved.yaml"
-    return resolved if resolved.is_file() else Path(r["recipe"]) if Path(r["recipe"]).is_file() else None
+def note(r: dict) -> str:
+    """" (retry of 0003)" for a trial that repeats an interrupted one's parameters on purpose, " (built-in
+    prune-ptq)" for one seeded from a built-in recipe (seeding.py), else ""."""
+    if r.get("retry_of") is not None:
+        return f" (retry of {r['retry_of']:04d})"
+    return f" (built-in {r['builtin']})" if r.get("builtin") else ""
 
 
 def markdown(doc: dict) -> str:
@@ -140,6 +167,11 @@ def markdown(doc: dict) -> str:
     best = doc["recommended"]
     lines.append(f"Recommended trial: **{best:04d}** (`best.yaml`)" if best is not None
                  else "No trial passed every gate: nothing is recommended.")
+    if doc.get("stopped"):
+        lines += ["", f"The search was {doc['stopped']}."]
+    picked = {k: n for k, n in (doc.get("answers") or {}).items() if n is not None}
+    if picked:
+        lines += ["", "Answers: " + " · ".join(f"{k} **{n:04d}** (`{k}.yaml`)" for k, n in picked.items())]
     lines += ["", "| trial | state | " + " | ".join(objectives) + " | gates | seconds | parameters |",
               "|---|---|" + "---|" * len(objectives) + "---|---|---|"]
     front = set(doc["pareto"])
@@ -147,7 +179,7 @@ def markdown(doc: dict) -> str:
         vals = [show_value(r["values"][k]) if r["values"] else "" for k in objectives]
         params = ", ".join(f"{k}={show_value(v)}" for k, v in r["params"].items())
         gates = ("passed" if r["passed"] else "missed") if r["state"] == "complete" else (r["reason"] or "")
-        mark = " ★" if r["number"] in front else ""
+        mark = (" ★" if r["number"] in front else "") + note(r)
         secs = f"{r['seconds']:.1f}" if r["seconds"] is not None else ""
         lines.append(f"| {r['number']:04d}{mark} | {r['state']} | " + " | ".join(vals) +
                      f" | {gates} | {secs} | {params} |")

@@ -13,11 +13,13 @@ from pathlib import Path
 from typing import Optional
 
 from ..errors import EXIT_EARLY_STOP, EXIT_GATE, EXIT_INTERRUPTED, EXIT_OK
-from ..run.records import GateRecord, MetricInfo
 from ..report.gates import gate_miss
+from ..run.records import GateRecord, MetricInfo
 
 #: result figures a trial records (and the objectives are drawn from)
 FIGURES = ("tflite_bytes", "compressed_bytes", "compression_ratio", "accuracy", "accuracy_drop", "latency_ms")
+#: the int8 PTQ baseline's figures a trial also records, as ptq_<name> (the quality answer's size bound)
+PTQ_FIGURES = ("tflite_bytes", "compressed_bytes")
 
 
 @dataclass
@@ -39,7 +41,11 @@ class TrialReport:
                      for g in report.get("gates") or []]
             m = report.get("metric")
             metric = MetricInfo(str(m["name"]), bool(m["higher_is_better"]), m.get("eval_samples")) if m else None
-            return cls({k: result.get(k) for k in FIGURES}, gates, bool(report.get("passed")), metric)
+            figures = {k: result.get(k) for k in FIGURES}
+            figures.update(deployable_figures(result))
+            ptq = report.get("ptq_baseline") or {}
+            figures.update({f"ptq_{k}": ptq.get(k) for k in PTQ_FIGURES if ptq.get(k) is not None})
+            return cls(figures, gates, bool(report.get("passed")), metric)
         except (AttributeError, KeyError, TypeError) as e:
             raise ValueError(f"not a run's report ({type(e).__name__}: {e})") from None
 
@@ -66,6 +72,28 @@ class Outcome:
         return self.exit_code in (EXIT_OK, EXIT_GATE) and self.reason is None
 
 
+def deployable_figures(result: dict) -> dict:
+    """`deployable_bytes:<target>` for every target of a trial's result, and `deployable_bytes`: the one
+    target the recipe names beside the run's own runtime (LiteRT), else the largest over the targets."""
+    from .. import targets as registry
+
+    per = {f"deployable_bytes:{name}": f["deployable_bytes"] for name, f in (result.get("targets") or {}).items()
+           if isinstance(f, dict) and isinstance(f.get("deployable_bytes"), (int, float))}
+    if not per:
+        return {}
+    main = f"deployable_bytes:{registry.target_name(registry.main_target())}"
+    others = [v for k, v in per.items() if k != main]
+    return {**per, "deployable_bytes": others[0] if len(others) == 1 else max(per.values())}
+
+
+def objective_value(figures: dict, name: str) -> Optional[float]:
+    """The value of objective `name` (search.objectives, recipe/space.py OBJECTIVES) in a trial's figures.
+    The one place an objective is read: an objective that is not a result figure of its own name (e.g.
+    `deployable_bytes:<target>`, read from result.targets.<target>.deployable_bytes — TrialReport.from_dict
+    would record it as a figure) maps here."""
+    return figures.get(name)
+
+
 def stop_limit(recipe, margin: Optional[float]) -> Optional[float]:
     """The accuracy drop past which a trial's run stops early: gates.max_accuracy_drop + `margin`
     (search.early_stop), None when either is not set."""
@@ -75,9 +103,10 @@ def stop_limit(recipe, margin: Optional[float]) -> Optional[float]:
 
 def trial_command(recipe: Path, out: Path, early_stop: Optional[float] = None,
                   cache_dir: Optional[Path] = None) -> list[str]:
-    """The trial's `optimize-cli run` command line: JSON on stdout, no progress; `early_stop` and
+    """The trial's `optimize-cli run` command line: JSON on stdout, its plain log lines on stderr (the
+    trial's log, whose last line the live display shows as the trial's stage); `early_stop` and
     `cache_dir` as the hidden run options (RunOptions.early_stop_drop, RunOptions.cache_dir)."""
-    cmd = [sys.executable, "-m", "optimize_cli", "run", str(recipe), "--output", str(out), "--json", "--quiet"]
+    cmd = [sys.executable, "-m", "optimize_cli", "run", str(recipe), "--output", str(out), "--json"]
     if early_stop is not None:
         cmd += ["--early-stop-drop", repr(float(early_stop))]
     if cache_dir is not None:
@@ -86,12 +115,17 @@ def trial_command(recipe: Path, out: Path, early_stop: Optional[float] = None,
 
 
 def run_trial(recipe: Path, out: Path, log: Path, procs: Optional[list] = None, early_stop: Optional[float] = None,
-              cache_dir: Optional[Path] = None) -> Outcome:
+              cache_dir: Optional[Path] = None, runner=None) -> Outcome:
     """Run `recipe` into `out` in a subprocess (its stderr into `log`, its stdout parsed); `procs` holds
     the live process so that an interruption can reach it; `early_stop`: the drop past which the run stops
-    (run/early_stop.py); `cache_dir`: its baseline cache (default the user's)."""
+    (run/early_stop.py); `cache_dir`: its baseline cache (default the user's); `runner`: a long-lived
+    trial process (trial_worker.TrialProcess) to run it in, else a fresh subprocess."""
     cmd = trial_command(recipe, out, early_stop, cache_dir)
     start = time.monotonic()
+    if runner is not None:
+        log.write_bytes(b"")
+        code, stdout = runner.run(cmd[4:], log, procs)
+        return outcome(code, time.monotonic() - start, parse_stdout(stdout), out)
     with open(log, "wb") as err:
         proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=err)
         if procs is not None:
@@ -123,7 +157,8 @@ def outcome(code: int, seconds: float, doc: Optional[dict], out: Path) -> Outcom
     run's own `error`; a completed run's figures come from the report.json its summary names."""
     if code not in (EXIT_OK, EXIT_GATE):
         reason = "interrupted" if code == EXIT_INTERRUPTED else (
-            str(doc["error"]) if doc and doc.get("error") else f"exit code {code}")
+            str(doc["error"]) if doc and doc.get("error") else
+            f"the trial's process was killed (signal {-code})" if code < 0 else f"exit code {code}")
         return Outcome(code, seconds, reason=reason, pruned=code == EXIT_EARLY_STOP)
     if doc is None or "error" in doc:
         return Outcome(code, seconds, reason=f"no summary on the run's stdout (exit code {code})")

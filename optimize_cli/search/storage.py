@@ -74,11 +74,11 @@ def open_storage(url: str, heartbeat: Optional[int] = None):
             time.sleep(0.5 + attempt)
         except sqlalchemy.exc.OperationalError as e:
             first = str(getattr(e, "orig", e)).strip().splitlines() or ["cannot connect"]
-            raise InputError(f"--storage {_redact(url)}: cannot open the study storage: {first[0]}") from None
+            raise InputError(f"--storage {redact(url)}: cannot open the study storage: {first[0]}") from None
         except (sqlalchemy.exc.ArgumentError, sqlalchemy.exc.NoSuchModuleError, ValueError) as e:
-            raise RecipeError(f"--storage {_redact(url)}: {e}") from None
+            raise RecipeError(f"--storage {redact(url)}: {e}") from None
         except (ImportError, sqlalchemy.exc.DatabaseError) as e:  # no driver; a file that is not a database
-            raise RecipeError(storage_problem(_redact(url), e)) from None
+            raise RecipeError(storage_problem(redact(url), e)) from None
     raise AssertionError("unreachable")
 
 
@@ -92,7 +92,7 @@ def quiet_experimental() -> Iterator[None]:
         yield
 
 
-def _redact(url: str) -> str:
+def redact(url: str) -> str:
     """The URL without a password (user:secret@host → user:***@host)."""
     head, sep, rest = url.partition("://")
     auth, at, host = rest.rpartition("@")

@@ -9,13 +9,17 @@ import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Optional, Protocol
+from typing import Optional
 
 from ..errors import EXIT_INTERRUPTED, RecipeError
 from ..recipe.space import SearchSpace
-from . import front, storage
-from .objective import Outcome, run_trial, stop_limit, violations
-from .space import grid, sample
+from . import front, samplers, seeding, session, storage
+from .objective import Outcome, objective_value, run_trial, stop_limit, violations
+from .progress import SearchProgress, Silent, search_started, started, trial_start
+from .samplers import grid_size, make_sampler
+from .space import sample
+from .trial_worker import RECYCLE_AFTER, TrialProcess
+
 
 @dataclass
 class SearchOptions:
@@ -29,33 +33,12 @@ class SearchOptions:
     quiet: bool = False
     no_cache: bool = False  # trials use a cache of the study's own (DIR/cache), not the user's
     heartbeat: Optional[int] = None  # seconds between heartbeats (storage.HEARTBEAT_S)
-
-
-class SearchProgress(Protocol):
-    """What a search tells its caller while it works; the library prints nothing (the CLI shows it:
-    cli/search_progress.py)."""
-
-    def trial(self, trial, study) -> None:
-        """A trial finished (an Optuna FrozenTrial); `study` holds the trials other workers finished."""
-
-    def log(self, message: str) -> None:
-        """A line about the search (the sensitivity pass)."""
-
-    def warn(self, message: str) -> None:
-        """Something the user should know that does not stop the search (a worker that ended badly)."""
-
-
-class Silent:
-    """A SearchProgress that says nothing (the default of a search called from Python)."""
-
-    def trial(self, trial, study) -> None:
-        pass
-
-    def log(self, message: str) -> None:
-        pass
-
-    def warn(self, message: str) -> None:
-        pass
+    #: this worker's index among the local worker processes (its sampler's seed: session.py); None: a
+    #: worker of unknown index (on another machine)
+    worker_index: Optional[int] = 0
+    #: trials one long-lived trial process runs before a fresh one (trial_worker.py); 1: a fresh
+    #: subprocess per trial
+    recycle_after: int = RECYCLE_AFTER
 
 
 def trial_cache(opts: SearchOptions) -> Optional[Path]:
@@ -63,47 +46,6 @@ def trial_cache(opts: SearchOptions) -> Optional[Path]:
     reused by the others through it — the user's (None: the trial's default), or with --no-cache one of
     the study's own in DIR/cache."""
     return (opts.output / "cache").resolve() if opts.no_cache else None
-
-
-def _constraints(trial) -> list[float]:
-    return trial.user_attrs.get("constraints", [0.0])
-
-
-def make_sampler(space: SearchSpace):
-    import optuna
-
-    cfg = space.config
-    if cfg.sampler == "tpe":
-        return optuna.samplers.TPESampler(seed=cfg.seed, constraints_func=_constraints)
-    if cfg.sampler == "nsga2":
-        return optuna.samplers.NSGAIISampler(seed=cfg.seed, constraints_func=_constraints)
-    if cfg.sampler == "random":
-        return optuna.samplers.RandomSampler(seed=cfg.seed)
-    return _AskTellGrid(grid(space), seed=cfg.seed)
-
-
-def _grid_class():
-    import optuna
-
-    class AskTellGrid(optuna.samplers.GridSampler):
-        """Optuna's grid, without its `study.stop()` once the grid is exhausted (which only works inside
-        `optimize`): the workers stop at the study's total, which is at most the grid's size."""
-
-        def after_trial(self, study, trial, state, values) -> None:
-            return None
-
-    return AskTellGrid
-
-
-def _AskTellGrid(*args, **kwargs):  # noqa: N802 - a class, built when optuna is imported
-    return _grid_class()(*args, **kwargs)
-
-
-def grid_size(space: SearchSpace) -> int:
-    n = 1
-    for values in grid(space).values():
-        n *= len(values)
-    return n
 
 
 def storage_url(opts: SearchOptions) -> str:
@@ -121,7 +63,14 @@ def open_study(space: SearchSpace, name: str, opts: SearchOptions, join: bool = 
         raise RecipeError(f"{opts.output}: holds a study already; use --resume to continue it, or another --output")
     rdb = storage.open_storage(storage_url(opts), opts.heartbeat)
     study = optuna.create_study(storage=rdb, study_name=opts.study or name, load_if_exists=True,
-                                directions=["minimize"] * len(space.config.objectives), sampler=make_sampler(space))
+                                directions=["minimize"] * len(space.config.objectives))
+    # a seed of the session's own (the study's trial count, the worker): a resumed or second worker's
+    # sampler never re-draws another session's trials. Not the grid's: its seed shuffles the grid, and
+    # trial number N takes the shuffled grid's point N, so every session and worker must share it
+    held = len(study.get_trials(deepcopy=False))
+    seed = space.config.seed if space.config.sampler == "grid" else session.session_seed(
+        space.config.seed, held, opts.worker_index)
+    study.sampler = make_sampler(space, seed)
     if join:
         return study
     storage.remember_space(study, space)
@@ -146,6 +95,7 @@ class _Workers:
         self.url = storage_url(opts)
         self.rdb = storage.open_storage(self.url, opts.heartbeat)  # heartbeats and the lock: own connections
         self.poll = float(self.rdb.heartbeat_interval)
+        self.runner = TrialProcess(opts.recycle_after) if opts.recycle_after > 1 else None
 
     def ask(self):
         """The next trial, or None once the study holds its total of finished trials (or on stop or the
@@ -176,6 +126,13 @@ class _Workers:
         self.study.tell(trial, state=optuna.trial.TrialState.FAIL)
 
     def loop(self) -> None:
+        try:
+            self._loop()
+        finally:
+            if self.runner is not None:
+                self.runner.close()
+
+    def _loop(self) -> None:
         while (trial := self.ask()) is not None:
             beat = _Heartbeat(self.rdb, trial._trial_id)
             try:
@@ -203,8 +160,10 @@ class _Workers:
             recipe_path.write_text(text, encoding="utf-8")
             trial.set_user_attr("recipe", str(recipe_path))
             trial.set_user_attr("recipe_yaml", text)  # for --report-only on a machine without the file
+            started(self.progress, trial_start(self.study, trial.number, values, self.total, trials_dir, self.space))
             out = run_trial(recipe_path, trials_dir / nnnn, trials_dir / f"{nnnn}.log", self.procs,
-                            early_stop=stop_limit(r, self.space.config.early_stop), cache_dir=trial_cache(self.opts))
+                            early_stop=stop_limit(r, self.space.config.early_stop), cache_dir=trial_cache(self.opts),
+                            runner=self.runner)
         self.tell(trial, out)
 
     def tell(self, trial, out: Outcome) -> None:
@@ -221,11 +180,11 @@ class _Workers:
                      ("gates", [g.dump() for g in out.gates]),
                      ("passed", out.passed), ("reason", out.reason), ("exit_code", out.exit_code)):
             trial.set_user_attr(k, v)
-        objs = [out.figures.get(k) for k in self.space.config.objectives]
+        objs = [objective_value(out.figures, k) for k in self.space.config.objectives]
         if out.completed and any(v is None for v in objs):
             trial.set_user_attr("reason", "an objective was not measured (accuracy_drop needs data.eval)")
         if out.completed and trial.user_attrs.get("reason") is None:
-            trial.set_user_attr("constraints", violations(out.gates) or [0.0])
+            set_constraints(trial, out.gates)
             self.study.tell(trial, [float(v) for v in objs])
         elif out.pruned:  # stopped early: could not meet the accuracy gate any more
             self.study.tell(trial, state=optuna.trial.TrialState.PRUNED)
@@ -241,6 +200,18 @@ class _Workers:
                 p.send_signal(signal.SIGINT)
             except OSError:
                 pass
+
+
+def set_constraints(trial, gates) -> None:
+    """The gates as the trial's constraints (<= 0: met; Optuna 5's trial.set_constraint, one per gate,
+    "gates" when there is none), and as its user attr `constraints` (the list, for Optuna 4's samplers)."""
+    from .samplers import trial_constraints
+
+    miss = violations(gates) or [0.0]
+    trial.set_user_attr("constraints", miss)
+    if trial_constraints():
+        for name, v in zip([g.name for g in gates] or ["gates"], miss, strict=True):
+            trial.set_constraint(name, v)
 
 
 class _Heartbeat:
@@ -316,15 +287,39 @@ def run_search(space: SearchSpace, source: Path, name: str, opts: SearchOptions,
     from . import workers
 
     space.source = source
+    samplers.check(space)  # a sampler's missing package: exit 2 before the study exists
     opts.output.mkdir(parents=True, exist_ok=True)
     (opts.output / "trials").mkdir(exist_ok=True)
     progress = progress or Silent()
     study = open_study(space, name, opts)
+    total, start = _total(space, opts), time.monotonic()
+    _first_trials(study, space, opts, total, progress)
+    search_started(progress, study, total, opts.workers, space.short_names())
     if opts.workers <= 1:
         interrupted = work(study, space, opts, progress)
     else:
-        interrupted = workers.run_processes(study, source, storage_url(opts), _total(space, opts), opts, progress)
-    return front.write_outputs(study, space, opts.output, interrupted)
+        interrupted = workers.run_processes(study, source, storage_url(opts), total, opts, progress, space)
+    stopped = None
+    if not interrupted and opts.timeout is not None and time.monotonic() - start >= opts.timeout:
+        finished = storage.tally(study)[1]
+        if finished < total:
+            stopped = f"stopped by --timeout after {finished} of {total} trials"
+            progress.log(stopped)
+    return front.write_outputs(study, space, opts.output, interrupted, total, stopped)
+
+
+def _first_trials(study, space: SearchSpace, opts: SearchOptions, total: int, progress: SearchProgress) -> None:
+    """What the session puts first in the study's queue: on --resume one retry of each interrupted trial
+    (session.py); in a new study the built-in recipes that fit the space, at most half the total
+    (seeding.py). Records the total asked for (search.json's requested_trials, --report-only)."""
+    study.set_user_attr(front.REQUESTED, total)
+    counted, _ = storage.tally(study)
+    if opts.resume:  # an interrupted trial's parameters are tried again, once, labelled retry_of
+        counted += len(session.enqueue_retries(study, total - counted))
+    if not study.get_trials(deepcopy=False):
+        names = seeding.seed_builtins(study, space, min(total - counted, -(-total // 2)))
+        if names:
+            progress.log(f"first trials: the built-in recipes {', '.join(names)} (their values of the space)")
 
 
 def run_worker(space: SearchSpace, source: Path, name: str, opts: SearchOptions,
@@ -332,7 +327,10 @@ def run_worker(space: SearchSpace, source: Path, name: str, opts: SearchOptions,
     """`search --worker`: one worker process of a local `--workers K` search (no outputs: the parent
     writes them). True when interrupted."""
     space.source = source
-    return work(open_study(space, name, opts, join=True), space, opts, progress or Silent())
+    study = open_study(space, name, opts, join=True)
+    progress = progress or Silent()
+    search_started(progress, study, _total(space, opts), 1, space.short_names())
+    return work(study, space, opts, progress)
 
 
 def report_only(opts: SearchOptions, space: Optional[SearchSpace]) -> dict:

@@ -20,7 +20,7 @@ STATE_WORDS = {"complete": "complete", "fail": "failed", "failed": "failed", "pr
 
 def size_key(objectives: list[str]) -> str:
     """The front plot's x: the first size-like objective, else compressed_bytes."""
-    return next((k for k in objectives if k in SIZE_FIGURES), "compressed_bytes")
+    return next((k for k in objectives if k in SIZE_FIGURES or k.startswith("deployable_bytes")), "compressed_bytes")
 
 
 def is_fraction(metric: Optional[dict]) -> bool:
@@ -84,6 +84,10 @@ def trials_table(doc: dict) -> Table:
     for r in doc["trials"]:
         figs = {**(r.get("figures") or {}), **(r.get("values") or {})}
         mark = (" ◆" if r["number"] == best else "") + (" ★" if r["number"] in front else "")
+        if r.get("retry_of") is not None:
+            mark += f" (retry of {r['retry_of']:04d})"
+        elif r.get("builtin"):
+            mark += f" (built-in {r['builtin']})"
         secs = f"{r['seconds']:.1f}" if r.get("seconds") is not None else DASH
         rows.append([f"{r['number']:04d}{mark}", STATE_WORDS.get(r["state"], r["state"]),
                      *(show(k, figs.get(k), fraction) for k in objectives + extra), gates_text(r, fraction), secs,

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import json
+from pathlib import Path
 
 import optuna
 from optuna.distributions import FloatDistribution
@@ -12,6 +13,7 @@ from optuna.trial import TrialState
 from rich.console import Console
 
 from optimize_cli.cli.search_progress import TrialProgress, best_first, log_line
+from optimize_cli.progress import fmt_elapsed
 from optimize_cli.search import front
 
 OBJ = ["compressed_bytes", "accuracy_drop"]
@@ -90,3 +92,67 @@ def test_search_lines_go_above_the_live_table():
         progress.log("sensitivity: 4 layers measured")
     out = buf.getvalue()
     assert "sensitivity: 4 layers measured" in out and "waiting for the first trial" in out
+
+
+def _start(number, place, total, log=None, **kw):
+    from optimize_cli.search import TrialStart
+
+    labels = {"stages.0.target_sparsity": "prune.target_sparsity", "stages.1.enabled": "cluster"}
+    return TrialStart(number, {"stages.1.enabled": True, "stages.0.target_sparsity": 0.52}, place, total, log,
+                      labels=labels, **kw)
+
+
+def test_not_a_terminal_says_when_a_trial_starts_and_ends_with_the_study_so_far():
+    buf = io.StringIO()
+    study = optuna.create_study(directions=["minimize", "minimize"])
+    ts = trials()
+    study.add_trial(ts[0])  # an earlier session's trial
+    with TrialProgress(OBJ, console=Console(file=buf, width=80)) as progress:
+        progress.search_started(study, 4, 1, {})
+        progress.trial_started(_start(1, 2, 4, builtin="prune-ptq"))
+        progress.trial(ts[1], None)
+    start, end = buf.getvalue().splitlines()
+    assert start == "started trial 0001 (built-in prune-ptq) (2/4): +cluster, prune.target_sparsity=0.52"
+    # 2 of 4 counted; the best feasible so far is the earlier session's trial; ETA: median 5.5 s × 2 left
+    assert end == ("trial 0001 complete in 6.0 s: compressed_bytes=12000 accuracy_drop=0.05; gates missed; (2/4); "
+                   f"best so far 0000: compressed_bytes=20000 accuracy_drop=0.004; ETA {fmt_elapsed(11.0)}")
+
+
+def test_terminal_shows_the_running_trial_its_stage_and_earlier_sessions(tmp_path):
+    buf = io.StringIO()
+    study = optuna.create_study(directions=["minimize", "minimize"])
+    for t in trials()[:2]:
+        study.add_trial(t)
+    log = tmp_path / "0002.log"
+    log.write_text("[   0.5s] loaded digits_cnn\n[   3.2s] stage 1/2 prune: fine-tuning\n", encoding="utf-8")
+    console = Console(file=buf, force_terminal=True, width=160, color_system=None, _environ={})
+    with TrialProgress(OBJ, console=console, live=True) as progress:
+        progress.search_started(study, 4, 1, {})
+        progress.trial_started(_start(2, 3, 4, log=log))
+        progress._live.refresh()
+        final = buf.getvalue().split("best trials so far")[-1]
+    assert "2 trials (2 of 4 counted)" in final and "0000" in final and "0001" in final
+    assert "running trial 0002 (3/4)" in final and "stage 1/2 prune: fine-tuning" in final
+    assert "waiting for the first trial" not in final
+
+
+def test_resume_command_is_pastable_with_absolute_paths(tmp_path, monkeypatch):
+    import shlex
+
+    from optimize_cli.cli.search import resume_command
+    from optimize_cli.search import SearchOptions
+
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "s.yaml").write_text("", encoding="utf-8")
+    opts = SearchOptions(output=Path("out"), trials=12, timeout=600.0, workers=2,
+                         storage="postgresql://me:secret@db:5432/s", study="x", no_cache=True)
+    words = shlex.split(resume_command("s.yaml", Path("s.yaml"), opts, as_json=False))
+    i = words.index("search")
+    assert words[i + 1] == str(tmp_path / "s.yaml") and words[-1] == "--resume"
+    assert words[words.index("--output") + 1] == str(tmp_path / "out")
+    assert words[words.index("--trials") + 1] == "12" and words[words.index("--timeout") + 1] == "600"
+    assert words[words.index("--workers") + 1] == "2" and "--no-cache" in words
+    assert "secret" not in " ".join(words)
+    builtin = shlex.split(resume_command("search-quantization", Path("/x/recipes/search-quantization.yaml"),
+                                         SearchOptions(output=Path("o")), as_json=True))
+    assert builtin[builtin.index("search") + 1] == "search-quantization" and "--json" in builtin

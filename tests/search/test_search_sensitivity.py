@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 from search_helpers import HEAD, SAMPLE, search_subprocess
 
-from optimize_cli.search.sensitivity import cluster_alone, prune_alone
 from optimize_cli.errors import StageError
+from optimize_cli.search.sensitivity import cluster_alone, prune_alone
 from optimize_cli.search.shape import LOG_FILE, Shaper, fragile, layer_plan, run_pass
 
 DOC = {"metric": "accuracy", "baseline": 0.9, "gate": 0.03, "layers": [

@@ -8,11 +8,10 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from search_helpers import HEAD, ROOT
 
 from optimize_cli.cli import main
 from optimize_cli.recipe.space import load_space
-from search_helpers import HEAD, ROOT
-
 
 
 def write(tmp_path: Path, body: str) -> Path:

@@ -1,0 +1,75 @@
+"""The tool's own search space, for a search recipe that names no `stages:` and searches nothing itself
+(only its `search:` section; DESIGN.md, round 3 — one that searches export or training values without
+stages keeps its meaning: post-training only): the
+stages that apply to the model, each optional, with the values worth searching —
+
+- filter_prune (thinning) with a small `ratio`, only where the model has a chain of Conv2D / Dense layers
+  (two or more: the filters one removes are the next one's inputs); absent otherwise;
+- prune with its `target_sparsity`, cluster with its number of `clusters` (sparsity-preserving after
+  prune), and qat (its scheme follows from the path: QAT, PQAT, CQAT or PCQAT);
+- the recipe's own `export:` (default int8), targets and gates as they are: the gates are the search's
+  constraints, the targets what it measures.
+
+Read without TensorFlow (`validate` shows the space built): the model's layers come from its config as
+stored (a SavedModel's keras_metadata.pb, a .keras zip's config.json, an .h5's model_config), by name only;
+a model whose config cannot be read is given filter_prune (a trial that cannot thin fails alone).
+"""
+from __future__ import annotations
+
+import re
+import zipfile
+from pathlib import Path
+from typing import Optional
+
+#: the tool's space, stage by stage (thinning first: the order of the tree)
+THIN = {"type": "filter_prune", "ratio": {"search": [0.1, 0.3]}, "optional": True}
+STAGES = (
+    {"type": "prune", "target_sparsity": {"search": [0.3, 0.8]}, "optional": True},
+    {"type": "cluster", "clusters": {"search": {"choices": [8, 16, 32]}}, "optional": True},
+    {"type": "qat", "optional": True},
+)
+_THINNABLE = re.compile(rb'"class_name": "(?:Conv2D|Dense)", "config": \{"name": "([^"]+)"')
+_MAX_BYTES = 64 * 2**20
+
+
+def _config_bytes(model: Path) -> Optional[bytes]:
+    """The model's stored config (any of its formats), or None when it cannot be read without building it."""
+    try:
+        if model.is_dir():
+            meta = model / "keras_metadata.pb"
+            return meta.read_bytes()[:_MAX_BYTES] if meta.is_file() else None
+        if model.suffix == ".keras":
+            with zipfile.ZipFile(model) as z, z.open("config.json") as f:
+                return f.read(_MAX_BYTES)
+        if model.suffix in (".h5", ".hdf5"):
+            import h5py
+
+            with h5py.File(model, "r") as f:
+                raw = f.attrs.get("model_config")
+            return raw.encode() if isinstance(raw, str) else bytes(raw) if raw is not None else None
+    except (OSError, KeyError, ValueError, zipfile.BadZipFile, ImportError):
+        return None
+    return None
+
+
+def thinnable_layers(model: Path) -> Optional[set[str]]:
+    """The names of the model's Conv2D and Dense layers, or None when its config cannot be read."""
+    data = _config_bytes(model)
+    if data is None:
+        return None
+    return {m.decode("utf-8", "replace") for m in _THINNABLE.findall(data)}
+
+
+def auto_stages(file: str, raw: dict) -> list[dict]:
+    """The stages of the tool's space for the recipe `raw` read from `file` (its model relative to it)."""
+    import copy
+
+    stages = [copy.deepcopy(s) for s in STAGES]
+    model = raw.get("model")
+    layers = None
+    if isinstance(model, str) and model:
+        p = Path(model).expanduser()
+        layers = thinnable_layers(p if p.is_absolute() else Path(file).parent / p)
+    if layers is None or len(layers) >= 2:
+        stages.insert(0, copy.deepcopy(THIN))
+    return stages
