@@ -45,13 +45,16 @@ def main() -> int:
     data = Path(args.tflite).read_bytes()
     t0 = time.perf_counter()
     from optimize_cli.deploy import lut, slim, verify
+    from optimize_cli.targets import ethos_u, litert
+    from optimize_cli.targets import tflm as tflm_target
+
     slim.schema()
     import tflite_micro.tensorflow.lite.micro.compression  # noqa: F401
     t_import = time.perf_counter() - t0
 
     results, spent = {}, 0.0
-    for runtime in ("litert", "tflm", "ethos-u"):
-        results[runtime], t = _best(lambda r=runtime: slim.slim(data, r), args.repeat)
+    for runtime, module in (("litert", litert), ("tflm", tflm_target), ("ethos-u", ethos_u)):
+        results[runtime], t = _best(lambda m=module: slim.slim(data, m.SLIM_CHANGES, m.SLIM_REFUSED), args.repeat)
         spent += t
         r = results[runtime]
         print(f"slim {runtime:8s} {len(data):>7,} → {r.slim_bytes:>7,} B  {t * 1000:7.1f} ms  {r.removed_bytes}")
@@ -71,11 +74,11 @@ def main() -> int:
     if npz.is_file():
         x = np.load(npz)[args.x][: args.samples]
         inputs = [x[i: i + 1] for i in range(len(x))]
-        checks = [("litert", data, results["litert"].tflite), ("tflm", data, tflm),
-                  ("tflm", tflm, compressed.tflite)]
-        for runtime, a, b in checks:
+        checks = [("litert", verify.run_litert, data, results["litert"].tflite), ("tflm", verify.run_tflm, data, tflm),
+                  ("tflm", verify.run_tflm, tflm, compressed.tflite)]
+        for runtime, runner, a, b in checks:
             t0 = time.perf_counter()
-            verify.assert_same_outputs(a, b, inputs, runtime)
+            verify.assert_same_outputs(a, b, inputs, runner, runtime)
             print(f"check {runtime:6s} {len(a):>7,} vs {len(b):>7,} B: bit-identical over {len(inputs)} samples "
                   f"in {time.perf_counter() - t0:.2f} s")
     return 0 if spent <= args.target else 1
