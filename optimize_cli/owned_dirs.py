@@ -16,15 +16,10 @@ MARKER = ".optimize-cli-dir"
 
 
 def _marked(d: Path) -> bool:
-    m = d / MARKER
-    try:
-        if not stat.S_ISREG(os.lstat(m).st_mode):
-            return False
-        with open(m, "rb") as fh:
-            doc = json.loads(fh.read(4096))
-    except (OSError, ValueError):
-        return False
-    return isinstance(doc, dict) and doc.get("tool") == "optimize-cli"
+    """`d` holds the tool's marker (a real file naming optimize-cli): run_dir's one definition."""
+    from .run.run_dir import has_tool_marker
+
+    return has_tool_marker(d / MARKER)
 
 
 def is_ours(d: Path, names: str) -> bool:

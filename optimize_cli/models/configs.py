@@ -48,15 +48,10 @@ def h5_config(path: str) -> tuple[Optional[Any], Optional[Any]]:
 
 
 def _zip_member(z: zipfile.ZipFile, name: str, path: str) -> bytes:
-    info = z.getinfo(name)
-    if info.file_size > MAX_CONFIG_BYTES:
-        raise InputError(f"{path}: {name} of {info.file_size:,} bytes is larger than the {MAX_CONFIG_BYTES:,} "
-                         "bytes this tool reads")
-    with z.open(info) as fh:
-        data = fh.read(MAX_CONFIG_BYTES + 1)
-    if len(data) > MAX_CONFIG_BYTES:  # a zip that lies about the size
-        raise InputError(f"{path}: {name} is larger than the {MAX_CONFIG_BYTES:,} bytes this tool reads")
-    return data
+    """A .keras member within the config bound (its declared size checked before anything is read)."""
+    from ..safe_files import read_zip_member
+
+    return read_zip_member(z, name, MAX_CONFIG_BYTES, path)
 
 
 def keras_zip_config(path: str) -> tuple[dict, dict]:

@@ -44,7 +44,11 @@ def write_marker(d: Path, run_id: str) -> None:
 
 def is_marked(d: Path) -> bool:
     """`d` holds optimize-cli's marker (a real file, not a link, naming the tool)."""
-    m = d / MARKER
+    return has_tool_marker(d / MARKER)
+
+
+def has_tool_marker(m: Path) -> bool:
+    """`m` is a marker optimize-cli wrote: a regular file (not a link) whose JSON names the tool."""
     try:
         if m.is_symlink() or not m.is_file():
             return False
