@@ -161,7 +161,8 @@ def measure_run_targets(run, base_tfl: bytes, baseline, ptq_baseline, result) ->
         litert = baseline if label == FLOAT32 else (ptq_baseline or result)
         _check(run, name, f"baseline ({label})", fb, litert.accuracy, base_model, ctx)
         _check(run, name, "result", fr, result.accuracy, dep.tflite, ctx)
-        _write_file(run, t, fr, written if written is not None else dep.tflite, first_file)
+        from_measure = getattr(registry.module_for(t), "FILE_FROM_MEASURE", False)  # Vela's output, or nothing
+        _write_file(run, t, fr, written if written is not None or from_measure else dep.tflite, first_file)
         baseline.targets[name], result.targets[name] = fb, fr
         run.reporter.log(f"{registry.summary_line(name, fb)}  [{label}]")
         run.reporter.log(f"{registry.summary_line(name, fr)}  [result]")

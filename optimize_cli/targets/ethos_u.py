@@ -60,6 +60,8 @@ GATES = {
 BASELINE = "int8 PTQ"
 #: Vela's optimized .tflite (model_vela_<name>.tflite for a second Ethos-U target), recorded as `vela_path`
 FILE = ("model_vela.tflite", "vela_path")
+#: that file is what `measure` returns (Vela's output); a failed compile writes none
+FILE_FROM_MEASURE = True
 #: Vela compiles every change of the LiteRT-safe set to the same figures (and flash); the operators it leaves
 #: to the CPU run on LiteRT's kernels, which refuse collapsed zero points
 SLIM_CHANGES = ("tensor_names", "metadata", "empty_buffers", "duplicate_buffers")
