@@ -123,7 +123,12 @@ def test_sensitivity_search_writes_the_pass_and_shapes_the_trial(tmp_path):
     level = trial["stages"][0]["target_sparsity"]
     plan = trial["stages"][0]["layer_sparsity"]
     assert plan == layer_plan(sens, level)
+    # per layer, as measured in the converted .tflite's weight buffers before slimming empties the names
+    # (model.tflite itself is slimmed: the same buffers, so the same overall sparsity, checked below)
+    report = json.loads((out / "trials" / "0000" / "report.json").read_text())
+    got = {lay["name"]: lay["sparsity"] for lay in report["result"]["layers"] if lay["name"] in plan}
     tfl = (out / "trials" / "0000" / "model.tflite").read_bytes()
-    got = {s["layer"]: s["sparsity"] for s in tflite_weight_stats(tfl) if s.get("layer") in plan}
+    zeros = sum(s["params"] * s["sparsity"] for s in tflite_weight_stats(tfl) if s.get("role", "weight") == "weight")
+    assert zeros == pytest.approx(sum(lay["params"] * lay["sparsity"] for lay in report["result"]["layers"]), rel=1e-6)
     for name, want in plan.items():
         assert want - 0.02 <= got[name] <= want + 0.1 if want else got[name] < 0.1, (name, want, got[name])
