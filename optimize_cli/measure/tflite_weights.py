@@ -7,17 +7,9 @@ from typing import Optional
 
 import numpy as np
 
+from . import tflite_model as tm
 from .layer_names import keras_layer_name
 from .sizes import BytesOrPath
-from .tflite_model import (
-    has_data,
-    load_tflite_model,
-    op_names,
-    tensor_name,
-    tensor_quantization,
-    tensor_type_name,
-    tensor_values,
-)
 from .values import value_stats
 
 # op → (weight input indices, output-channel axis of that weight in TFLite's layout)
@@ -64,11 +56,11 @@ def _producers(sg) -> dict:
 
 
 def _tensor_entry(model, raw, sg_index, ti, t, op_name, role, axis, via=None) -> Optional[dict]:
-    vals = tensor_values(model, raw, t)
+    vals = tm.tensor_values(model, raw, t)
     if vals is None:
         return None
-    tname = tensor_type_name(t)
-    scale, zp, qdim = tensor_quantization(t)
+    tname = tm.tensor_type_name(t)
+    scale, zp, qdim = tm.tensor_quantization(t)
     quantized = scale is not None
     per_channel = bool(quantized and scale.size > 1)
     if per_channel:
@@ -78,7 +70,7 @@ def _tensor_entry(model, raw, sg_index, ti, t, op_name, role, axis, via=None) ->
     elif axis is not None:
         axis = axis % vals.ndim
     st = value_stats(vals, axis, zp if quantized else None)
-    name = tensor_name(t)
+    name = tm.tensor_name(t)
     entry = {
         "name": name,
         "layer": keras_layer_name(name),
@@ -107,7 +99,7 @@ def _tensor_entry(model, raw, sg_index, ti, t, op_name, role, axis, via=None) ->
 def _weight_source(sg, producers, ti, ops, model, raw, depth=0):
     """Follow DEQUANTIZE / DENSIFY back to the stored constant: (tensor index, [op names passed])."""
     t = sg.tensors[ti]
-    if has_data(model, t) or depth > 4:
+    if tm.has_data(model, t) or depth > 4:
         return ti, []
     oi = producers.get(ti)
     if oi is None:
@@ -160,9 +152,9 @@ def _large_constants(model, raw, si: int, sg, ops: list, seen: set, bias_like: s
         shape = [int(s) for s in (t.shape if t.shape is not None else [])]
         if not shape or int(np.prod(shape)) < large_constant:
             continue
-        if tensor_type_name(t) not in ("FLOAT32", "FLOAT16", "INT8", "UINT8", "INT16", "INT4", "BFLOAT16"):
+        if tm.tensor_type_name(t) not in ("FLOAT32", "FLOAT16", "INT8", "UINT8", "INT16", "INT4", "BFLOAT16"):
             continue
-        if not has_data(model, t):
+        if not tm.has_data(model, t):
             continue
         cons = consumers.get(ti, [])
         op_name = ops[sg.operators[cons[0][0]].opcodeIndex] if cons else ""
@@ -188,8 +180,8 @@ def tflite_weight_stats(tflite_bytes: BytesOrPath, large_constant: int = LARGE_C
     zeros, sparsity, unique_weights, max_unique_per_channel, channel_axis, channels, per_channel, quantized,
     sparse_encoded, subgraph, tensor_index.
     """
-    model, raw = load_tflite_model(tflite_bytes)
-    ops = op_names(model)
+    model, raw = tm.load_tflite_model(tflite_bytes)
+    ops = tm.op_names(model)
     out = []
     for si, sg in enumerate(model.subgraphs):
         seen: set = set()
@@ -202,13 +194,13 @@ def tflite_weight_stats(tflite_bytes: BytesOrPath, large_constant: int = LARGE_C
 
 def guess_quantization(tflite: BytesOrPath, weights: Optional[list] = None) -> str:
     """Which export mode produced this file: none | dynamic | float16 | int8 | int16x8 (best effort)."""
-    model, raw = load_tflite_model(tflite)
+    model, raw = tm.load_tflite_model(tflite)
     weights = tflite_weight_stats(raw) if weights is None else weights
     act_types = set()
     for sg in model.subgraphs:
         for t in sg.tensors or []:
-            if not has_data(model, t):
-                act_types.add(tensor_type_name(t))
+            if not tm.has_data(model, t):
+                act_types.add(tm.tensor_type_name(t))
     wtypes = {w["dtype"] for w in weights if w["role"] == "weight"}
     if "INT16" in act_types and ("int8" in wtypes or "int4" in wtypes):
         return "int16x8"

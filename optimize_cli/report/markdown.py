@@ -2,17 +2,9 @@
 in a terminal."""
 from __future__ import annotations
 
+from . import tables
 from .figures import deployable, path_label
 from .gates import verdict
-from .tables import (
-    gates_table,
-    layers_table,
-    provenance_table,
-    result_sentence,
-    results_footnotes,
-    results_table,
-    skipped_table,
-)
 from .targets import targets_markdown
 from .training import filters_summary, training_markdown
 
@@ -26,7 +18,7 @@ def render_markdown(report: dict) -> str:
     md.append(f"**{path_label(report)}** · model `{report['model']['path']}` · "
               f"{'**PASSED**' if report['passed'] else '**FAILED**'} — {verdict(report)}")
     md.append("")
-    md.append(result_sentence(report, lambda text: f"`{text}`"))
+    md.append(tables.result_sentence(report, lambda text: f"`{text}`"))
     if filters_summary(report):
         md.append(f"Filter pruning: {filters_summary(report)}.")
     failed = [c for c in report.get("checks", []) if not c["passed"]]
@@ -50,9 +42,9 @@ def render_markdown(report: dict) -> str:
         md.append("")
     md.append("## Results")
     md.append("")
-    md.append(results_table(report).markdown())
+    md.append(tables.results_table(report).markdown())
     md.append("")
-    md += [f"- {n}" for n in results_footnotes(report)]
+    md += [f"- {n}" for n in tables.results_footnotes(report)]
     md += targets_markdown(report)
     md += training_markdown(report)
     if report.get("checks"):
@@ -65,17 +57,17 @@ def render_markdown(report: dict) -> str:
     md.append("")
     md.append("## Gates")
     md.append("")
-    md.append(gates_table(report).markdown() if report.get("gates") else "No gates configured (recipe `gates:`).")
+    md.append(tables.gates_table(report).markdown() if report.get("gates") else "No gates configured (recipe `gates:`).")
     md.append("")
     md.append("## Layers of the result")
     md.append("")
     if res.get("layers"):
-        md.append(layers_table(report).markdown())
+        md.append(tables.layers_table(report).markdown())
         md.append("")
         md.append("Measured in the .tflite weight buffers (not in Keras).")
     else:
         md.append("No weight tensors reported.")
-    sk = skipped_table(report)
+    sk = tables.skipped_table(report)
     if sk:
         md.append("")
         md.append("## Skipped layers")
@@ -84,7 +76,7 @@ def render_markdown(report: dict) -> str:
     md.append("")
     md.append("## Provenance")
     md.append("")
-    md.append(provenance_table(report).markdown())
+    md.append(tables.provenance_table(report).markdown())
     md.append("")
     return "\n".join(md)
 

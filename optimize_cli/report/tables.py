@@ -5,19 +5,7 @@ from __future__ import annotations
 from typing import Callable, Optional
 
 from ..measure.metrics import accuracy_drop
-from .figures import (
-    compression_ratio,
-    is_skipped,
-    measurement_ratio,
-    measurement_speedup,
-    quant_label,
-    result_accuracy_drop,
-    result_max_unique,
-    result_sparsity,
-    skipped_names,
-    speedup,
-    stage_name,
-)
+from . import figures
 from .format import fmt_bytes, fmt_drop, fmt_int, fmt_metric, fmt_ms, fmt_pct, fmt_ratio, fmt_seconds, fmt_speed
 from .gates import fmt_gate, gate_op
 from .table import Table
@@ -48,18 +36,18 @@ def results_table(report: dict) -> Table:
     if ptq:
         cols.append({
             "head": "PTQ int8", "scheme": "int8 post-training", "m": ptq, "acc": ptq["accuracy"], "keras": False,
-            "ratio": measurement_ratio(base, ptq), "speedup": measurement_speedup(base, ptq),
+            "ratio": figures.measurement_ratio(base, ptq), "speedup": figures.measurement_speedup(base, ptq),
             "sparsity": None, "unique": None, "seconds": None,
         })
     for st in stages:
-        head = f"{st['index']}. {stage_name(st)}"
+        head = f"{st['index']}. {figures.stage_name(st)}"
         # a stage is measured in Keras (no .tflite of its own): no size, ratio or latency
         cols.append({"head": head, "scheme": st.get("scheme") or "—", "m": {}, "acc": st.get("keras_accuracy"),
                      "keras": True, "ratio": None, "speedup": None, "sparsity": st.get("sparsity"),
                      "unique": st.get("max_unique_weights"), "seconds": st.get("seconds")})
-    cols.append({"head": f"Result ({quant_label(res['quantization'])})", "scheme": f"{quant_label(res['quantization'])} TFLite",
-                 "m": res, "acc": res["accuracy"], "keras": False, "ratio": compression_ratio(report),
-                 "speedup": speedup(report), "sparsity": result_sparsity(report), "unique": result_max_unique(report),
+    cols.append({"head": f"Result ({figures.quant_label(res['quantization'])})", "scheme": f"{figures.quant_label(res['quantization'])} TFLite",
+                 "m": res, "acc": res["accuracy"], "keras": False, "ratio": figures.compression_ratio(report),
+                 "speedup": figures.speedup(report), "sparsity": figures.result_sparsity(report), "unique": figures.result_max_unique(report),
                  "seconds": None})
 
     def acc(c):
@@ -70,7 +58,7 @@ def results_table(report: dict) -> Table:
         if c is cols[0]:
             return "—"
         if c is cols[-1]:
-            return fmt_drop(report, result_accuracy_drop(report))
+            return fmt_drop(report, figures.result_accuracy_drop(report))
         return fmt_drop(report, accuracy_drop(base["accuracy"], c["acc"], hib))
 
     def latency(c):
@@ -123,10 +111,10 @@ def gates_table(report: dict) -> Table:
 
 
 def layers_table(report: dict) -> Table:
-    skipped = skipped_names(report)
+    skipped = figures.skipped_names(report)
     rows = []
     for layer in report["result"].get("layers") or []:
-        name = layer["name"] + (" (skipped)" if is_skipped(layer["name"], skipped) else "")
+        name = layer["name"] + (" (skipped)" if figures.is_skipped(layer["name"], skipped) else "")
         rows.append([name, layer["op"], layer["dtype"], fmt_int(layer["params"]), fmt_pct(layer["sparsity"]),
                      fmt_int(layer["unique_weights"]), fmt_int(layer["max_unique_per_channel"])])
     return Table(["tensor", "op", "dtype", "params", "sparsity", "unique", "max / channel"], rows, "lllrrrr")
