@@ -140,6 +140,13 @@ class StageResult:
     record_extra: dict = field(default_factory=dict)          # stage-owned fields of its record (report.json)
     details: dict = field(default_factory=dict)               # anything else the stage found (not reported)
 
+    @classmethod
+    def fine_tuned(cls, params, model, scheme: Optional[str], skipped: list, history: FitHistory,
+                   **more) -> "StageResult":
+        """The result of a stage that fine-tuned with `params`' epochs and learning rate (resolved)."""
+        return cls(model=model, scheme=scheme, skipped_layers=skipped, history=history, epochs=params.epochs,
+                   learning_rate=params.learning_rate, **more)
+
 
 class StageModule(Protocol):
     """What a stage module (`stages/<type>.py`) holds; the registry's `register()` refuses a module that

@@ -194,13 +194,8 @@ def run(model, params: ClusterStage, ctx):
         k = [w.numpy() for w in stripped.get_layer(name).weights if len(w.shape) >= 2]
         if k:
             unique[name] = int(np.unique(k[0]).size)
-    return StageResult(
-        model=stripped,
-        scheme=_describe(params, preserve),
-        skipped_layers=skipped,
-        history=history,
-        epochs=params.epochs,
-        learning_rate=params.learning_rate,
+    return StageResult.fine_tuned(
+        params, stripped, _describe(params, preserve), skipped, history,
         details={"clustered_layers": wrapped, "unique_weights": unique, "preserve_sparsity": preserve,
                  "notes": notes},
     )

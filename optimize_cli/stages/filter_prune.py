@@ -222,8 +222,7 @@ def run(model, params: FilterPruneStage, ctx):
         ctx.reporter.warn(f"{label}: reached {searched['reached']:.1%} of the "
                           f"{searched['metric']}, not the {searched['fraction']:.0%} asked for (the layers that "
                           "can be thinned are not enough)")
-    return StageResult(model=new, scheme=scheme, skipped_layers=skipped, history=history, epochs=params.epochs,
-                       learning_rate=params.learning_rate, record_extra={"filters": filters})
+    return StageResult.fine_tuned(params, new, scheme, skipped, history, record_extra={"filters": filters})
 
 
 # ------------------------------------------------------------------------------------ tree, export

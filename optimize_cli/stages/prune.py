@@ -288,13 +288,8 @@ def run(model, params: PruneStage, ctx):
     if short:
         ctx.reporter.warn(f"{label}: target sparsity not reached in "
                           + ", ".join(f"{n} ({s:.2f} of {targets[n]:.2f})" for n, s in short.items()))
-    return StageResult(
-        model=stripped,
-        scheme=_describe(params, plan),
-        skipped_layers=skipped,
-        history=history,
-        epochs=params.epochs,
-        learning_rate=params.learning_rate,
+    return StageResult.fine_tuned(
+        params, stripped, _describe(params, plan), skipped, history,
         details={**plan, "pruned_layers": wrapped, "layer_sparsity": reached, "target_sparsity": target,
                  **({"layer_targets": targets} if params.layer_sparsity else {})},
     )

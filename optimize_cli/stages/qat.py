@@ -290,13 +290,8 @@ def run(model, params: QatStage, ctx):
     calibrated = calibrate_ranges(qmodel, ctx) if params.calibrate_ranges else 0
     history = fit(qmodel, ctx, "qat", label=label, epochs=params.epochs, learning_rate=params.learning_rate,
                   batch_size=params.batch_size, distributed=DISTRIBUTED, why_local=LOCAL_REASON)
-    return StageResult(
-        model=qmodel,
-        scheme=name,
-        skipped_layers=skipped,
-        history=history,
-        epochs=params.epochs,
-        learning_rate=params.learning_rate,
+    return StageResult.fine_tuned(
+        params, qmodel, name, skipped, history,
         details={"scheme": name, "tfmot_scheme": SCHEME_NOTES[name], "quantized_layers": wrapped,
                  "calibration_samples": calibrated, "frozen_float_layers": frozen},
     )

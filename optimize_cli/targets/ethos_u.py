@@ -11,6 +11,7 @@ from typing import Literal, Optional
 from pydantic import Field
 
 from ..data.paths import resolve_path
+from ..deploy.slim import SAFE_CHANGES
 from ..errors import InputError
 from ..limits import MAX_VELA_CONFIG_BYTES
 from ..safe_files import input_problem
@@ -64,7 +65,7 @@ FILE = ("model_vela.tflite", "vela_path")
 FILE_FROM_MEASURE = True
 #: Vela compiles every change of the LiteRT-safe set to the same figures (and flash); the operators it leaves
 #: to the CPU run on LiteRT's kernels, which refuse collapsed zero points
-SLIM_CHANGES = ("tensor_names", "metadata", "empty_buffers", "duplicate_buffers")
+SLIM_CHANGES = SAFE_CHANGES
 SLIM_REFUSED = {"zero_points": "the operators Vela leaves to the CPU run on LiteRT's kernels, which refuse one "
                                "zero point for a per-channel tensor"}
 INT4 = False

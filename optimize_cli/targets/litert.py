@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Literal
 
+from ..deploy.slim import SAFE_CHANGES
 from ..strict import Strict
 from .base import MISSING, Deployed, MeasureContext, int_cell, slim_file
 
@@ -23,7 +24,7 @@ GATES: dict = {}
 #: measured by the run itself (the report's result and baseline figures); under `targets.<name>` it has its
 #: deployable bytes and the slim changes its file got
 measure = None
-SLIM_CHANGES = ("tensor_names", "metadata", "empty_buffers", "duplicate_buffers")
+SLIM_CHANGES = SAFE_CHANGES
 SLIM_REFUSED = {"zero_points": "LiteRT refuses one zero point for a per-channel tensor ('QuantizationParam has 1 zero_point "
                              "values and N scale values')"}
 INT4 = True
