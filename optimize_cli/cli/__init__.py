@@ -65,7 +65,9 @@ _OWN_PROCESS: list[bool] = [False]  # main() runs as the program itself, not cal
 
 def _own_signals() -> None:
     """The program itself: SIGTERM (what CI and `timeout` send) behaves like Ctrl-C outside a run (a run
-    turns both into a flag, interrupt.py)."""
+    turns both into a flag, interrupt.py); Ctrl-C is honoured even when the shell started the program with
+    it ignored (a background job of a script), as `run` always did, so `search` stops the same way."""
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     if hasattr(signal, "SIGTERM"):
         signal.signal(signal.SIGTERM, signal.default_int_handler)
 
