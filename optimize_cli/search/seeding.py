@@ -75,6 +75,8 @@ def params_of(space: SearchSpace, builtin: dict) -> Optional[dict]:
         mine, theirs = _get(space.raw, ["export", "quantization"]), _get(builtin, ["export", "quantization"])
         if _quantization(mine) != _quantization(theirs):
             return None
+    if not _same_export(space, builtin, by_name):
+        return None
     values: dict = {}
     for p in space.params:
         if p.kind == "optional":
@@ -89,6 +91,23 @@ def params_of(space: SearchSpace, builtin: dict) -> Optional[dict]:
             return None
         values[p.name] = float(v) if p.kind == "float" else v
     return values
+
+
+def _same_export(space: SearchSpace, builtin: dict, searched: dict) -> bool:
+    """Whether every export key the built-in sets (but quantization, checked apart) is the search recipe's
+    own value, its default when the recipe leaves it unset, or a searched one."""
+    from ..recipe.model import ExportConfig
+
+    theirs = builtin.get("export") if isinstance(builtin.get("export"), dict) else {}
+    mine = space.raw.get("export") if isinstance(space.raw.get("export"), dict) else {}
+    for key, value in theirs.items():
+        if key == "quantization" or f"export.{key}" in searched:
+            continue
+        field = ExportConfig.model_fields.get(key)
+        own = mine.get(key, field.default if field is not None else None)
+        if value != own:
+            return False
+    return True
 
 
 def _quantization(v: Any) -> Any:

@@ -36,6 +36,8 @@ def test_seeding_builtin_maps_its_values_onto_the_space():
     {"stages": [{"type": "prune"}, {"type": "cluster", "clusters": 32}, {"type": "qat"}]},  # not a choice
     {"stages": [{"type": "prune"}, {"type": "qat"}], "export": {"quantization": "float16"}},  # another export
     {"stages": [{"type": "prune"}]},  # lacks qat
+    {"stages": [{"type": "prune"}, {"type": "qat"}], "export": {"weight_bits": 4}},  # int4: not this space's
+    {"stages": [{"type": "prune"}, {"type": "qat"}], "export": {"quantization": "int8", "per_channel": False}},
 ])
 def test_seeding_builtin_that_does_not_fit_is_skipped(builtin):
     assert params_of(space([PRUNE, CLUSTER, QAT]), builtin) is None
@@ -46,6 +48,26 @@ def test_seeding_sample_search_recipe_starts_from_prune_ptq_and_prune_cluster_pt
     assert builtin_points(s) == [
         ("prune-cluster-ptq", {"stages.1.enabled": True, "stages.0.target_sparsity": 0.5, "stages.1.clusters": 8}),
         ("prune-ptq", {"stages.1.enabled": False, "stages.0.target_sparsity": 0.5})]
+
+
+def test_seeding_export_keys_the_recipe_shares_or_searches_still_fit():
+    s = space([PRUNE, CLUSTER, QAT], export={"quantization": "int8", "weight_bits": {"search": {"choices": [4, 8]}}})
+    assert params_of(s, {"stages": [{"type": "prune"}, {"type": "qat"}], "export": {"weight_bits": 4}}) == {
+        "stages.1.enabled": False, "stages.0.target_sparsity": 0.5, "export.weight_bits": 4}
+    same = {"stages": [{"type": "prune"}, {"type": "qat"}], "export": {"slim": True, "quantization": "int8"}}
+    assert params_of(space([PRUNE, CLUSTER, QAT]), same) is not None
+
+
+def test_seeding_the_tool_s_own_space_names_each_point_by_the_recipe_that_means_it():
+    """In the space of a stage-less recipe, ptq-int4 and filter_prune-ptq-per-tensor do not fit (their int4
+    and per-tensor weights are not searched there); the all-off point is ptq-int8's, under its own name."""
+    from optimize_cli.recipe.auto_space import auto_stages
+
+    raw = {"model": str(ROOT / "sample_models" / "digits_cnn"), "export": {"quantization": "int8"},
+           "search": {"objectives": ["compressed_bytes"]}}
+    points = dict(builtin_points(parse_space(str(ROOT / "s.yaml"), {**raw, "stages": auto_stages("s.yaml", raw)})))
+    assert "ptq-int4" not in points and "filter_prune-ptq-per-tensor" not in points
+    assert not any(v for k, v in points["ptq-int8"].items() if k.endswith(".enabled"))
 
 
 CHEAP = HEAD + """export: {quantization: {search: {choices: [dynamic, float16]}}}
