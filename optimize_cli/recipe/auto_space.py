@@ -6,9 +6,14 @@ stages that apply to the model, each optional, with the values worth searching â
 - filter_prune (thinning) with a small `ratio`, only where the model has a chain of Conv2D / Dense layers
   (two or more: the filters one removes are the next one's inputs); absent otherwise;
 - prune with its `target_sparsity`, cluster with its number of `clusters` (sparsity-preserving after
-  prune), and qat (its scheme follows from the path: QAT, PQAT, CQAT or PCQAT);
-- the recipe's own `export:` (default int8), targets and gates as they are: the gates are the search's
-  constraints, the targets what it measures.
+  prune), and qat (its scheme follows from the path: QAT, PQAT, CQAT or PCQAT), which only an int8 export
+  has;
+- int4 weights (`export.weight_bits` 8 or 4) where every target's runtime runs them (LiteRT: a target
+  module's INT4), ai-edge-quantizer is installed, and the recipe's export is int8 and leaves weight_bits
+  and per_channel unset;
+- the recipe's own `export:` (default int8), targets and gates as they are otherwise: the gates are the
+  search's constraints, the targets what it measures. Per-tensor weights (`export.per_channel: false`)
+  are not in the space: they hold for post-training exports only, and the space's QAT is optional.
 
 Read without TensorFlow (`validate` shows the space built): the model's layers come from its config as
 stored (a SavedModel's keras_metadata.pb, a .keras zip's config.json, an .h5's model_config), by name only;
@@ -60,11 +65,39 @@ def thinnable_layers(model: Path) -> Optional[set[str]]:
     return {m.decode("utf-8", "replace") for m in _THINNABLE.findall(data)}
 
 
+#: the export values searched where every target runs int4 weights
+WEIGHT_BITS = {"search": {"choices": [8, 4]}}
+
+
+def auto_export(raw: dict) -> Optional[dict]:
+    """The recipe's `export:` with the space's export values added (int4 where it runs), or None when the
+    space searches no export value for it."""
+    from .. import targets as registry
+    from ..deploy import int4
+
+    export = raw.get("export") if isinstance(raw.get("export"), dict) else {}
+    if "export" in raw and not isinstance(raw.get("export"), dict) and raw.get("export") is not None:
+        return None
+    if export.get("quantization", "int8") != "int8" or "weight_bits" in export or "per_channel" in export:
+        return None
+    targets = raw.get("targets") if isinstance(raw.get("targets"), list) else []
+    types = [t if isinstance(t, str) else t.get("type") if isinstance(t, dict) else None for t in targets]
+    modules = [registry.module_for(t) for t in types] + [registry.module_for(registry.main_target())]
+    if any(m is None or not getattr(m, "INT4", False) for m in modules) or int4.package_missing():
+        return None
+    return {**export, "weight_bits": dict(WEIGHT_BITS)}
+
+
 def auto_stages(file: str, raw: dict) -> list[dict]:
     """The stages of the tool's space for the recipe `raw` read from `file` (its model relative to it)."""
     import copy
 
     stages = [copy.deepcopy(s) for s in STAGES]
+    from ..stages.order import fixed_export
+
+    export = raw.get("export") if isinstance(raw.get("export"), dict) else {}
+    q = export.get("quantization", "int8")  # a stage that decides the export (QAT: int8) only for that one
+    stages = [s for s in stages if (fixed_export([s["type"]]) or (None, q))[1] == q]
     model = raw.get("model")
     layers = None
     if isinstance(model, str) and model:

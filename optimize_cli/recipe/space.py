@@ -192,6 +192,8 @@ class SearchSpace:
         out = {"params": [p.dump() for p in self.params], **self.config.model_dump(mode="json")}
         if self.auto:
             out["built"] = {"stages": self.raw["stages"]}  # the tool's space: the stages it chose
+            if "weight_bits" in (self.raw.get("export") or {}):
+                out["built"]["export"] = self.raw["export"]
         return out
 
 
@@ -254,9 +256,12 @@ def parse_space(file: str, raw: dict) -> SearchSpace:
     (auto_space.py); one that searches its own values without stages stays post-training only."""
     auto = "stages" not in raw and not search_markers({k: v for k, v in raw.items() if k != "search"}, [])
     if auto:
-        from .auto_space import auto_stages
+        from .auto_space import auto_export, auto_stages
 
         raw = {**raw, "stages": auto_stages(file, raw)}
+        export = auto_export(raw)
+        if export is not None:
+            raw["export"] = export
     try:
         config = SearchConfig.model_validate(raw.get("search") or {})
     except ValidationError as e:

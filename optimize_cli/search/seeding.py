@@ -7,7 +7,7 @@ How a built-in maps to the space, precisely:
   the optional stages (a stage it lacks must be optional in the space), and its export.quantization must
   be the space's (or one of its choices); otherwise it does not fit and is skipped;
 - each searched value of a stage that is on takes the built-in's value where the built-in sets that key;
-  a stage key it leaves unset takes the key's own default when that is a plain value; a value outside the
+  a stage or export key it leaves unset takes the key's own default when that is a plain value; a value outside the
   space's range or choices means the built-in does not fit (skipped);
 - anything else (a training or export key the built-in leaves unset, a stage default derived from other
   keys) is left to the sampler, and whatever the search recipe fixes stays as it fixes it (the built-in's
@@ -115,6 +115,12 @@ def _quantization(v: Any) -> Any:
 
 
 def _value(p: Param, builtin: dict, types: list[str]) -> Any:
+    if p.parts[0] == "export" and len(p.parts) == 2 and _get(builtin, p.parts) is _UNSET:
+        from ..recipe.model import ExportConfig  # an export key the built-in leaves unset: its default
+
+        field = ExportConfig.model_fields.get(p.parts[1])
+        plain = field is not None and isinstance(field.default, (int, float, str, bool))
+        return field.default if plain else _UNSET
     if p.parts[0] != "stages":
         return _get(builtin, p.parts)
     stage = next(s for s in builtin["stages"] if isinstance(s, dict) and s.get("type") == types[p.stage])

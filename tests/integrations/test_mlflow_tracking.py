@@ -1,6 +1,8 @@
-"""MLflow tracking against a real tracking server: `mlflow server` (the test extra's full `mlflow`) with a
-SQLite backend in a temporary folder, on 127.0.0.1 and a free port, started once for the module (bounded
-wait) and stopped at teardown. A run and a 2-trial search are logged and read back through the MLflow
+"""MLflow tracking against a real tracking server: the one OPTIMIZE_CLI_TEST_MLFLOW names (`.ci/run` starts
+`mlflow server` before the tests, so its start overlaps theirs), else `mlflow server` (the test extra's full
+`mlflow`) with a SQLite backend in a temporary folder, on 127.0.0.1 and a free port, started once for the
+module and stopped at teardown; either is waited for (bounded). Experiment names carry a suffix of this
+test session, so a server that outlives one session does not mix runs. A run and a 2-trial search are logged and read back through the MLflow
 client; a server that is not there, and a client that is not installed, cost the run nothing.
 
 Under CI=true (.ci/run) a missing `mlflow` fails these tests instead of skipping them."""
@@ -16,6 +18,7 @@ import subprocess
 import sys
 import time
 import urllib.request
+import uuid
 from pathlib import Path
 
 import pytest
@@ -23,6 +26,7 @@ import yaml
 from run_helpers import DATA, ptq_recipe, write_recipe
 
 START_SECONDS = 180  # SQLite migrations on a busy 2-core machine; the start never waits longer
+SESSION = uuid.uuid4().hex[:8]  # this test session's experiment names
 
 
 def _missing(what: str):
@@ -37,8 +41,30 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
+def _wait_up(url: str, proc=None, log: Path = None) -> None:
+    """Until the server at `url` answers /health (its process, when it is ours, must not exit meanwhile)."""
+    deadline = time.monotonic() + START_SECONDS
+    while True:
+        if proc is not None and proc.poll() is not None:
+            pytest.fail(f"mlflow server exited ({proc.returncode}): " + log.read_text(errors="replace")[-2000:])
+        try:
+            with urllib.request.urlopen(url + "/health", timeout=2) as r:
+                if r.status == 200:
+                    return
+        except OSError:
+            pass
+        if time.monotonic() > deadline:
+            pytest.fail(f"mlflow server {url} not up after {START_SECONDS} s")
+        time.sleep(0.5)
+
+
 @pytest.fixture(scope="module")
 def mlflow_server(tmp_path_factory):
+    given = os.environ.get("OPTIMIZE_CLI_TEST_MLFLOW")
+    if given:
+        _wait_up(given.rstrip("/"))
+        yield given.rstrip("/")
+        return
     exe = Path(sys.executable).parent / "mlflow"
     if importlib.util.find_spec("mlflow") is None or importlib.util.find_spec("mlflow.server") is None \
             or importlib.util.find_spec("flask") is None or not exe.exists():
@@ -52,20 +78,7 @@ def mlflow_server(tmp_path_factory):
                              "--port", str(port), "--workers", "1"], cwd=folder, stdin=subprocess.DEVNULL,
                             stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
     try:
-        deadline = time.monotonic() + START_SECONDS
-        while True:
-            if proc.poll() is not None:
-                pytest.fail(f"mlflow server exited ({proc.returncode}): "
-                            + (folder / "server.log").read_text(errors="replace")[-2000:])
-            try:
-                with urllib.request.urlopen(url + "/health", timeout=2) as r:
-                    if r.status == 200:
-                        break
-            except OSError:
-                pass
-            if time.monotonic() > deadline:
-                pytest.fail(f"mlflow server not up after {START_SECONDS} s")
-            time.sleep(0.5)
+        _wait_up(url, proc, folder / "server.log")
         yield url
     finally:
         try:
@@ -101,15 +114,16 @@ def _runs(client, experiment: str):
 def test_mlflow_run_logs_params_metrics_history_artifacts_and_tags(mlflow_server, tmp_path):
     from mlflow.tracking import MlflowClient
 
-    recipe = write_recipe(tmp_path, _prune_recipe("mlrun", 0.5))
+    name = f"mlrun-{SESSION}"
+    recipe = write_recipe(tmp_path, _prune_recipe(name, 0.5))
     res = _optimize("run", recipe, "--output", tmp_path / "out", "--mlflow", mlflow_server, "--json")
     assert res.returncode == 0, res.stderr
     assert res.stdout.lstrip().startswith("{")  # stdout: the JSON summary only
     assert "Traceback" not in res.stderr and "MLflow: run logged as run" in res.stderr
 
     client = MlflowClient(mlflow_server)
-    (run,) = _runs(client, "mlrun")
-    assert run.info.status == "FINISHED" and run.info.run_name == "mlrun"
+    (run,) = _runs(client, name)
+    assert run.info.status == "FINISHED" and run.info.run_name == name
     p, m, t = run.data.params, run.data.metrics, run.data.tags
     assert p["stages.0.type"] == "prune" and float(p["stages.0.target_sparsity"]) == 0.5
     assert p["export.quantization"] == "dynamic" and "training.learning_rate" in p
@@ -140,14 +154,14 @@ def test_mlflow_search_logs_a_parent_and_a_child_run_per_trial(mlflow_server, tm
     doc = _prune_recipe("mlsearch", {"search": {"choices": [0.3, 0.5]}})
     doc["stages"][0]["epochs"] = 1
     doc["search"] = {"trials": 2, "sampler": "grid", "objectives": ["compressed_bytes"]}
-    doc["tracking"] = {"mlflow": mlflow_server, "experiment": "ml-search"}  # the recipe key, not --mlflow
+    doc["tracking"] = {"mlflow": mlflow_server, "experiment": f"ml-search-{SESSION}"}  # the recipe key, not --mlflow
     recipe = write_recipe(tmp_path, doc)
     res = _optimize("search", recipe, "--output", tmp_path / "out", "--quiet")
     assert res.returncode == 0, res.stderr
     assert "Traceback" not in res.stderr
 
     client = MlflowClient(mlflow_server)
-    runs = _runs(client, "ml-search")
+    runs = _runs(client, f"ml-search-{SESSION}")
     parents = [r for r in runs if "mlflow.parentRunId" not in r.data.tags]
     children = [r for r in runs if "mlflow.parentRunId" in r.data.tags]
     assert len(parents) == 1 and len(children) == 2  # the trials did not log runs of their own

@@ -23,9 +23,24 @@ def test_auto_space_for_the_sample_model_has_every_stage_optional(tmp_path):
     assert space.auto and [s["type"] for s in space.raw["stages"]] == ["filter_prune", "prune", "cluster", "qat"]
     assert {p.name for p in space.params} == {
         "stages.0.enabled", "stages.1.enabled", "stages.2.enabled", "stages.3.enabled", "stages.0.ratio",
-        "stages.1.target_sparsity", "stages.2.clusters"}
+        "stages.1.target_sparsity", "stages.2.clusters", "export.weight_bits"}
     assert first.export.quantization == "int8" and space.dump()["built"]["stages"][0]["type"] == "filter_prune"
+    assert space.dump()["built"]["export"]["weight_bits"] == {"search": {"choices": [8, 4]}}
     assert thinnable_layers(ROOT / "sample_models" / "digits_cnn") == {"conv1", "conv2", "dense1", "logits"}
+
+
+def test_auto_space_int4_only_where_every_target_runs_it_and_the_recipe_leaves_the_weights_unset(tmp_path):
+    for extra, int4 in (("targets: [litert]\n", True), ("targets: [tflm]\n", False),
+                        ("targets: [litert, ethos-u]\n", False), ("", True)):
+        (tmp_path / "s.yaml").write_text(HEAD + extra + SEARCH, encoding="utf-8")
+        space, _ = load_space(tmp_path / "s.yaml", check_paths=False)
+        assert ("export.weight_bits" in {p.name for p in space.params}) is int4, extra
+    for export in ("{quantization: int8, per_channel: true}", "{quantization: int8, weight_bits: 8}",
+                   "{quantization: dynamic}"):
+        (tmp_path / "s.yaml").write_text(HEAD + f"export: {export}\nsearch: {{trials: 4}}\n", encoding="utf-8")
+        space, _ = load_space(tmp_path / "s.yaml", check_paths=False)
+        assert "export.weight_bits" not in {p.name for p in space.params}, export
+    assert [s["type"] for s in space.raw["stages"]] == ["filter_prune", "prune", "cluster"]  # no QAT: dynamic
 
 
 def test_auto_space_without_a_conv_dense_chain_has_no_filter_prune(tmp_path):

@@ -59,15 +59,16 @@ def test_seeding_export_keys_the_recipe_shares_or_searches_still_fit():
 
 
 def test_seeding_the_tool_s_own_space_names_each_point_by_the_recipe_that_means_it():
-    """In the space of a stage-less recipe, ptq-int4 and filter_prune-ptq-per-tensor do not fit (their int4
-    and per-tensor weights are not searched there); the all-off point is ptq-int8's, under its own name."""
-    from optimize_cli.recipe.auto_space import auto_stages
-
+    """In the space of a stage-less recipe for TFLM, ptq-int4 and filter_prune-ptq-per-tensor do not fit
+    (int4 and per-tensor weights are not searched there); the all-off point is ptq-int8's, under its own
+    name. For LiteRT the space searches int4 weights, and ptq-int4 is its int4 point."""
     raw = {"model": str(ROOT / "sample_models" / "digits_cnn"), "export": {"quantization": "int8"},
            "search": {"objectives": ["compressed_bytes"]}}
-    points = dict(builtin_points(parse_space(str(ROOT / "s.yaml"), {**raw, "stages": auto_stages("s.yaml", raw)})))
+    points = dict(builtin_points(parse_space(str(ROOT / "s.yaml"), {**raw, "targets": ["tflm"]})))
     assert "ptq-int4" not in points and "filter_prune-ptq-per-tensor" not in points
     assert not any(v for k, v in points["ptq-int8"].items() if k.endswith(".enabled"))
+    points = dict(builtin_points(parse_space(str(ROOT / "s.yaml"), raw)))
+    assert points["ptq-int4"]["export.weight_bits"] == 4 and points["ptq-int8"]["export.weight_bits"] == 8
 
 
 CHEAP = HEAD + """export: {quantization: {search: {choices: [dynamic, float16]}}}
