@@ -74,9 +74,11 @@ def shots(request, tmp_path_factory) -> Path:
     root = os.environ.get("OPTIMIZE_CLI_ARTIFACTS")
     folder = Path(root) / "screenshots" if root else tmp_path_factory.mktemp("screenshots")
     folder.mkdir(parents=True, exist_ok=True)
-    reporter = request.config.pluginmanager.get_plugin("terminalreporter")
-    if reporter is not None:
-        reporter.write_line(f"browser screenshots: {folder}")
+    plugins = request.config.pluginmanager
+    reporter, capture = plugins.get_plugin("terminalreporter"), plugins.get_plugin("capturemanager")
+    if reporter is not None and capture is not None:
+        with capture.global_and_fixture_disabled():
+            reporter.write_line(f"browser screenshots: {folder}")
     return folder
 
 
@@ -178,7 +180,7 @@ def open_page(browser):
 
 @pytest.mark.parametrize("screen", list(SCREENS))
 @pytest.mark.parametrize("name", ["report", "example"])
-def test_browser_report_shows_the_result_first_and_fits_the_screen(name, screen, pages, open_page, shots):
+def test_browser_report_shows_the_result_first_and_fits_the_screen(name, screen, browser, pages, open_page, shots):
     p = open_page(screen, pages[name])
     p.shot(shots, f"{name}-{screen}")
     p.assert_no_horizontal_overflow()
@@ -201,7 +203,7 @@ def test_browser_report_shows_the_result_first_and_fits_the_screen(name, screen,
 
 
 @pytest.mark.parametrize("screen", list(SCREENS))
-def test_browser_report_enlarged_plot_scrolls_in_its_own_box(screen, pages, open_page, shots):
+def test_browser_report_enlarged_plot_scrolls_in_its_own_box(screen, browser, pages, open_page, shots):
     p = open_page(screen, pages["report"])
     button = p.page.locator("#density-box + button.zoom")
     if not p.phone:
@@ -218,7 +220,7 @@ def test_browser_report_enlarged_plot_scrolls_in_its_own_box(screen, pages, open
 
 
 @pytest.mark.parametrize("screen", list(SCREENS))
-def test_browser_search_fits_the_screen_and_a_tapped_row_opens_its_details(screen, pages, open_page, shots):
+def test_browser_search_fits_the_screen_and_a_tapped_row_opens_its_details(screen, browser, pages, open_page, shots):
     p = open_page(screen, pages["search"])
     p.shot(shots, f"search-{screen}")
     p.assert_no_horizontal_overflow()
