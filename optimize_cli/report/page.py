@@ -44,7 +44,7 @@ table.results th, table.results td { padding: 5px 7px; }
 table.results td.num, table.results thead th { white-space: normal; }
 table.results tbody th { text-align: left; font-weight: 600; background: var(--alt); white-space: nowrap; }
 table.results thead th:last-child, table.results td:last-child { background: var(--res); }
-table.results tr > :first-child { position: sticky; left: 0; z-index: 1; }
+table.results tr > :first-child { position: sticky; left: 0; z-index: 1; box-shadow: inset -2px 0 0 var(--line); }
 table.results thead tr > :first-child { background: var(--alt); }
 table.results tr > :last-child { position: sticky; right: 0; z-index: 1; box-shadow: inset 2px 0 0 #e8c77a; }
 table.provenance td:last-child { overflow-wrap: anywhere; }
