@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -84,10 +85,28 @@ def shots(request, tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="module")
 def pages(tmp_path_factory) -> dict[str, Path]:
-    """{"search": search.html, "report": the recommended trial's report.html, "example": the example report}."""
-    tmp = tmp_path_factory.mktemp("browser-pages")
+    """{"search": search.html, "report": the recommended trial's report.html, "example": the example report};
+    made once per test session (xdist workers share them, under a lock, as tests/models/test_keras3.py's zoo).
+    Tests only read them."""
+    import fcntl
+
+    base = tmp_path_factory.getbasetemp()
+    tmp = (base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base) / "browser_pages"
+    tmp.mkdir(exist_ok=True)
+    with open(tmp.parent / "browser_pages.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not (tmp / "done").exists():
+            _make_pages(tmp)
+            (tmp / "done").write_text("")
+    return {"search": tmp / "out" / "search.html", "report": tmp / "out" / "report.html",
+            "example": tmp / "example.html"}
+
+
+def _make_pages(tmp: Path) -> None:
+    """The real search into tmp/out, and the example report rendered to tmp/example.html."""
     (tmp / "browser.yaml").write_text(RECIPE, encoding="utf-8")
     out = tmp / "out"
+    shutil.rmtree(out, ignore_errors=True)  # what a failed try in another worker left
     res = subprocess.run([sys.executable, "-m", "optimize_cli", "search", str(tmp / "browser.yaml"), "--output",
                           str(out), "--quiet"], capture_output=True, text=True, env=os.environ.copy())
     assert res.returncode == 0, res.stderr
@@ -104,7 +123,6 @@ def pages(tmp_path_factory) -> dict[str, Path]:
     page = render_html(example, {"layer": "pw2", "series": [{"label": "baseline", "values": values},
                                                             {"label": "prune", "values": pruned}]})
     (tmp / "example.html").write_text(page, encoding="utf-8")
-    return {"search": out / "search.html", "report": out / "report.html", "example": tmp / "example.html"}
 
 
 class Page:
