@@ -14,6 +14,7 @@ from . import figures
 from .figures import path_label
 from .format import fmt_drop, fmt_int, fmt_metric, fmt_ms, fmt_ratio, fmt_speed
 from .gates import verdict
+from .page import CSS as CSS  # noqa: F401 - re-exported: the page style, as before report/page.py
 from .page import page_head, plot_figure, scroll_box
 from .plots import density_png, size_accuracy_png
 from .tables import (
