@@ -1,13 +1,21 @@
 """report.html: one self-contained page (no external URL; plots are data: SVGs) with report.md's tables
-and the two plots. On a phone every table scrolls inside its own box and the plots keep a readable size
-(a plot narrower than 640 px scrolls too)."""
+and the two plots, in the page shell shared with search.html (report/page.py).
+
+The result comes first: under the verdict, the result's figures (zipped size, ratio to the baseline, the
+metric and its change, latency) as tiles that fit a phone. In the results table the Result column stays
+pinned at the right edge (and the row labels at the left) while the columns between them scroll; every
+other wide table scrolls in its own box under a "swipe sideways" cue, and each plot fits the column."""
 from __future__ import annotations
 
 import html
 from typing import Optional
 
+from . import figures
 from .figures import path_label
+from .format import fmt_drop, fmt_int, fmt_metric, fmt_ms, fmt_ratio, fmt_speed
 from .gates import verdict
+from .page import CSS as CSS  # noqa: F401 - re-exported: the page style, as before report/page.py
+from .page import page_head, plot_figure, scroll_box
 from .plots import density_png, size_accuracy_png
 from .tables import (
     gates_table,
@@ -21,72 +29,71 @@ from .tables import (
 from .targets import targets_html
 from .training import filters_summary, training_html
 
-_CSS = """
-:root { --fg:#1f2328; --muted:#59636e; --line:#d1d9e0; --bg:#ffffff; --alt:#f6f8fa; --ok:#1a7f37; --bad:#cf222e; --warn:#9a6700; }
-* { box-sizing: border-box; }
-body { font: 14px/1.5 -apple-system, "Segoe UI", "Noto Sans", Helvetica, Arial, sans-serif; color: var(--fg);
-       background: var(--bg); margin: 0; padding: 24px 32px 48px; max-width: 1240px; }
-h1 { font-size: 24px; margin: 0 0 4px; }
-h2 { font-size: 18px; margin: 28px 0 8px; padding-bottom: 4px; border-bottom: 1px solid var(--line); }
-.path { font-size: 16px; font-weight: 600; margin: 0 0 8px; }
-.meta { color: var(--muted); margin: 0 0 12px; }
-.badge { display: inline-block; padding: 2px 10px; border-radius: 12px; font-weight: 700; color: #fff; font-size: 13px; }
-.badge.pass { background: var(--ok); } .badge.fail { background: var(--bad); }
-.summary { margin: 8px 0 12px; }
-.warning { border: 2px solid var(--bad); background: #ffebe9; border-radius: 6px; padding: 10px 14px; margin: 12px 0;
-           font-weight: 600; }
-table { border-collapse: collapse; margin: 8px 0; font-size: 13px; }
-th, td { border: 1px solid var(--line); padding: 5px 10px; vertical-align: top; }
-thead th { background: var(--alt); text-align: left; }
-tbody tr:nth-child(even) { background: #fbfcfd; }
-.num { text-align: right; font-variant-numeric: tabular-nums; white-space: nowrap; }
-table.results { width: 100%; }
-table.results th, table.results td { padding: 5px 7px; }
-table.results td.num, table.results thead th { white-space: normal; }
-table.results tbody th { text-align: left; font-weight: 600; background: var(--alt); white-space: nowrap; }
-table.results thead th:last-child, table.results td:last-child { background: #fff8e6; }
-td.pass { color: var(--ok); font-weight: 700; } td.fail { color: var(--bad); font-weight: 700; }
-ul.notes { color: var(--muted); font-size: 12.5px; margin: 4px 0 0; padding-left: 18px; }
-ul.checks { list-style: none; padding-left: 0; } ul.checks li { margin: 4px 0; }
-li.ok::before { content: "✔ "; color: var(--ok); font-weight: 700; }
-li.bad { color: var(--bad); font-weight: 700; }
-figure { margin: 12px 0; } figure img { max-width: 100%; height: auto; border: 1px solid var(--line); border-radius: 4px; }
-figcaption { color: var(--muted); font-size: 12.5px; }
-code { font-family: ui-monospace, SFMono-Regular, Menlo, Consolas, monospace; font-size: 12.5px; }
-.scroll { overflow-x: auto; -webkit-overflow-scrolling: touch; max-width: 100%; }
-.scroll > table { margin: 0; }
-.plot img { min-width: 640px; width: 100%; }
-@media (max-width: 700px) { body { padding: 12px 12px 32px; } table.results { width: auto; } }
-"""
+#: the cue above the results table when it is wider than the screen
+RESULTS_CUE = "\u21c6 The Result column stays at the right: swipe the table for the baseline, PTQ and stages."
 
 
-def _scroll(inner: str, cls: str = "") -> str:
-    """A box that scrolls sideways on its own when its content is wider than the page (tables, plots)."""
-    return f'<div class="scroll{" " + cls if cls else ""}">{inner}</div>'
+def result_figures_html(report: dict) -> str:
+    """The result's headline figures as tiles (``<dl id="result-figures">``): zipped size (with the raw
+    size and what zip saves on this file), how many times smaller than the float32 baseline's zip, the
+    metric and its change, and the latency with its speedup."""
+    e = html.escape
+    res = report["result"]
+    saved = figures.measurement_saved_percent(res)
+    drop = figures.result_accuracy_drop(report)
+    base_zip = (report.get("baseline") or {}).get("compressed_bytes")
+    tiles = [
+        ("zipped size", f"{fmt_int(res.get('compressed_bytes'))} B",
+         f"raw {fmt_int(res.get('tflite_bytes'))} B" + (f"; zip saves {saved:.2f}% of this file" if saved is not None else "")),
+        ("vs float32 baseline", f"{fmt_ratio(figures.compression_ratio(report))} smaller",
+         f"zipped {fmt_int(base_zip)} → {fmt_int(res.get('compressed_bytes'))} B"),
+        (str(report["metric"]["name"]), fmt_metric(report, res.get("accuracy")),
+         fmt_drop(report, drop) + " vs baseline" if drop is not None else "not measured against the baseline"),
+        ("latency (median)", f"{fmt_ms(res.get('latency_ms'))} ms", fmt_speed(figures.speedup(report))),
+    ]
+    cells = "".join(f'<div><dt>{e(name)}</dt><dd class="value">{e(value)}</dd><dd class="sub">{e(sub)}</dd></div>'
+                    for name, value, sub in tiles)
+    return f'<dl class="figures" id="result-figures" aria-label="Result figures">{cells}</dl>'
 
 
-#: the page style and scrolling box, shared with search.html
-CSS, scroll_box = _CSS, _scroll
-
+def _plots(report: dict, densities: Optional[dict]) -> list[str]:
+    """The size-vs-metric plot and the weight-density plot (or why there is none), each fitting the column."""
+    e = html.escape
+    metric = report["metric"]["name"]
+    parts = [f"<h2>Size vs {e(metric)}</h2>"]
+    parts.append(plot_figure(
+        f'<img id="size-accuracy-plot" alt="Scatter plot of zipped .tflite size against {e(metric)} for the baseline, '
+        f'PTQ, stages and result" src="data:image/svg+xml;base64,{size_accuracy_png(report, fmt="svg")}">',
+        "Zipped size (x, log scale) against the metric (y). Stage points use the Keras model's metric and appear "
+        "only where the stage was converted and sized.", "size-accuracy-box"))
+    parts.append("<h2>Weight density</h2>")
+    svg = density_png(densities, fmt="svg") if densities else None
+    if svg:
+        layer = str(densities.get("layer", "a kernel"))
+        labels = ", ".join(str(s.get("label", "")) for s in densities.get("series", []))
+        parts.append(plot_figure(
+            f'<img id="density-plot" alt="Histograms of the weight values of {e(layer)} after each stage '
+            f'({e(labels)})" src="data:image/svg+xml;base64,{svg}">',
+            "Histogram of one kernel's values per stage (240 bins, log count): pruning shows as a spike at zero, "
+            "clustering as a few discrete values.", "density-box"))
+    else:
+        parts.append('<p class="meta">No weight data was given for a density plot.</p>')
+    return parts
 
 
 def render_html(report: dict, densities: Optional[dict] = None) -> str:
     """One self-contained page (no external URL; plots are data: SVGs) with the Markdown report's tables,
     the weight-density plot (id="density-plot", when `densities` is given) and the size-vs-accuracy
-    plot (id="size-accuracy-plot")."""
+    plot (id="size-accuracy-plot"); the verdict (id="verdict") and the result's figures
+    (id="result-figures") come first."""
     e = html.escape
     res = report["result"]
-    metric = report["metric"]["name"]
-    parts: list[str] = []
-    parts.append("<!DOCTYPE html>")
-    parts.append('<html lang="en"><head><meta charset="utf-8">')
-    parts.append('<meta name="viewport" content="width=device-width, initial-scale=1">')
-    parts.append(f"<title>optimize-cli: {e(report['recipe']['name'])}</title>")
-    parts.append(f"<style>{_CSS}</style></head><body>")
+    parts: list[str] = page_head(f"optimize-cli: {report['recipe']['name']}")
     parts.append(f"<h1>optimize-cli: {e(report['recipe']['name'])}</h1>")
     parts.append(f'<p class="path">{e(path_label(report))}</p>')
     badge = '<span class="badge pass">PASSED</span>' if report["passed"] else '<span class="badge fail">FAILED</span>'
-    parts.append(f'<p class="summary">{badge} {e(verdict(report))}</p>')
+    parts.append(f'<p class="summary" id="verdict">{badge} {e(verdict(report))}</p>')
+    parts.append(result_figures_html(report))
     code = lambda text: f"<code>{e(text)}</code>"  # noqa: E731
     parts.append(f'<p class="meta">{result_sentence(report, code, e)} Model {code(report["model"]["path"])}.</p>')
     if filters_summary(report):
@@ -98,29 +105,11 @@ def render_html(report: dict, densities: Optional[dict] = None) -> str:
         parts.append(f'<div class="warning" role="alert">⚠ {e(w["source"])}: {e(w["message"])}</div>')
 
     parts.append("<h2>Results</h2>")
-    parts.append(_scroll(results_table(report).html("results")))
+    parts.append(scroll_box(results_table(report).html("results"), "pinned", RESULTS_CUE))
     parts.append('<ul class="notes">' + "".join(f"<li>{e(n)}</li>" for n in results_footnotes(report)) + "</ul>")
     parts += targets_html(report, e)
     parts += training_html(report, e)
-
-    parts.append(f"<h2>Size vs {e(metric)}</h2>")
-    parts.append('<figure><div class="scroll plot"><img id="size-accuracy-plot" '
-                 f'alt="Scatter plot of zipped .tflite size against {e(metric)} for the baseline, PTQ, stages and result" '
-                 f'src="data:image/svg+xml;base64,{size_accuracy_png(report, fmt="svg")}"></div>'
-                 "<figcaption>Zipped size (x, log scale) against the metric (y). Stage points use the Keras "
-                 "model's metric and appear only where the stage was converted and sized.</figcaption></figure>")
-
-    parts.append("<h2>Weight density</h2>")
-    svg = density_png(densities, fmt="svg") if densities else None
-    if svg:
-        layer = str(densities.get("layer", "a kernel"))
-        labels = ", ".join(str(s.get("label", "")) for s in densities.get("series", []))
-        parts.append(f'<figure><div class="scroll plot"><img id="density-plot" alt="Histograms of the weight values of '
-                     f'{e(layer)} after each stage ({e(labels)})" src="data:image/svg+xml;base64,{svg}"></div>'
-                     "<figcaption>Histogram of one kernel's values per stage (240 bins, log count): pruning shows as a "
-                     "spike at zero, clustering as a few discrete values.</figcaption></figure>")
-    else:
-        parts.append('<p class="meta">No weight data was given for a density plot.</p>')
+    parts += _plots(report, densities)
 
     if report.get("checks"):
         parts.append("<h2>Checks</h2><ul class=\"checks\">")
@@ -132,20 +121,19 @@ def render_html(report: dict, densities: Optional[dict] = None) -> str:
         parts.append("</ul>")
 
     parts.append("<h2>Gates</h2>")
-    parts.append(_scroll(gates_table(report).html("gates")) if report.get("gates")
+    parts.append(scroll_box(gates_table(report).html("gates")) if report.get("gates")
                  else '<p class="meta">No gates configured (recipe <code>gates:</code>).</p>')
 
     parts.append("<h2>Layers of the result</h2>")
     if res.get("layers"):
-        parts.append(_scroll(layers_table(report).html("layers")))
+        parts.append(scroll_box(layers_table(report).html("layers")))
         parts.append('<p class="meta">Measured in the .tflite weight buffers (not in Keras).</p>')
     else:
         parts.append('<p class="meta">No weight tensors reported.</p>')
     sk = skipped_table(report)
     if sk:
-        parts.append("<h2>Skipped layers</h2>" + _scroll(sk.html("skipped")))
+        parts.append("<h2>Skipped layers</h2>" + scroll_box(sk.html("skipped")))
     parts.append("<h2>Provenance</h2>")
-    parts.append(_scroll(provenance_table(report).html("provenance")))
+    parts.append(scroll_box(provenance_table(report).html("provenance")))
     parts.append("</body></html>")
     return "\n".join(parts)
-

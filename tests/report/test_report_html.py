@@ -34,7 +34,8 @@ def test_html_has_the_same_tables(example):
 def test_html_escapes_names(example):
     example["result"]["layers"][0]["name"] = "<script>alert(1)</script>"
     page = rp.render_html(example)
-    assert "<script>" not in page and "&lt;script&gt;" in page
+    assert "<script>alert" not in page and "&lt;script&gt;" in page
+    assert page.count("<script") == 1 and page.index("<script") < page.index("</head>")  # the page's own only
 
 
 def test_html_without_densities_or_accuracy_still_has_the_size_plot(example):
@@ -68,13 +69,17 @@ def test_report_and_measure_packages_do_not_import_tensorflow_at_module_level():
 
 
 def test_html_on_a_phone_every_table_scrolls_in_its_own_box(example):
+    """The layout rules tests/test_browser.py checks in Chromium at 390 px, as markup: every table in its
+    own scrolling box, the results table's with its own cue, plots that fit the column (no min-width)."""
     page = rp.render_html(example, densities())
-    tables = re.findall(r"(.{0,40})<table\b", page, flags=re.S)
+    tables = re.findall(r"(.{0,200})<table\b", page, flags=re.S)
     assert len(tables) >= 5
-    assert all(before.endswith('<div class="scroll">') for before in tables), tables
+    assert all(re.search(r'<div class="scroll( pinned)?"( data-cue="[^"]+")?>$', before) for before in tables), tables
+    assert re.search(r'<div class="scroll pinned" data-cue="[^"]*Result column[^"]*"><table class="results">', page)
     assert '<meta name="viewport" content="width=device-width, initial-scale=1">' in page
-    assert page.count('<div class="scroll plot"><img') == 2  # plots keep a readable width and scroll too
-    assert ".plot img { min-width: 640px" in page
+    assert len(re.findall(r'<div class="scroll plot" id="[\w-]+"><img', page)) == 2  # each plot in its own box
+    assert ".plot img, .plot svg { display: block; width: 100%; max-width: 100%;" in page
+    assert "min-width: 640px" not in page
 
 
 def test_plot_titles_name_what_they_draw(example):
@@ -90,3 +95,14 @@ def test_plot_titles_name_what_they_draw(example):
         "Weight density of dense: baseline (log count)"
     svg = base64.b64decode(rp.size_accuracy_png(example, fmt="svg")).decode()
     assert "Size vs accuracy: baseline → result" in svg  # the text is kept as text
+
+
+def test_html_result_figures_and_verdict_come_before_every_table(example):
+    page = rp.render_html(example, densities())
+    figures = re.search(r'<dl class="figures" id="result-figures"[^>]*>(.*?)</dl>', page, flags=re.S)
+    assert figures and page.index('id="verdict"') < figures.start() < page.index("<table")
+    text = re.sub(r"<[^>]+>", " ", figures.group(1))
+    for want in ("zipped size", "6,359 B", "raw 14,408 B", "2.67× smaller", "zipped 16,954 → 6,359 B", "98.33%",
+                 "worse by 0.74 pts vs baseline", "0.006 ms", "1.15× speedup"):
+        assert want in text, want
+    assert "FAILED" in page[page.index('id="verdict"'):figures.start()]

@@ -42,7 +42,10 @@ def test_search_html_is_self_contained_escaped_and_draws_every_trial():
     d = doc()
     d["study"] = HOSTILE  # --study NAME is free text
     page = render_search_html(d)
-    assert "<script" not in page and not re.findall(r'(?:src|href)="(?!data:|#)', page)
+    assert page.count("<script") == 1 and page.index("<script") < page.index("</head>")  # the page's own only
+    words = re.sub(r"<(style|script)>.*?</\1>", "", page, flags=re.S).lower()
+    assert "hover" not in words and "tap or click" in words  # a phone cannot hover: points and rows are tapped
+    assert not re.findall(r'(?:src|href)="(?!data:|#)', page)
     assert not re.findall(r"https?://(?!www\.w3\.org/)", page)  # only the SVG namespaces
     assert "&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt;" in page  # the reason, in the table and the tooltip
     for n in range(6):  # every trial a point with its tooltip, the unmeasured ones in the strip below
@@ -52,7 +55,7 @@ def test_search_html_is_self_contained_escaped_and_draws_every_trial():
     assert "gate max_accuracy_drop 2.00 pts" in page  # the gate line's legend entry
     assert 'id="sensitivity-plot"' in page and "prune 0.9" in page and "cluster 4" in page
     assert "RECOMMENDED 0001" in page
-    rows = re.findall(r"<tr><td class=\"(\w+)\">(\d{4})", page)
+    rows = re.findall(r'<tr class="trial (\w+)" id="trial-(\d{4})-row"', page)
     assert rows == [("feasible", "0000"), ("feasible", "0001"), ("infeasible", "0002"), ("failed", "0003"),
                     ("pruned", "0004"), ("feasible", "0005")]
 
@@ -75,3 +78,24 @@ def test_search_md_has_the_sensitivity_table_in_points():
     assert "0.10 pts" in row and "2.00 pts" in row and "—" in row  # conv2d has no prune 0.9 / cluster 4
     assert "<script>" in text.split("## Per-layer sensitivity")[1]  # Markdown keeps text as written
     assert "## Per-layer sensitivity" not in markdown(doc(sensitivity=False))
+
+
+def test_search_html_every_trial_row_opens_details_and_a_phone_keeps_the_deciding_columns():
+    page = render_search_html(doc())
+    for n in range(6):  # a button per row that controls the details row beneath it
+        assert re.search(rf'<tr class="trial \w+" id="trial-{n:04d}-row" data-trial="{n:04d}"><td class="[^"]*">'
+                         rf'<button type="button" class="open" aria-expanded="false" aria-controls="trial-{n:04d}-details">',
+                         page), n
+        details = re.search(rf'<tr class="details" id="trial-{n:04d}-details"><td colspan="(\d+)">(.*?)</td></tr>',
+                            page, flags=re.S)
+        assert details and int(details.group(1)) == 10  # 9 columns and the phone's outcome
+        assert f"stages.0.target_sparsity={0.4 + n / 20:.4g}" in details.group(2)
+    failed = re.search(r'id="trial-0003-details".*?</tr>', page, flags=re.S).group(0)
+    assert "<dt>reason</dt><dd>&lt;script&gt;" in failed and "<dt>state</dt><dd>failed</dd>" in failed
+    # a phone shows the trial, the size, the drop and the outcome; the other columns carry "wide"
+    head = re.search(r"<thead><tr>(.*?)</tr></thead>", page, flags=re.S).group(1)
+    shown = [re.sub(r"<[^>]+>", " ", th).split()[0] for th in re.findall(r'<th class="(?!(?:num )?wide)[^"]*">.*?</th>', head)]
+    assert shown == ["trial", "compressed_bytes", "accuracy_drop", "outcome"]
+    assert re.findall(r'<td class="phone (\w+)">([^<]+)</td>', page) == [
+        ("feasible", "passed"), ("feasible", "passed"), ("infeasible", "missed a gate"), ("failed", "failed"),
+        ("pruned", "pruned"), ("feasible", "passed")]
