@@ -16,7 +16,7 @@ from pydantic import ValidationError
 
 from ..errors import RecipeError
 from .model import Recipe
-from .overrides import parse_set, set_path
+from .overrides import from_cwd, parse_set, set_path
 from .problems import Problem, RecipeProblems, explain, typed_problems, without_hinted
 from .read_bounds import composed, read_recipe_bytes
 from .resolve import check_rules
@@ -78,7 +78,7 @@ def _override(file: str, raw: dict, overrides, model: Optional[str]) -> dict[str
     for item in overrides:
         try:
             key, value = parse_set(item)
-            origins[set_path(raw, key, value)] = f"--set {key}"
+            origins[set_path(raw, key, from_cwd(key, value))] = f"--set {key}"
         except RecipeError as e:
             raise RecipeError(f"{file}: {e}") from None
     if model is not None:

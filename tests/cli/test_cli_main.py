@@ -159,3 +159,11 @@ def test_cli_entry_point_runs_as_a_module():
     proc = subprocess.run([sys.executable, "-m", "optimize_cli", "--version"], capture_output=True, text=True,
                           timeout=60)
     assert proc.returncode == 0 and __version__ in proc.stdout
+
+
+def test_cli_help_says_command_line_paths_are_relative_to_the_current_directory():
+    for command in ("run", "validate"):
+        text = " ".join(cli(command, "--help").stdout.split())
+        assert "Paths given here are relative to the current directory; paths in the recipe file, to the " \
+               "recipe's folder." in text, command
+        assert "overrides the recipe" in text and "Relative to the current directory." in text, command
