@@ -71,9 +71,9 @@ def parse_set(item: str) -> tuple[str, Any]:
 def from_cwd(key: str, value: Any) -> Any:
     """`value` of `--set key=value` with the paths in it (CLI_PATH_KEYS, also inside a mapping or list given
     whole, e.g. `--set 'data.train={path: x.npz}'`) made absolute against the current directory."""
-    if isinstance(value, dict):
-        return {k: from_cwd(f"{key}.{k}", v) for k, v in value.items()}
-    if isinstance(value, list):
+    if isinstance(value, (dict, list)) and key.count(".") < 2:  # no path key is deeper (a.b.c)
+        if isinstance(value, dict):
+            return {k: from_cwd(f"{key}.{k}", v) for k, v in value.items()}
         return [from_cwd(f"{key}.{i}", v) for i, v in enumerate(value)]
     if not isinstance(value, str) or not value or not CLI_PATH_KEYS.fullmatch(key):
         return value
