@@ -19,7 +19,7 @@ from .model import Recipe
 from .overrides import from_cwd, parse_set, set_path
 from .problems import Problem, RecipeProblems, explain, typed_problems, without_hinted
 from .read_bounds import composed, read_recipe_bytes
-from .resolve import check_rules
+from .resolve import check_rules, raw_path_rules
 from .search_marks import SearchRecipeError, has_search
 from .text import format_loc
 from .yaml_lines import find_node, key_problems, yaml_error
@@ -134,21 +134,25 @@ def load_recipe(
     elif has_search(raw):
         raise SearchRecipeError(f"{file}: this is a search recipe (it has search spaces); run it with "
                                 f"'optimize-cli search {file}'")
+    base = path.resolve().parent
     try:
         recipe = Recipe.model_validate(raw)
     except ValidationError as e:
-        raise problems_of(without_hinted(explain(err, raw) for err in e.errors(include_url=False))) from None
+        schema = list(without_hinted(explain(err, raw) for err in e.errors(include_url=False)))
+        paths = [(p.parts, p.message, p.key_line) for p in raw_path_rules(raw, base, check_paths)]
+        raise problems_of(schema + paths) from None  # both at once: a fix need not reveal more
     except RecursionError:
         raise RecipeError(f"{file}: recipe nested too deeply") from None
     typed = typed_problems(recipe, raw, [])
     if typed:
-        raise problems_of((parts, msg, False) for parts, msg in typed)
+        paths = [(p.parts, p.message, p.key_line) for p in raw_path_rules(raw, base, check_paths)]
+        raise problems_of([(parts, msg, False) for parts, msg in typed] + paths)
 
     recipe.set_source(path.resolve(), hashlib.sha256(text_bytes).hexdigest())
     if recipe.name is None:
         stem = re.sub(r"[^A-Za-z0-9._-]", "-", path.stem).lstrip(".-_") or "recipe"
         recipe.name = stem
-    rules = check_rules(recipe, base=path.resolve().parent, check_paths=check_paths)
+    rules = check_rules(recipe, base=base, check_paths=check_paths)
     if rules:
         raise problems_of((p.parts, p.message, p.key_line) for p in rules)
     return recipe

@@ -154,6 +154,34 @@ def path_rules(recipe: Recipe, base: Path, check_paths: bool) -> list[Rule]:
     return out
 
 
+def raw_path_rules(raw: dict, base: Path, check_paths: bool) -> list[Rule]:
+    """The path problems of a recipe that has schema problems (`validate` lists both at once): the model,
+    and each data source that is valid on its own, checked as path_rules checks them."""
+    from ..data import DataConfig
+
+    if not check_paths or not isinstance(raw, dict):
+        return []
+    out: list[Rule] = []
+    model = raw.get("model")
+    if isinstance(model, str) and model:
+        model = resolve_path(base, model)
+        why = model_path_problem(model)
+        if why is not None:
+            out.append(Rule(["model"], f"path does not exist: {show_path(model)}" if not path_exists(model)
+                            else f"{show_path(model)}: {why}"))
+    data = raw.get("data")
+    for split in ("train", "eval", "representative"):
+        if not isinstance(data, dict) or not isinstance(data.get(split), dict):
+            continue
+        try:
+            src = getattr(DataConfig.model_validate({split: data[split]}), split)
+        except ValueError:  # its own schema problems are listed already
+            continue
+        if not isinstance(src, ValidationSplit):
+            out += check_source(split, src, base, check_paths)
+    return out
+
+
 def keras3_rules(model_path: str) -> list[Rule]:
     """A Keras 3 model file with a layer the translation cannot build (read from its JSON config)."""
     from ..models.keras3 import problem
