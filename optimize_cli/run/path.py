@@ -12,7 +12,7 @@ from typing import Any, Callable, Optional
 
 from .. import __version__
 from .. import stages as stages_pkg
-from ..errors import RecipeError
+from ..errors import InputError, RecipeError
 from ..interrupt import check
 from ..measure.metrics import accuracy_drop, compression_ratio, speedup
 from ..progress import Reporter
@@ -81,7 +81,12 @@ def start_state(recipe, opts, reporter: Reporter, out: RunDir) -> RunState:
     from ..tf import set_seed
 
     set_seed(recipe.training.seed)
-    return RunState(recipe, opts, reporter, out, load_inputs(recipe, opts.trust_model, opts.allow_code))
+    try:
+        inputs = load_inputs(recipe, opts.trust_model, opts.allow_code)
+    except InputError as e:  # `data.eval: sample 3 …`: said at the key's file:line, as recipe errors are
+        e.message = recipe.locate(e.message)
+        raise
+    return RunState(recipe, opts, reporter, out, inputs)
 
 
 def _plan_stages(run: RunState) -> None:

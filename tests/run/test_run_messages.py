@@ -82,3 +82,22 @@ def test_one_hot_labels_say_the_loss_in_the_log_report_and_resolved_recipe(tmp_p
     resolved = (tmp_path / "out" / "recipe.resolved.yaml").read_text()
     assert f"  loss: null  # used: categorical_crossentropy ({why})\n" in resolved
     assert yaml.safe_load(resolved)["training"]["loss"] is None
+
+
+@pytest.mark.slow
+def test_a_data_error_found_while_loading_names_the_key_file_and_line(tmp_path):
+    """Errors of the loaders and of the check against the model are said at the key's file:line, like recipe
+    errors; with the option instead when the value came from the command line."""
+    with np.load(ROOT / "sample_models/digits.npz") as f:
+        x, y = f["x_test"][:40].copy(), f["y_test"][:40]
+    x[3, 0, 0, 0] = np.nan
+    np.savez(tmp_path / "nan.npz", x=x, y=y)
+    recipe = tmp_path / "r.yaml"
+    recipe.write_text(f"version: 1\nmodel: {ROOT / 'sample_models/digits_cnn'}\ndata:\n  eval:\n    path: nan.npz\n"
+                      "stages: []\nexport: {quantization: dynamic}\n")
+    res = CliRunner().invoke(main, ["run", str(recipe), "--output", str(tmp_path / "out")])
+    assert res.exit_code == 3, res.output
+    assert f"error: {recipe}:4: data.eval: sample 3 has NaN or infinite input values" in res.stderr
+    res = CliRunner().invoke(main, ["run", str(recipe), "--output", str(tmp_path / "out"), "--set",
+                                    "data.eval.path=missing.npz", "--set", "data.eval.x=x"])
+    assert res.exit_code == 2 and "(from --set data.eval.path)" in res.stderr
