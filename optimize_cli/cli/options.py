@@ -6,7 +6,6 @@ from pathlib import Path
 
 import click
 
-
 #: said by --set and --model: where a path typed on the command line is taken from
 CLI_PATHS = ("Paths given here are relative to the current directory; paths in the recipe file, to the recipe's "
              "folder.")
