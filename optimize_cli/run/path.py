@@ -372,14 +372,14 @@ def _records(run: RunState, baseline, ptq_baseline, stages: list[StageRecord], r
         versions=versions(),
         recipe=RecipeInfo(recipe.name, str(recipe.source), recipe.sha256),
         model=ModelInfo(str(recipe.model), inputs.loaded.format, inputs.loaded.translation,
-                        inputs.compile_info.dump() if inputs.compile_info is not None else None),
+                        inputs.compile_info.dump() if inputs.compile_info is not None and recipe.stages else None),
         metric=MetricInfo(inputs.metric, inputs.higher_is_better, ev.samples if ev else None),
         baseline=baseline, ptq_baseline=ptq_baseline, stages=stages, result=result, checks=checks, warnings=run.warnings,
         output=out.given, densities=run.density,
     )
     rr.gates = [GateRecord(**g) for g in report.evaluate_gates(recipe.gates.model_dump(), rr.dump(upto="gates"))]
     rr.passed = all(g.passed for g in rr.gates)
-    resolved = loss_noted(recipe.resolved_yaml(), inputs.compile_info)
+    resolved = loss_noted(recipe.resolved_yaml(), inputs.compile_info if recipe.stages else None)
     out.write_result(lambda: (out.partial / "recipe.resolved.yaml").write_text(resolved))
     rr.seconds_total = round(time.monotonic() - t_start, 3)
     out.write_result(lambda: report.write_reports(rr.dump(), out.partial, densities=run.density, warn=run.reporter.warn))
