@@ -141,20 +141,30 @@ class _Group(click.Group):
 #: the libraries `--version` names, read from their installed metadata (TensorFlow is not imported)
 VERSION_OF = (("tensorflow", "tensorflow"), ("tf_keras", "tf-keras"), ("tfmot", "tensorflow-model-optimization"),
               ("litert", "ai-edge-litert"))
+#: the optional libraries (targets, search, Keras 3 models, int4), named only when installed: bug reports
+#: about arena bytes, NPU cycles, a search or a .keras file need them
+OPTIONAL_VERSION_OF = (("tflite-micro", "tflite-micro"), ("vela", "ethos-u-vela"), ("optuna", "optuna"),
+                       ("keras", "keras"), ("ai-edge-quantizer", "ai-edge-quantizer"))
 
 
 def version_text() -> str:
-    """"optimize-cli, version 0.1.0" and one line per library that does the work."""
+    """"optimize-cli, version 0.1.0", one line per library that does the work, then the optional ones that
+    are installed."""
     import platform
     from importlib.metadata import PackageNotFoundError, version
 
     lines = [f"optimize-cli, version {__version__}"]
     for label, dist in VERSION_OF:
         try:
-            lines.append(f"  {label:<11} {version(dist)}")
+            lines.append(f"  {label:<17} {version(dist)}")
         except PackageNotFoundError:
-            lines.append(f"  {label:<11} not installed")
-    lines.append(f"  {'python':<11} {platform.python_version()}")
+            lines.append(f"  {label:<17} not installed")
+    for label, dist in OPTIONAL_VERSION_OF:
+        try:
+            lines.append(f"  {label:<17} {version(dist)}")
+        except PackageNotFoundError:
+            pass
+    lines.append(f"  {'python':<17} {platform.python_version()}")
     return "\n".join(lines)
 
 
@@ -168,7 +178,8 @@ def _print_version(ctx, _param, value) -> None:
              epilog="Run 'optimize-cli COMMAND --help' for a command's options and an example. Shell "
                     "completion: 'optimize-cli completion --help'.")
 @click.option("--version", is_flag=True, expose_value=False, is_eager=True, callback=_print_version,
-              help="Show the versions of optimize-cli, TensorFlow, tf_keras, tfmot and LiteRT, and exit.")
+              help="Show the versions of optimize-cli, TensorFlow, tf_keras, tfmot, LiteRT and the optional libraries "
+                   "installed (tflite-micro, Vela, Optuna, Keras 3, ai-edge-quantizer), and exit.")
 @click.option("--debug", is_flag=True, help="Show tracebacks for errors (also accepted after the command).")
 def main(debug: bool) -> None:
     """Optimize a TensorFlow model into a small, fast .tflite by walking a path of the

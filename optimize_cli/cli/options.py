@@ -6,13 +6,17 @@ from pathlib import Path
 
 import click
 
+#: said by --set and --model: where a path typed on the command line is taken from
+CLI_PATHS = ("Paths given here are relative to the current directory; paths in the recipe file, to the recipe's "
+             "folder.")
+
 
 def set_option(help: str = "Override a recipe value, e.g. stages.0.epochs=2."):
-    return click.option("--set", "sets", multiple=True, metavar="KEY=VALUE", help=help)
+    return click.option("--set", "sets", multiple=True, metavar="KEY=VALUE", help=f"{help} {CLI_PATHS}")
 
 
 def model_option(help: str = "Model path; overrides the recipe's `model`."):
-    return click.option("--model", "model", type=str, help=help)
+    return click.option("--model", "model", type=str, help=f"{help} Relative to the current directory.")
 
 
 def json_option(help: str = "JSON on stdout."):

@@ -35,10 +35,14 @@ def source_module(src) -> ModuleType:
     return SOURCES.get(src.type) or EVAL_ONLY[src.type]
 
 
-def check_source(src, base: Path, check_paths: bool, show: Show) -> list[Finding]:
+def check_source(src, base: Path, check_paths: bool, show: Show, *, input_shape=None, split: str = "") -> list[Finding]:
     """Resolve a source's paths against the recipe folder and check what can be checked without reading
-    the data (the loaders check the contents, exit 3)."""
-    return source_module(src).check(src, base, check_paths, show)
+    the data (the loaders check the contents, exit 3). A module with HINTS also gets the model's input
+    shape (without the batch axis; None when unknown) and the split's name."""
+    module = source_module(src)
+    if getattr(module, "HINTS", False):
+        return module.check(src, base, check_paths, show, input_shape=input_shape, split=split)
+    return module.check(src, base, check_paths, show)
 
 
 class DataConfig(Strict):

@@ -7,7 +7,7 @@ from typing import Optional
 import numpy as np
 
 from ..errors import InputError
-from .common import CHUNK, as_shape
+from .common import CHUNK, as_shape, shape_fits, shape_fix
 from .split import Split
 
 
@@ -27,8 +27,7 @@ def resolve_output(output, output_names, n_outputs: int) -> int:
                      f"{', '.join(names) or 'unnamed'})")
 
 
-def _compatible(got: tuple, want: tuple) -> bool:
-    return len(got) == len(want) and all(w is None or g is None or w == g for g, w in zip(got, want, strict=False))
+_compatible = shape_fits
 
 
 def _multi(shape) -> bool:
@@ -61,7 +60,7 @@ def check_against_model(split: Split, input_shape, output_shape, classification:
             elif unbatched is True and len(got) + 1 == len(want):
                 hint = " (the dataset was taken as batched and unbatched; set batched: false if it yields single samples)"
             raise InputError(f"{where}: samples have shape {got} but the model's input is {as_shape(input_shape)} "
-                             f"(without the batch axis: {want}){hint}")
+                             f"(without the batch axis: {want}){hint or shape_fix(got, want)}")
     if _multi(output_shape):
         output_shape = output_shape[resolve_output(output, output_names, len(output_shape))]
     elif output is not None and output_shape is not None:

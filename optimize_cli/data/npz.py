@@ -16,9 +16,9 @@ from pydantic import Field
 from ..errors import InputError
 from ..safe_files import input_problem
 from ..strict import Strict
-from .common import CHUNK, as_shape
+from .common import CHUNK, as_shape, shape_fits, shape_fix
 from .common import tf as _tf
-from .paths import Finding, Show, resolve_path
+from .paths import DataFit, Finding, Show, resolve_path
 from .split import Split
 
 TYPE = "npz"
@@ -39,15 +39,23 @@ class NpzSource(Strict):
 MODEL = NpzSource
 
 
-def check(src: NpzSource, base: Path, check_paths: bool, show: Show) -> list[Finding]:
-    """Resolve the path against the recipe's folder; it must exist, and stop come after start."""
+#: check() takes the model's input shape and the split's name (data/config.py passes them)
+HINTS = True
+
+
+def check(src: NpzSource, base: Path, check_paths: bool, show: Show, *, input_shape: Optional[tuple] = None,
+          split: str = "") -> list[Finding]:
+    """Resolve the path against the recipe's folder; it must exist, and stop come after start. From the
+    arrays' headers: x and y must be keys of the file (a missing one gets the array that fits as its "did you
+    mean": for x the one whose samples have the model's `input_shape`), with as many samples each, and x's
+    samples the model's input shape (these two are DataFit findings: data that does not fit, exit 3)."""
     out: list[Finding] = []
     src.path = resolve_path(base, src.path)
     why = input_problem(src.path) if check_paths else None
     if why is not None:  # missing, or a device / FIFO / socket / folder that would hang or fail the loader
         out.append((["path"], why))
     elif check_paths:
-        out += _key_findings(src, show)
+        out += _key_findings(src, show, input_shape, split)
     if src.start is not None and src.stop is not None and src.stop <= src.start:
         out.append((["stop"], f"must be after start ({src.start})"))
     return out
@@ -72,9 +80,9 @@ def array_headers(path: Path) -> dict[str, tuple[tuple, np.dtype]]:
     return out
 
 
-def _key_findings(src: NpzSource, show: Show) -> list[Finding]:
-    """x and y must be arrays of the file (read from its headers); an unreadable file is left to the
-    loader (exit 3), which says what is wrong with it."""
+def _key_findings(src: NpzSource, show: Show, input_shape: Optional[tuple], split: str) -> list[Finding]:
+    """x and y must be arrays of the file (read from its headers), and fit each other and the model; an
+    unreadable file is left to the loader (exit 3), which says what is wrong with it."""
     try:
         if not Path(src.path).is_file():
             return []
@@ -82,14 +90,65 @@ def _key_findings(src: NpzSource, show: Show) -> list[Finding]:
     except Exception:  # noqa: BLE001 - BadZipFile, OSError, ValueError from a broken header: the loader reports it
         return []
     out: list[Finding] = []
+    name = Path(src.path).name
     for key_name in ("x", "y"):
         key = getattr(src, key_name)
         if key not in arrays:
-            near = difflib.get_close_matches(key, list(arrays), n=1)
-            hint = f"; did you mean '{near[0]}'?" if near else ""
+            near = suggest(key_name, key, arrays, src, input_shape, split)
+            hint = f"; did you mean '{near}'?" if near else ""
+            if near and key_name == "x" and input_shape is not None:
+                got = tuple(arrays[near][0][1:])
+                hint += shape_fix(got, tuple(input_shape)).replace("; ", f" (its samples are {got}: ", 1) + ")" \
+                    if not shape_fits(got, tuple(input_shape)) else ""
             has = ", ".join(f"{k} {list(shape)}" for k, (shape, _) in arrays.items()) or "no arrays"
-            out.append(([key_name], f"key {show(key)} not in {Path(src.path).name} (it has: {has}){hint}"))
+            out.append(([key_name], f"key {show(key)} not in {name} (it has: {has}){hint}"))
+    if out:
+        return out
+    (xs, _), (ys, _) = arrays[src.x], arrays[src.y]
+    if not xs or not ys:
+        return []  # a single value: the loader says so
+    nx, ny = (len(range(n)[src.start:src.stop]) for n in (xs[0], ys[0]))
+    if nx != ny:
+        out.append(DataFit([], f"{name}: '{src.x}' has {nx} samples but '{src.y}' has {ny}; x and y need one row "
+                               "per sample"))
+    if input_shape is not None and not shape_fits(xs[1:], input_shape):
+        want = tuple(input_shape)
+        out.append(DataFit([], f"samples have shape {tuple(xs[1:])} but the model's input is {(None, *want)} "
+                               f"(without the batch axis: {want}){shape_fix(tuple(xs[1:]), want)}"))
     return out
+
+
+_SPLIT_WORDS = {"train": ("train",), "eval": ("test", "val", "eval"), "representative": ("train", "calib", "rep")}
+
+
+def suggest(key_name: str, key: str, arrays: dict, src: NpzSource, input_shape: Optional[tuple],
+            split: str = "") -> Optional[str]:
+    """The array a missing `x` or `y` key most likely means, ranked by shape before name: for x, one whose
+    samples have the model's input shape (without it: the most dimensions); for y, one with as many samples
+    as x and at most one dimension per sample. Among those: the one named for the split first (x_train for
+    data.train, x_test for data.eval), then the name closest to the key. None when nothing fits."""
+    other = src.y if key_name == "x" else src.x
+    cands = {k: shape for k, (shape, _) in arrays.items() if k != other and shape}
+    if key_name == "x":
+        if input_shape is not None:  # the samples that fit the model, else those a reshape makes fit
+            want = tuple(input_shape)
+            cands = ({k: s for k, s in cands.items() if shape_fits(s[1:], want)}
+                     or {k: s for k, s in cands.items() if shape_fix(s[1:], want)})
+        elif cands:
+            most = max(len(s) for s in cands.values())
+            cands = {k: s for k, s in cands.items() if len(s) == most and most >= 2}
+    else:
+        n = arrays[other][0][0] if other in arrays and arrays[other][0] else None
+        cands = {k: s for k, s in cands.items() if len(s) <= 2 and (n is None or s[0] == n)}
+    if not cands:
+        return None
+    words = _SPLIT_WORDS.get(split, ())
+
+    def rank(k: str) -> tuple:
+        return (not any(w in k.lower() for w in words), -difflib.SequenceMatcher(None, key.lower(), k.lower()).ratio(),
+                k)
+
+    return min(cands, key=rank)
 
 
 def files(src: NpzSource) -> list[Path]:

@@ -16,6 +16,14 @@ Finding = tuple[list, str]
 #: renders a user's value for a one-line message
 Show = Callable[[Any], str]
 
+
+class DataFit(tuple):
+    """A Finding about data that does not fit (sample counts, the model's input): exit 3, like the loader's
+    check, when `run` finds it; `validate` lists it with the recipe's problems."""
+
+    def __new__(cls, parts: list, message: str):
+        return super().__new__(cls, (parts, message))
+
 _GLOB_CHARS = re.compile(r"[*?\[]")
 
 

@@ -16,6 +16,18 @@ class CompileInfo:
     metrics: list                  # Keras metric names/objects for fit/evaluate
     from_logits: bool = False      # the model's output is logits (no softmax/sigmoid)
     source: str = "inferred"       # "recipe" | "saved" | "inferred"
+    name: str = ""                 # the loss used, e.g. "categorical_crossentropy"
+    reason: str = ""               # why that loss, one line (said in the log and in report.json's model.loss)
+
+    def dump(self) -> dict:
+        """report.json's `model.loss`: which loss the fine-tuning used and why."""
+        return {"name": self.name, "from_logits": bool(self.from_logits), "source": self.source,
+                "reason": self.reason}
+
+    def log_line(self) -> str:
+        """"loss: categorical_crossentropy (…why…)"."""
+        logits = ", from logits" if self.from_logits else ""
+        return f"loss: {self.name}{logits} ({self.reason})"
 
 
 _CE = {"sparse_categorical_crossentropy", "categorical_crossentropy", "binary_crossentropy"}
@@ -107,6 +119,7 @@ def compile_info(model, training_cfg, label_shape: Optional[tuple] = None) -> Co
     if user:
         name, source = _ALIASES.get(user.lower(), user), "recipe"
         from_logits = name in _CE and logits_out
+        reason = "training.loss in the recipe"
     else:
         saved = getattr(model, "loss", None)
         if isinstance(saved, (dict, list, tuple)):
@@ -120,8 +133,10 @@ def compile_info(model, training_cfg, label_shape: Optional[tuple] = None) -> Co
             from_logits = bool(saved_cfg.get("from_logits", False)) if not isinstance(saved, str) \
                 else (name in _CE and logits_out)
             keep = saved if saved_cfg else None  # a configured Keras Loss (label smoothing, ...) is kept as is
+            reason = "the model's saved compile config"
         else:
             source = "inferred"
+            reason = f"inferred from the model's output ({act or 'linear'}, {units} units)"
             if units is None:
                 raise InputError("the model has several outputs and no saved loss: set training.loss in the recipe")
             if act == "softmax":
@@ -141,6 +156,11 @@ def compile_info(model, training_cfg, label_shape: Optional[tuple] = None) -> Co
         one_hot = len(label_shape) >= 1 and units is not None and label_shape[-1] == units and units > 1
         wanted = "categorical_crossentropy" if one_hot else "sparse_categorical_crossentropy"
         if wanted != name:
+            was = {"recipe": "training.loss is", "saved": "the model was saved with"}.get(source, "the model's "
+                                                                                       "output suggests")
+            labels = f"one-hot vectors of {units}" if one_hot else "class indices"
+            reason = f"{was} {name}, but the labels are {labels}"
             name, keep = wanted, None
     loss = keep if keep is not None else _loss_object(name, from_logits)
-    return CompileInfo(loss=loss, metrics=_metrics_for(name, from_logits), from_logits=from_logits, source=source)
+    return CompileInfo(loss=loss, metrics=_metrics_for(name, from_logits), from_logits=from_logits, source=source,
+                       name=name, reason=reason)

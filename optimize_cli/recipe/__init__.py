@@ -34,14 +34,14 @@ from .model import (
 )
 from .overrides import parse_set, set_path
 from .paths import Rule
-from .problems import Problem, RecipeProblems
+from .problems import DataProblems, Problem, RecipeProblems
 from .resolve import check_rules
 from .schema import json_schema
 
 __all__ = [
     "DATA_SOURCES", "NULLABLE_SECTIONS", "QUANTIZATIONS", "STAGES", "STAGE_ORDER", "ClusterStage", "DataConfig",
     "DataSource", "EvalSource", "EvaluationConfig", "ExportConfig", "FeatureSpec", "GatesConfig", "ImageDirSource",
-    "NpzSource", "Problem", "PruneStage", "PythonSource", "QatStage", "Recipe", "RecipeProblems", "Rule",
+    "DataProblems", "NpzSource", "Problem", "PruneStage", "PythonSource", "QatStage", "Recipe", "RecipeProblems", "Rule",
     "TfdsSource", "TfrecordSource", "TrainingConfig", "ValidationSplit", "check_rules", "json_schema",
     "load_recipe", "parse_set", "scheme_for", "set_path", "stage_union",
 ]

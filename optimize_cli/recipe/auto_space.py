@@ -88,6 +88,30 @@ def auto_export(raw: dict) -> Optional[dict]:
     return {**export, "weight_bits": dict(WEIGHT_BITS)}
 
 
+_INPUT_LAYER = re.compile(rb'"class_name": "InputLayer"')
+_SHAPE = re.compile(rb'"batch(?:_input)?_shape": (?:\{"class_name": "__tuple__", "items": )?\[([^\]]*)\]')
+
+
+def input_shape(model: Path) -> Optional[tuple]:
+    """The model's input shape without the batch axis, e.g. (8, 8, 1) (None for a free dimension), read from
+    its stored config (tf_keras `batch_input_shape`, Keras 3 `batch_shape` of the InputLayer); None when
+    the config cannot be read or the model has several inputs."""
+    data = _config_bytes(model)
+    if data is None:
+        return None
+    shapes = set()
+    for m in _INPUT_LAYER.finditer(data):
+        found = _SHAPE.search(data, m.end(), m.end() + 400)
+        if found is None:
+            return None
+        try:
+            dims = [d.strip() for d in found.group(1).decode("ascii").split(",")]
+            shapes.add(tuple(None if d == "null" else int(d) for d in dims[1:]))
+        except ValueError:
+            return None
+    return shapes.pop() if len(shapes) == 1 else None
+
+
 def auto_stages(file: str, raw: dict) -> list[dict]:
     """The stages of the tool's space for the recipe `raw` read from `file` (its model relative to it)."""
     import copy

@@ -16,10 +16,10 @@ from pydantic import ValidationError
 
 from ..errors import RecipeError
 from .model import Recipe
-from .overrides import parse_set, set_path
-from .problems import Problem, RecipeProblems, explain, typed_problems, without_hinted
+from .overrides import from_cwd, parse_set, set_path
+from .problems import DataProblems, Problem, RecipeProblems, explain, typed_problems, without_hinted
 from .read_bounds import composed, read_recipe_bytes
-from .resolve import check_rules
+from .resolve import check_rules, raw_path_rules
 from .search_marks import SearchRecipeError, has_search
 from .text import format_loc
 from .yaml_lines import find_node, key_problems, yaml_error
@@ -78,7 +78,7 @@ def _override(file: str, raw: dict, overrides, model: Optional[str]) -> dict[str
     for item in overrides:
         try:
             key, value = parse_set(item)
-            origins[set_path(raw, key, value)] = f"--set {key}"
+            origins[set_path(raw, key, from_cwd(key, value))] = f"--set {key}"
         except RecipeError as e:
             raise RecipeError(f"{file}: {e}") from None
     if model is not None:
@@ -88,9 +88,25 @@ def _override(file: str, raw: dict, overrides, model: Optional[str]) -> dict[str
     return origins
 
 
-def _problems_maker(file: str, root, origins: dict[str, str]) -> Callable[[Any], RecipeProblems]:
+#: the keys the data and model errors of a run start with (Recipe.locate puts their file:line in front)
+_PLACED = [["model"], ["evaluation", "output"]] + [["data", split, *key] for split in ("train", "eval", "representative")
+                                                   for key in ((), ("path",), ("x",), ("y",))]
+
+
+def _places(file: str, where) -> dict[str, str]:
+    """dotted key → "file:line" of the key (or of the nearest mapping above it), or the option it came from."""
+    out = {}
+    for parts in _PLACED:
+        line, origin = where(parts, True)
+        if origin is not None or line is not None:
+            out[".".join(parts)] = origin if origin is not None else f"{file}:{line}"
+    return out
+
+
+def _problems_maker(file: str, root, origins: dict[str, str]) -> tuple[Callable[..., RecipeProblems], Callable]:
     """A function that turns (parts, message, key_line) items into RecipeProblems sorted by line, each
-    placed at its line in the file or at the command-line option it came from."""
+    placed at its line in the file or at the command-line option it came from; and the function that
+    finds that place, `where(parts, key_line) -> (line, origin)`."""
 
     def where(parts, key_line=False) -> tuple[Optional[int], Optional[str]]:
         dotted = ".".join(str(p) for p in parts)
@@ -104,15 +120,15 @@ def _problems_maker(file: str, root, origins: dict[str, str]) -> Callable[[Any],
                     return None, origin
         return line, None
 
-    def problems_of(items) -> RecipeProblems:
+    def problems_of(items, cls: type[RecipeProblems] = RecipeProblems) -> RecipeProblems:
         problems = []
         for parts, msg, key_line in items:
             line, origin = where(parts, key_line)
             problems.append(Problem(format_loc(parts), msg, line, origin))
         problems.sort(key=lambda p: p.line if p.line is not None else float("inf"))
-        return RecipeProblems(file, problems)
+        return cls(file, problems)
 
-    return problems_of
+    return problems_of, where
 
 
 def load_recipe(
@@ -128,27 +144,33 @@ def load_recipe(
     file = str(path)
     text_bytes, text = _read(path, file)
     root, raw = composed(file, text, _compose)
-    problems_of = _problems_maker(file, root, _override(file, raw, overrides, model))
+    problems_of, where = _problems_maker(file, root, _override(file, raw, overrides, model))
     if raw_hook is not None:
         raw = raw_hook(raw)
     elif has_search(raw):
         raise SearchRecipeError(f"{file}: this is a search recipe (it has search spaces); run it with "
                                 f"'optimize-cli search {file}'")
+    base = path.resolve().parent
     try:
         recipe = Recipe.model_validate(raw)
     except ValidationError as e:
-        raise problems_of(without_hinted(explain(err, raw) for err in e.errors(include_url=False))) from None
+        schema = list(without_hinted(explain(err, raw) for err in e.errors(include_url=False)))
+        paths = [(p.parts, p.message, p.key_line) for p in raw_path_rules(raw, base, check_paths)]
+        raise problems_of(schema + paths) from None  # both at once: a fix need not reveal more
     except RecursionError:
         raise RecipeError(f"{file}: recipe nested too deeply") from None
     typed = typed_problems(recipe, raw, [])
     if typed:
-        raise problems_of((parts, msg, False) for parts, msg in typed)
+        paths = [(p.parts, p.message, p.key_line) for p in raw_path_rules(raw, base, check_paths)]
+        raise problems_of([(parts, msg, False) for parts, msg in typed] + paths)
 
     recipe.set_source(path.resolve(), hashlib.sha256(text_bytes).hexdigest())
+    recipe.set_places(_places(file, where))
     if recipe.name is None:
         stem = re.sub(r"[^A-Za-z0-9._-]", "-", path.stem).lstrip(".-_") or "recipe"
         recipe.name = stem
-    rules = check_rules(recipe, base=path.resolve().parent, check_paths=check_paths)
-    if rules:
-        raise problems_of((p.parts, p.message, p.key_line) for p in rules)
+    rules = check_rules(recipe, base=base, check_paths=check_paths)
+    if rules:  # only data that does not fit: exit 3, as the loader's own check would
+        cls = DataProblems if all(p.data_fit for p in rules) else RecipeProblems
+        raise problems_of([(p.parts, p.message, p.key_line) for p in rules], cls)
     return recipe

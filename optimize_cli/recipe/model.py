@@ -187,6 +187,7 @@ class Recipe(_Strict):
 
     _source: Optional[Path] = PrivateAttr(None)
     _sha256: Optional[str] = PrivateAttr(None)
+    _places: dict = PrivateAttr(default_factory=dict)  # dotted key → "file:line" or "--set KEY" (locate)
 
     @model_validator(mode="before")
     @classmethod
@@ -218,6 +219,23 @@ class Recipe(_Strict):
     def set_source(self, source: Path, sha256: str) -> None:
         """Record the file the recipe was read from and the SHA-256 of its bytes (the loader does)."""
         self._source, self._sha256 = source, sha256
+
+    def set_places(self, places: dict[str, str]) -> None:
+        """Where the keys that errors of the data and the model name are written: dotted key → "file:line",
+        or "--set KEY" / "--model" for a value from the command line (the loader records them)."""
+        self._places = dict(places)
+
+    def locate(self, message: str) -> str:
+        """An error message that starts with a recipe key (`data.eval: sample 3 …`, from the loaders and the
+        checks against the model) with the file and line of that key in front, as recipe errors have them
+        (or the option it came from after it)."""
+        key = message.split(":", 1)[0].strip()
+        while key and key not in self._places:
+            key = key.rpartition(".")[0]
+        place = self._places.get(key)
+        if place is None or not message.startswith(key):
+            return message
+        return f"{message} (from {place})" if place.startswith("--") else f"{place}: {message}"
 
     @property
     def source(self) -> Optional[Path]:

@@ -1,6 +1,9 @@
-"""`--set KEY=VALUE`: command-line overrides of any recipe value, applied to the raw recipe."""
+"""`--set KEY=VALUE`: command-line overrides of any recipe value, applied to the raw recipe. A path given
+on the command line is relative to the current directory (like --model), not to the recipe's folder:
+`from_cwd` makes it absolute before it is set."""
 from __future__ import annotations
 
+import os
 import re
 from typing import Any
 
@@ -10,6 +13,9 @@ from ..errors import RecipeError
 from .text import format_loc
 
 _INDEX = re.compile(r"-?[0-9]+")
+#: the recipe keys that hold a path (the recipe's own are relative to its folder; --set's to the current one)
+CLI_PATH_KEYS = re.compile(r"model|data\.(train|eval|representative)\.(path|data_dir)|training\.tensorboard"
+                           r"|tracking\.mlflow|targets\.-?[0-9]+\.config")
 
 
 def set_path(data: Any, key: str, value: Any) -> str:
@@ -61,3 +67,21 @@ def parse_set(item: str) -> tuple[str, Any]:
         raise RecipeError(f"--set {key}: value cannot be read ({type(e).__name__})") from None
     return key.strip(), value
 
+
+def from_cwd(key: str, value: Any) -> Any:
+    """`value` of `--set key=value` with the paths in it (CLI_PATH_KEYS, also inside a mapping or list given
+    whole, e.g. `--set 'data.train={path: x.npz}'`) made absolute against the current directory."""
+    if isinstance(value, (dict, list)) and key.count(".") < 2:  # no path key is deeper (a.b.c)
+        if isinstance(value, dict):
+            return {k: from_cwd(f"{key}.{k}", v) for k, v in value.items()}
+        return [from_cwd(f"{key}.{i}", v) for i, v in enumerate(value)]
+    if not isinstance(value, str) or not value or not CLI_PATH_KEYS.fullmatch(key):
+        return value
+    if key == "tracking.mlflow":
+        from ..integrations.config import tracking_uri
+
+        return tracking_uri(value)  # a URI as it is; a folder from here
+    try:
+        return os.path.abspath(os.path.expanduser(value))
+    except (OSError, ValueError, RuntimeError):
+        return value

@@ -12,7 +12,7 @@ from pydantic import BaseModel
 
 from .. import stages as stage_registry
 from ..data import DATA_SOURCES, DataConfig, FeatureSpec, TfrecordSource, ValidationSplit
-from ..errors import RecipeError
+from ..errors import EXIT_INPUT, RecipeError
 from .model import EvaluationConfig, ExportConfig, GatesConfig, Recipe, TrainingConfig
 from .targets import TARGET_TYPES
 from .text import one_line, show_value
@@ -48,6 +48,14 @@ class RecipeProblems(RecipeError):
         first = problems[0].render(file)
         more = f" (and {len(problems) - 1} more problem{'s' if len(problems) > 2 else ''})" if len(problems) > 1 else ""
         super().__init__(first + more)
+
+
+class DataProblems(RecipeProblems):
+    """Problems that are all about data that does not fit (sample counts, the model's input shape), read
+    from the files' headers before anything is loaded: exit 3, as when the loader finds them; `validate`
+    lists them with the recipe's problems."""
+
+    exit_code = EXIT_INPUT
 
 
 # ------------------------------------------------------------------------------ explaining pydantic

@@ -144,14 +144,56 @@ def path_rules(recipe: Recipe, base: Path, check_paths: bool) -> list[Rule]:
                             else f"{shown}: {why}"))
         elif check_paths:
             out += keras3_rules(recipe.model)
+    model_ok = check_paths and recipe.model and not any(r.parts == ["model"] for r in out)
+    shape = model_input_shape(recipe.model) if model_ok else None  # data is checked against a usable model only
     for split in ("train", "eval", "representative"):
         src = getattr(recipe.data, split)
         if src is not None:
-            out += check_source(split, src, base, check_paths)
+            out += check_source(split, src, base, check_paths, shape)
     if isinstance(recipe.data.eval, ValidationSplit) and recipe.data.train is None:
         out.append(Rule(["data", "eval", "validation_split"], "needs data.train: it holds out part of data.train "
                         "for evaluation", key_line=True))
     return out
+
+
+def raw_path_rules(raw: dict, base: Path, check_paths: bool) -> list[Rule]:
+    """The path problems of a recipe that has schema problems (`validate` lists both at once): the model,
+    and each data source that is valid on its own, checked as path_rules checks them."""
+    from ..data import DataConfig
+
+    if not check_paths or not isinstance(raw, dict):
+        return []
+    out: list[Rule] = []
+    model = raw.get("model")
+    if isinstance(model, str) and model:
+        model = resolve_path(base, model)
+        why = model_path_problem(model)
+        if why is not None:
+            out.append(Rule(["model"], f"path does not exist: {show_path(model)}" if not path_exists(model)
+                            else f"{show_path(model)}: {why}"))
+    shape = model_input_shape(model) if isinstance(model, str) and model and not out else None
+    data = raw.get("data")
+    for split in ("train", "eval", "representative"):
+        if not isinstance(data, dict) or not isinstance(data.get(split), dict):
+            continue
+        try:
+            src = getattr(DataConfig.model_validate({split: data[split]}), split)
+        except ValueError:  # its own schema problems are listed already
+            continue
+        if not isinstance(src, ValidationSplit):
+            out += check_source(split, src, base, check_paths, shape)
+    return out
+
+
+def model_input_shape(model_path: str):
+    """The model's input shape without the batch axis, from its stored config (no TensorFlow); None when
+    it cannot be read."""
+    from .auto_space import input_shape
+
+    try:
+        return input_shape(Path(model_path))
+    except (OSError, ValueError):
+        return None
 
 
 def keras3_rules(model_path: str) -> list[Rule]:

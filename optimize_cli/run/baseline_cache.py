@@ -297,9 +297,14 @@ def open_cache(opts, warn) -> Optional[BaselineCache]:
 
 
 def _reused(run, what: str, hit: Hit) -> None:
+    """One short line per reused baseline; the first of a run says when and how to measure again (the entry's
+    folder is report.json's `cached_from`)."""
+    if getattr(run, "cache_said", False):
+        run.reporter.log(f"{what}: reused from the cache")
+        return
     when = time.strftime("%Y-%m-%d %H:%M", time.localtime(hit.created))
-    run.reporter.log(f"{what}: reused from the cache (measured {when} on this machine; {hit.where}; "
-                     "--no-cache measures it again)")
+    run.reporter.log(f"{what}: reused from the cache ({when}; --no-cache measures again)")
+    run.cache_said = True
 
 
 def baseline(run, model, quantization: str, name: str) -> tuple[bytes, TfliteFigures]:

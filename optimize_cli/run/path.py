@@ -12,7 +12,7 @@ from typing import Any, Callable, Optional
 
 from .. import __version__
 from .. import stages as stages_pkg
-from ..errors import RecipeError
+from ..errors import InputError, RecipeError
 from ..interrupt import check
 from ..measure.metrics import accuracy_drop, compression_ratio, speedup
 from ..progress import Reporter
@@ -49,6 +49,8 @@ def run_path(recipe, opts, reporter: Reporter, out: RunDir, t_start: float) -> R
     run.cache = baseline_cache.open_cache(opts, run.warn)
     for message in run.inputs.loaded.warnings:  # what loading found (old SavedModel, no Keras metadata, …)
         run.warn("model", message)
+    if run.inputs.compile_info is not None and recipe.stages:
+        reporter.log(run.inputs.compile_info.log_line())
     _plan_stages(run)  # --resume decides here, before any conversion or training
     run.rep, run.sample = calibration(recipe, run.inputs)
     for source, message in sanity.input_warnings(recipe, run.inputs, run.rep):
@@ -79,7 +81,12 @@ def start_state(recipe, opts, reporter: Reporter, out: RunDir) -> RunState:
     from ..tf import set_seed
 
     set_seed(recipe.training.seed)
-    return RunState(recipe, opts, reporter, out, load_inputs(recipe, opts.trust_model, opts.allow_code))
+    try:
+        inputs = load_inputs(recipe, opts.trust_model, opts.allow_code)
+    except InputError as e:  # `data.eval: sample 3 …`: said at the key's file:line, as recipe errors are
+        e.message = recipe.locate(e.message)
+        raise
+    return RunState(recipe, opts, reporter, out, inputs)
 
 
 def _plan_stages(run: RunState) -> None:
@@ -364,14 +371,25 @@ def _records(run: RunState, baseline, ptq_baseline, stages: list[StageRecord], r
         tool=ToolInfo("optimize-cli", __version__),
         versions=versions(),
         recipe=RecipeInfo(recipe.name, str(recipe.source), recipe.sha256),
-        model=ModelInfo(str(recipe.model), inputs.loaded.format, inputs.loaded.translation),
+        model=ModelInfo(str(recipe.model), inputs.loaded.format, inputs.loaded.translation,
+                        inputs.compile_info.dump() if inputs.compile_info is not None and recipe.stages else None),
         metric=MetricInfo(inputs.metric, inputs.higher_is_better, ev.samples if ev else None),
         baseline=baseline, ptq_baseline=ptq_baseline, stages=stages, result=result, checks=checks, warnings=run.warnings,
         output=out.given, densities=run.density,
     )
     rr.gates = [GateRecord(**g) for g in report.evaluate_gates(recipe.gates.model_dump(), rr.dump(upto="gates"))]
     rr.passed = all(g.passed for g in rr.gates)
-    out.write_result(lambda: (out.partial / "recipe.resolved.yaml").write_text(recipe.resolved_yaml()))
+    resolved = loss_noted(recipe.resolved_yaml(), inputs.compile_info if recipe.stages else None)
+    out.write_result(lambda: (out.partial / "recipe.resolved.yaml").write_text(resolved))
     rr.seconds_total = round(time.monotonic() - t_start, 3)
     out.write_result(lambda: report.write_reports(rr.dump(), out.partial, densities=run.density, warn=run.reporter.warn))
     return rr
+
+
+def loss_noted(resolved: str, cinfo) -> str:
+    """recipe.resolved.yaml with the loss used beside `training.loss: null` (a YAML comment: the recipe keeps
+    meaning "the default")."""
+    if cinfo is None or not cinfo.name:
+        return resolved
+    note = " ".join(f"{cinfo.name} ({cinfo.reason})".split()).replace("#", "")
+    return resolved.replace("\n  loss: null\n", f"\n  loss: null  # used: {note}\n", 1)

@@ -174,6 +174,7 @@ class ModelInfo(Record):
     path: str
     format: str
     translation: Optional[dict] = None  # format keras3: the check against Keras 3 (models/keras3_check.py)
+    loss: Optional[dict] = None  # the fine-tuning's loss and why (models/compile.py CompileInfo.dump)
 
 
 @dataclass

@@ -48,6 +48,7 @@ class RunState:
     ptq_tfl: Optional[bytes] = None  # the int8 PTQ baseline's .tflite (the Ethos-U target's baseline)
     teacher: Any = None  # the input model, copied before the first stage, when a stage distils
     cache: Any = None  # baseline_cache.BaselineCache, None with --no-cache
+    cache_said: bool = False  # the first reused baseline's log line was written (baseline_cache._reused)
     base_tfl: Optional[bytes] = None  # the float32 baseline's .tflite
     samples: Any = None  # () -> the eval samples each deployable file is checked on (run/targets.py)
     main_figures: Optional[dict] = None  # `targets.<name>` of the run's own runtime: deployable bytes, slim

@@ -37,6 +37,33 @@ def test_cli_version_names_the_libraries_that_do_the_work():
         assert any(line.split() == [label, version(dist)] for line in lines), (label, lines)
 
 
+def test_cli_version_names_the_optional_libraries_only_when_installed(monkeypatch):
+    import importlib.metadata as md
+
+    from optimize_cli.cli import OPTIONAL_VERSION_OF
+
+    real = md.version
+
+    def version(dist):
+        if dist == "optuna":
+            raise md.PackageNotFoundError(dist)
+        return real(dist)
+
+    monkeypatch.setattr(md, "version", version)
+    lines = cli("--version").stdout.splitlines()
+    labels = [line.split()[0] for line in lines[1:]]
+    assert "optuna" not in labels  # not installed: not named
+    assert {"tflite-micro", "vela", "keras", "ai-edge-quantizer"} <= {label for label, _ in OPTIONAL_VERSION_OF}
+    for label, dist in OPTIONAL_VERSION_OF:
+        if dist != "optuna":
+            try:
+                want = real(dist)
+            except md.PackageNotFoundError:
+                continue
+            assert any(line.split() == [label, want] for line in lines), (label, lines)
+    assert labels[-1] == "python"
+
+
 def test_cli_debug_is_accepted_after_the_command(tmp_path):
     bad = tmp_path / "bad.yaml"
     bad.write_text("version: 1\nmodel: m\nstages: [qat, prune]\n")
@@ -132,3 +159,11 @@ def test_cli_entry_point_runs_as_a_module():
     proc = subprocess.run([sys.executable, "-m", "optimize_cli", "--version"], capture_output=True, text=True,
                           timeout=60)
     assert proc.returncode == 0 and __version__ in proc.stdout
+
+
+def test_cli_help_says_command_line_paths_are_relative_to_the_current_directory():
+    for command in ("run", "validate"):
+        text = " ".join(cli(command, "--help").stdout.split())
+        assert "Paths given here are relative to the current directory; paths in the recipe file, to the " \
+               "recipe's folder." in text, command
+        assert "overrides the recipe" in text and "Relative to the current directory." in text, command

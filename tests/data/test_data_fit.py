@@ -111,3 +111,14 @@ def load():
                "data.train: frac.npz[x] sample 5 has input value 1.25, not a whole number", "int32")
     D.check_against_model(s, (None, 4), (None, CLASSES), True)  # a float model takes it
     assert read_all(s)[0].dtype == np.float32
+
+
+def test_data_shape_mismatch_with_model_gives_the_fix(tmp_path, samples):
+    """Found while loading (any source type): flattened images and a missing channel axis get the fix."""
+    _, x, y = samples
+    flat = D.load_split("eval", NpzSource(path=str(write_npz(tmp_path / "f.npz", x=x.reshape(len(x), -1), y=y))))
+    inputerror(lambda: D.check_against_model(flat, (None, H, W, 1), (None, CLASSES), True),
+               f"data.eval: samples have shape ({H * W},)", f"reshape them: x = x.reshape(-1, {H}, {W}, 1)")
+    bare = D.load_split("eval", NpzSource(path=str(write_npz(tmp_path / "c.npz", x=x[..., 0], y=y))))
+    inputerror(lambda: D.check_against_model(bare, (None, H, W, 1), (None, CLASSES), True),
+               f"data.eval: samples have shape ({H}, {W})", "add a channel axis: x = x[..., np.newaxis]")

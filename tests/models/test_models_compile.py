@@ -38,3 +38,20 @@ def test_compile_info_one_hot_labels_switch_to_categorical(small_model):
     assert type(info.metrics[0]).__name__ == "CategoricalAccuracy"
     info = models.compile_info(small_model(compile_loss=None), TrainingConfig(), label_shape=())
     assert info.loss.name == "sparse_categorical_crossentropy"
+
+
+def test_compile_info_says_which_loss_and_why(small_model):
+    """One-hot labels with a saved sparse loss: the switch is said (log line, report.json's model.loss)."""
+    m = small_model("softmax", 3, compile_loss="sparse_categorical_crossentropy")
+    info = models.compile_info(m, TrainingConfig(), label_shape=(3,))
+    assert info.dump() == {"name": "categorical_crossentropy", "from_logits": False, "source": "saved",
+                           "reason": "the model was saved with sparse_categorical_crossentropy, but the labels "
+                                     "are one-hot vectors of 3"}
+    assert info.log_line() == f"loss: categorical_crossentropy ({info.reason})"
+    info = models.compile_info(m, TrainingConfig(), label_shape=())
+    assert (info.name, info.reason) == ("sparse_categorical_crossentropy", "the model's saved compile config")
+    info = models.compile_info(small_model("linear", 3, compile_loss=None), TrainingConfig(), label_shape=())
+    assert info.dump()["from_logits"] is True and info.reason.startswith("inferred from the model's output")
+    assert "from logits" in info.log_line()
+    info = models.compile_info(m, TrainingConfig(loss="sparse_categorical_crossentropy"), label_shape=(3,))
+    assert info.reason == "training.loss is sparse_categorical_crossentropy, but the labels are one-hot vectors of 3"

@@ -1,6 +1,8 @@
 """`--set KEY=VALUE` overrides."""
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from recipe_helpers import FULL_HEAD, SHORTEST, error_of, write
 
@@ -98,3 +100,36 @@ def test_set_problem_elsewhere_still_has_its_line(work):
     path = write(work, SHORTEST.replace("[prune, cluster, qat]", "[prune, {type: cluster, clusters: 1}]"))
     msg = error_of(path, overrides=["stages.0.epochs=3"])
     assert msg.startswith(f"{path}:5: stages[1].clusters: must be >= 2 (got 1)")
+
+
+def test_set_paths_are_relative_to_the_current_directory_also_on_a_builtin_recipe(tmp_path, monkeypatch):
+    """`--set data.train.path=own/x.npz` on a built-in recipe means ./own/x.npz, like --model, not a path
+    inside the recipe's folder (site-packages for an installed tool)."""
+    from optimize_cli.builtin import recipe_path
+
+    (tmp_path / "own").mkdir()
+    (tmp_path / "own" / "x.npz").write_bytes(b"")
+    (tmp_path / "own" / "model").mkdir()
+    monkeypatch.chdir(tmp_path)
+    builtin = recipe_path("prune-ptq")
+    r = load_recipe(builtin, ["data.train.path=own/x.npz", "data.eval={path: own/x.npz, x: a, y: b}",
+                              "training.tensorboard=tb", "tracking.mlflow=mlruns"], model="own/model")
+    assert r.data.train.path == str(tmp_path / "own" / "x.npz")
+    assert r.data.eval.path == str(tmp_path / "own" / "x.npz") and r.data.eval.x == "a"
+    assert r.model == str(tmp_path / "own" / "model")
+    assert r.training.tensorboard == str(tmp_path / "tb")
+    assert r.tracking.mlflow == (tmp_path / "mlruns").as_uri()
+    # what the recipe file itself names keeps resolving against the recipe's folder
+    assert load_recipe(builtin, check_paths=False).data.train.path == str(
+        (Path(builtin).parent / "../sample_models/digits.npz").resolve())
+    # a URI is kept, and a missing path is said at the option with the path it was taken as
+    assert load_recipe(builtin, ["tracking.mlflow=http://host:5000"], check_paths=False).tracking.mlflow == \
+        "http://host:5000"
+    msg = error_of(builtin, overrides=["data.train.path=own/missing.npz"])
+    assert msg.endswith(f"data.train.path: path does not exist: {tmp_path / 'own' / 'missing.npz'} (from --set "
+                        "data.train.path)"), msg
+
+
+def test_set_on_a_non_path_key_is_not_taken_as_a_path(work):
+    r = load_recipe(write(work, SHORTEST), ["name=model", "data.train.x=data"])
+    assert (r.name, r.data.train.x) == ("model", "data")

@@ -104,3 +104,23 @@ def test_hidden_cache_dir_option_gives_the_run_a_cache_of_its_own(tmp_path):
     second = _run(tmp_path, "b", "--cache-dir", own)
     assert second["baseline"]["cached"] is True and Path(second["baseline"]["cached_from"]).parent == own / "baselines"
     assert _entries() == []
+
+
+def test_a_reused_baseline_is_said_in_one_short_line(tmp_path):
+    """One line per reused baseline, under 80 columns, without the entry's 64-hex folder (report.json's
+    `cached_from` has it); only the first says when it was measured and how to measure again."""
+    import re
+    import time
+    from types import SimpleNamespace
+
+    logged: list[str] = []
+    run = SimpleNamespace(reporter=SimpleNamespace(log=logged.append), cache_said=False)
+    hit = baseline_cache.Hit({}, b"", tmp_path / "baselines" / ("a" * 64), time.time())
+    baseline_cache._reused(run, "baseline", hit)
+    baseline_cache._reused(run, "target tflm: baseline", hit)
+    assert len(logged) == 2
+    for line in logged:
+        assert "\n" not in line and len(line) <= 80 and not re.search(r"[0-9a-f]{64}", line), line
+        assert "on this machine" not in line, line
+    assert logged[0].startswith("baseline: reused from the cache (") and "--no-cache" in logged[0]
+    assert logged[1] == "target tflm: baseline: reused from the cache"
