@@ -328,6 +328,34 @@ def baseline(run, model, quantization: str, name: str) -> tuple[bytes, TfliteFig
     return tfl, result
 
 
+def translation_problem(record: dict) -> Optional[str]:
+    """Why a cached record is not a passed Keras 3 translation check's, or None."""
+    ok = isinstance(record, dict) and record.get("from") == "keras3" and isinstance(record.get("samples"), int)
+    return None if ok else "it is not a translation check's record"
+
+
+def translation(cache: Optional[BaselineCache], model_path: str, verify: Callable, x, log: Callable[[str], None]) -> dict:
+    """The record of a translated Keras 3 model's check against Keras 3 (models/keras3_check; about 10 s:
+    Keras 3 runs in a subprocess): from the cache when the same model file was checked on the same samples
+    with the same libraries before (then `cached: true`, and said in the log), else checked and stored.
+    Only a passed check is stored: a failing one raises its InputError on every run."""
+    if cache is None:
+        return verify(x)
+    from ..models.keras3_check import SAMPLES
+    from . import fingerprint
+
+    batch = x.first(SAMPLES) if hasattr(x, "first") else x
+    batch = batch if isinstance(batch, (list, tuple)) else [batch]
+    parts = json.loads(json.dumps({
+        "format": FORMAT, "kind": "keras3_translation", "model": fingerprint.hash_path(model_path),
+        "samples": [array_digest(b) for b in batch] if x is not None else None, "environment": _environment()}))
+    record, _, hit = cache.measured(parts, lambda: (verify(x), None), problem=translation_problem)
+    if hit is None:
+        return record
+    log("Keras 3 translation check: reused from the cache (the same file and samples passed it before)")
+    return {**record, "cached": True}
+
+
 def target_baseline(run, target, name: str, tfl: bytes, accuracy: bool, make: Callable[[], dict]) -> dict:
     """A deployment target's figures of a baseline .tflite (recipe `targets:`), from the cache when the same
     .tflite was measured on the same target, eval data and library versions before."""

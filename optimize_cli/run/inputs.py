@@ -40,8 +40,9 @@ class RunInputs:
         return self.splits.get("train")
 
 
-def load_inputs(recipe, trust_model: bool, allow_code: bool) -> RunInputs:
-    """Load the model and data and check them against each other (InputError, exit 3)."""
+def load_inputs(recipe, trust_model: bool, allow_code: bool, translated=None) -> RunInputs:
+    """Load the model and data and check them against each other (InputError, exit 3). `translated(verify,
+    x)` gives a translated Keras 3 model's check record (the run's: from its cache), else `verify(x)`."""
     from .. import data as data_mod
     from .. import models
 
@@ -67,7 +68,8 @@ def load_inputs(recipe, trust_model: bool, allow_code: bool) -> RunInputs:
                                          output=recipe.evaluation.output, output_names=kmodel.output_names,
                                          input_dtype=in_dtype)
     if loaded.verify is not None:  # a translated Keras 3 model: the same outputs as Keras 3, before any stage
-        loaded.translation = loaded.verify(splits.get("train") or splits.get("eval") or splits.get("representative"))
+        x = splits.get("train") or splits.get("eval") or splits.get("representative")
+        loaded.translation = translated(loaded.verify, x) if translated is not None else loaded.verify(x)
     metric = metric_for(recipe, cinfo) if cinfo is not None else (recipe.evaluation.metric or "accuracy")
     return RunInputs(loaded, splits, cinfo, metric, out_idx, out_name)
 

@@ -46,7 +46,6 @@ def run_path(recipe, opts, reporter: Reporter, out: RunDir, t_start: float) -> R
     reporter.log(f"optimize-cli {__version__}: {recipe.name} "
                  f"({' → '.join(recipe.stage_types + [recipe.export.quantization])})")
     run = start_state(recipe, opts, reporter, out)
-    run.cache = baseline_cache.open_cache(opts, run.warn)
     for message in run.inputs.loaded.warnings:  # what loading found (old SavedModel, no Keras metadata, …)
         run.warn("model", message)
     if run.inputs.compile_info is not None and recipe.stages:
@@ -81,12 +80,30 @@ def start_state(recipe, opts, reporter: Reporter, out: RunDir) -> RunState:
     from ..tf import set_seed
 
     set_seed(recipe.training.seed)
+    state: list[RunState] = []
+    early: list[tuple[str, str]] = []  # what the cache warns about before the state exists
+
+    def warn(source: str, message: str) -> None:
+        if state:
+            state[0].warn(source, message)
+        else:
+            early.append((source, message))
+
+    cache = baseline_cache.open_cache(opts, warn)
+
+    def translated(verify, x):  # a translated Keras 3 model's check: reused from the cache when it passed
+        return baseline_cache.translation(cache, recipe.model, verify, x, reporter.log)
+
     try:
-        inputs = load_inputs(recipe, opts.trust_model, opts.allow_code)
+        inputs = load_inputs(recipe, opts.trust_model, opts.allow_code, translated=translated)
     except InputError as e:  # `data.eval: sample 3 …`: said at the key's file:line, as recipe errors are
         e.message = recipe.locate(e.message)
         raise
-    return RunState(recipe, opts, reporter, out, inputs)
+    state.append(RunState(recipe, opts, reporter, out, inputs))
+    state[0].cache = cache
+    for source, message in early:
+        state[0].warn(source, message)
+    return state[0]
 
 
 def _plan_stages(run: RunState) -> None:
