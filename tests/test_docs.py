@@ -184,3 +184,47 @@ def test_docs_site_builds_strict(tmp_path):
     assert 'id="optimize-cli-run"' in cli and "--resume" in cli
     assert "schema-reference:" not in recipe + report  # every marker was replaced
     json.loads((ROOT / "optimize_cli" / "report.schema.json").read_text(encoding="utf-8"))
+
+
+def _doc_commands():
+    """(page, argv) for every `optimize-cli ...` line of the docs' and the README's sh blocks, without
+    placeholders (`…`, `<...>`, `$(...)`)."""
+    import shlex
+
+    pages = [ROOT / "README.md", *sorted((ROOT / "docs").rglob("*.md"))]
+    for page in pages:
+        text = page.read_text(encoding="utf-8")
+        for block in re.findall(r"```(?:sh|make)\n(.*?)```", text, re.S):
+            for line in block.splitlines():
+                line = line.strip().lstrip("\t")
+                if not line.startswith("optimize-cli ") or re.search(r"…|\.\.\.|<[a-z]|\$\(", line):
+                    continue
+                argv = shlex.split(line.split(" > ")[0].split(" >> ")[0], comments=True)
+                yield page.relative_to(ROOT).as_posix(), argv
+
+
+def test_docs_commands_parse_with_the_real_cli():
+    """Every command the docs show uses a real command and real options (parsed by click, not run)."""
+    from optimize_cli.cli import main
+
+    seen = 0
+    for page, argv in _doc_commands():
+        args = [a for a in argv[1:] if a != "--debug"]
+        if args[0] in ("--version", "--help"):
+            continue
+        cmd = main.get_command(click.Context(main), args[0])
+        assert cmd is not None and not cmd.hidden, f"{page}: {shlex_join(argv)}: no command {args[0]}"
+        try:
+            cmd.make_context(args[0], args[1:], parent=click.Context(main, info_name="optimize-cli"))
+        except click.exceptions.Exit:
+            pass
+        except click.UsageError as e:
+            pytest.fail(f"{page}: {shlex_join(argv)}: {e.format_message()}")
+        seen += 1
+    assert seen > 40
+
+
+def shlex_join(argv):
+    import shlex
+
+    return shlex.join(argv)
