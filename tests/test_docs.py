@@ -195,7 +195,7 @@ def _doc_commands():
     for page in pages:
         text = page.read_text(encoding="utf-8")
         for block in re.findall(r"```(?:sh|make)\n(.*?)```", text, re.S):
-            for line in block.splitlines():
+            for line in block.replace("\\\n", " ").splitlines():  # continued lines joined
                 line = line.strip().lstrip("\t")
                 if not line.startswith("optimize-cli ") or re.search(r"…|\.\.\.|<[a-z]|\$\(", line):
                     continue
