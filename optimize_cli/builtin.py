@@ -27,12 +27,28 @@ def recipe_files() -> list[Path]:
     return sorted(recipes_dir().glob("*.yaml"))
 
 
+#: the example recipes (recipes/examples/<stem>.yaml) go by their `name:`, `example-<stem>` with dashes
+EXAMPLE_PREFIX = "example-"
+
+
+def example_files() -> list[Path]:
+    """The example recipes (an image folder, TFRecord files, a two-output model, distillation)."""
+    return sorted((recipes_dir() / "examples").glob("*.yaml"))
+
+
 def recipe_path(arg: str | Path) -> Path:
     """RECIPE as given: an existing path stays itself; otherwise a built-in recipe's name (`ptq-int8`,
-    `ptq-int8.yaml`) is its file; anything else is returned unchanged, for the loader to report."""
+    `ptq-int8.yaml`) is its file, and an example's name (`example-binary`, `example-multi-output`) its file
+    in recipes/examples/; anything else is returned unchanged, for the loader to report."""
     p = Path(arg)
     if p.exists() or p.is_symlink() or len(p.parts) != 1:
         return p
     stem = p.name[:-5] if p.name.endswith(".yaml") else p.name
     builtin = recipes_dir() / f"{stem}.yaml"
-    return builtin if builtin.is_file() else p
+    if builtin.is_file():
+        return builtin
+    if stem.startswith(EXAMPLE_PREFIX):
+        example = recipes_dir() / "examples" / f"{stem[len(EXAMPLE_PREFIX):].replace('-', '_')}.yaml"
+        if example.is_file():
+            return example
+    return p

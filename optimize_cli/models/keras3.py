@@ -21,7 +21,7 @@ from ..limits import check_layer_count
 from ..safe_files import BoundError, read_zip_member
 from .files import MAX_CONFIG_BYTES
 
-#: Keras 3 layer classes translated to tf_keras (the README's table); anything else is refused
+#: Keras 3 layer classes translated to tf_keras (the table in docs/data-and-models.md); anything else is refused
 SUPPORTED = (
     "InputLayer", "Conv1D", "Conv2D", "DepthwiseConv2D", "SeparableConv2D", "Conv2DTranspose", "Dense",
     "BatchNormalization", "LayerNormalization", "ReLU", "Activation", "LeakyReLU", "PReLU", "Add", "Multiply",
@@ -160,7 +160,7 @@ def unsupported(cfg: dict, path: str = "model") -> Optional[str]:
                 return problem
         elif cls not in SUPPORTED:
             extra = (", whose Python code cannot be translated; replace it with built-in layers" if cls == "Lambda"
-                     else "; see the README's table of Keras 3 layers optimize-cli translates")
+                     else "; the docs' Data and models page lists the Keras 3 layers optimize-cli translates")
             return f"{path}: layer '{name}' is of class '{cls}', which cannot be translated from Keras 3 to tf_keras{extra}"
     return None
 

@@ -38,7 +38,7 @@ class FilterPruneStage(StageParams):
         "its ratio; a layer with no more filters keeps them all). LiteRT's int8 kernels work on blocks of "
         "channels: on x86 the real DS-CNN ran as fast with 52 or 56 of 64 channels as with 64, 11% faster "
         "with 48, 40 or 45, so 16 there.")
-    epochs: int = Field(40, ge=0, le=10_000, description="Fine-tuning epochs of the thinner model (40: see README).")
+    epochs: int = Field(40, ge=0, le=10_000, description="Fine-tuning epochs of the thinner model (40: measured on the DS-CNN, see the docs' case studies).")
 
     @model_validator(mode="after")
     def _one_size(self):

@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import json
 import os
+import re
+import shlex
 import shutil
 import site
 import subprocess
@@ -18,7 +20,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 _IGNORE = shutil.ignore_patterns(".git", ".venv*", "runs", "build", "dist", "*.egg-info", "__pycache__",
-                                 ".pytest_cache", ".hypothesis", ".ruff_cache", "tests")
+                                 ".pytest_cache", ".hypothesis", ".ruff_cache", "tests", "site")
 
 
 @pytest.fixture(scope="module")
@@ -95,3 +97,56 @@ def test_setup_cfg_lists_every_package():
     listed = set(cfg["options"]["packages"].split())
     found = {".".join(p.parent.relative_to(ROOT).parts) for p in (ROOT / "optimize_cli").rglob("__init__.py")}
     assert found | {"optimize_cli.recipes", "optimize_cli.sample_models"} == listed
+
+
+#: the README's command blocks the wheel test runs: a fenced block right after this comment
+README_MARK = "<!-- readme-commands:"
+#: commands that answer in a second without TensorFlow: run as written
+CHEAP = ("recipes", "validate", "schema", "tree", "--version")
+
+
+def readme_commands(text: str) -> list[list[str]]:
+    """The `optimize-cli ...` lines of the README's marked blocks, as argv (comments dropped)."""
+    out = []
+    for block in re.findall(re.escape(README_MARK) + r"[^\n]*\n```[a-z]*\n(.*?)```", text, re.S):
+        for line in block.splitlines():
+            argv = shlex.split(line, comments=True)
+            if argv and argv[0] == "optimize-cli":
+                out.append(argv)
+    return out
+
+
+def test_readme_commands_are_marked_and_need_no_checkout():
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    commands = readme_commands(text)
+    assert {argv[1] for argv in commands} >= {"recipes", "validate", "run", "schema", "--version"}, commands
+    for argv in commands:
+        assert not any(a.startswith(("recipes/", ".venv/")) or a.endswith(".yaml") and "/" in a for a in argv), argv
+    assert ".venv/bin/optimize-cli" not in text and "dscnn-search.yaml" not in text
+
+
+@pytest.mark.slow
+def test_wheel_runs_the_readme_commands(wheel_env):
+    """From the wheel's venv, in an empty folder: the cheap README commands as written; a `run` line is
+    validated with the same recipe, --model and --set (the recipe resolves by name, its paths exist)."""
+    cli, env, _, tmp = wheel_env
+    work = tmp / "readme"
+    work.mkdir()
+    env = {**env, "PATH": f"{cli.parent}{os.pathsep}{env.get('PATH', '')}"}
+    commands = readme_commands((ROOT / "README.md").read_text(encoding="utf-8"))
+    ran = 0
+    for argv in commands:
+        if argv[1] == "run":
+            keep, rest = [argv[2]], argv[3:]
+            while rest:
+                flag = rest.pop(0)
+                if flag in ("--model", "--set"):
+                    keep += [flag, rest.pop(0)]
+            argv = ["optimize-cli", "validate", *keep]
+        elif argv[1] not in CHEAP:
+            continue
+        proc = subprocess.run([str(cli), *argv[1:]], capture_output=True, text=True, env=env, cwd=work, timeout=120)
+        assert proc.returncode == 0, (argv, proc.stdout[-2000:], proc.stderr[-2000:])
+        ran += 1
+    assert ran == len(commands)
+    assert json.loads((work / "recipe.schema.json").read_text())["properties"]["stages"]
