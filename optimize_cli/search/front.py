@@ -32,7 +32,7 @@ def record(t, objectives: list[str]) -> dict:
         "values": dict(zip(objectives, t.values, strict=True)) if t.values else None, "figures": a.get("figures") or {},
         "gates": a.get("gates") or [], "passed": bool(a.get("passed")) and state == "complete",
         "seconds": a.get("seconds"), "exit_code": a.get("exit_code"), "reason": a.get("reason"),
-        "retry_of": session.retry_of(t), "builtin": a.get("builtin"),
+        "retry_of": session.retry_of(t), "builtin": a.get("builtin"), "duplicate_of": a.get("duplicate_of"),
     }
 
 
@@ -157,6 +157,8 @@ def note(r: dict) -> str:
     prune-ptq)" for one seeded from a built-in recipe (seeding.py), else ""."""
     if r.get("retry_of") is not None:
         return f" (retry of {r['retry_of']:04d})"
+    if r.get("duplicate_of") is not None:
+        return f" (the recipe of {r['duplicate_of']:04d}: its outcome, not run again)"
     return f" (built-in {r['builtin']})" if r.get("builtin") else ""
 
 

@@ -109,18 +109,36 @@ def retried(trials) -> set[int]:
     return out
 
 
+#: the user attr of a trial whose recipe an earlier trial ran already: told with that trial's outcome, not
+#: run again (study.py)
+DUPLICATE_OF = "duplicate_of"
+#: how many such repeats a study gets free (not counted towards its total); later ones count, so a sampler
+#: that keeps proposing what it knows still ends the search
+FREE_REPEATS = 12
+
+
+def free_repeats(trials) -> set[int]:
+    """Numbers of the repeated trials that do not count (the first FREE_REPEATS of them)."""
+    return set(sorted(t.number for t in trials if t.user_attrs.get(DUPLICATE_OF) is not None)[:FREE_REPEATS])
+
+
 def counts(t, replaced: set[int]) -> bool:
     """Whether trial `t` counts towards the study's total: running, or finished with its run's exit code
-    (a trial stopped by an interruption, a surplus one, or one a retry replaced does not count)."""
+    (a trial stopped by an interruption, a surplus one, one a retry replaced, or a free repeat of an earlier
+    trial's recipe — `replaced` holds both kinds — does not count)."""
     if t.state.name == "RUNNING":
         return True
     return t.state.name in _DONE and t.user_attrs.get("exit_code") is not None and t.number not in replaced
 
 
+def _not_counted(trials) -> set[int]:
+    return retried(trials) | free_repeats(trials)
+
+
 def tally(study) -> tuple[int, int]:
     """(counted, finished-and-counted) trials of the study."""
     trials = study.get_trials(deepcopy=False)
-    replaced = retried(trials)
+    replaced = _not_counted(trials)
     counted = [t for t in trials if counts(t, replaced)]
     return len(counted), sum(1 for t in counted if t.state.name != "RUNNING")
 
@@ -128,7 +146,7 @@ def tally(study) -> tuple[int, int]:
 def rank(study, number: int) -> int:
     """How many counted trials have a smaller number than trial `number` (its place in the total)."""
     trials = study.get_trials(deepcopy=False)
-    replaced = retried(trials)
+    replaced = _not_counted(trials)
     return sum(1 for t in trials if t.number < number and counts(t, replaced))
 
 

@@ -160,6 +160,10 @@ class _Workers:
             recipe_path.write_text(text, encoding="utf-8")
             trial.set_user_attr("recipe", str(recipe_path))
             trial.set_user_attr("recipe_yaml", text)  # for --report-only on a machine without the file
+            earlier = ran_before(self.study, trial.number, text)
+            if earlier is not None:  # the sampler proposed a recipe that ran: its outcome, not a second run
+                self.tell_repeat(trial, earlier)
+                return
             started(self.progress, trial_start(self.study, trial.number, values, self.total, trials_dir, self.space))
             out = run_trial(recipe_path, trials_dir / nnnn, trials_dir / f"{nnnn}.log", self.procs,
                             early_stop=stop_limit(r, self.space.config.early_stop), cache_dir=trial_cache(self.opts),
@@ -193,6 +197,27 @@ class _Workers:
         done = [t for t in self.study.get_trials(deepcopy=False) if t.number == trial.number]
         self.progress.trial(done[0], self.study)
 
+    def tell_repeat(self, trial, earlier) -> None:
+        """Tell `trial` with the outcome of the `earlier` trial that ran the same recipe (same values and
+        constraints, so the sampler learns nothing false; `duplicate_of` names it; no time spent)."""
+        import optuna
+
+        a = earlier.user_attrs
+        for k in ("figures", "gates", "passed", "reason", "exit_code", "constraints"):
+            trial.set_user_attr(k, a.get(k))
+        trial.set_user_attr("seconds", 0.0)
+        trial.set_user_attr(storage.DUPLICATE_OF, earlier.number)
+        if earlier.state == optuna.trial.TrialState.COMPLETE:
+            if samplers.trial_constraints():
+                names = [g.get("name") for g in a.get("gates") or [] if isinstance(g, dict)] or ["gates"]
+                for name, v in zip(names, a.get("constraints") or [0.0], strict=False):
+                    trial.set_constraint(name, v)
+            self.study.tell(trial, list(earlier.values))
+        else:
+            self.study.tell(trial, state=earlier.state)
+        done = [t for t in self.study.get_trials(deepcopy=False) if t.number == trial.number]
+        self.progress.trial(done[0], self.study)
+
     def interrupt(self) -> None:
         self.stop.set()
         for p in list(self.procs):
@@ -200,6 +225,20 @@ class _Workers:
                 p.send_signal(signal.SIGINT)
             except OSError:
                 pass
+
+
+def ran_before(study, number: int, recipe_yaml: str):
+    """The first finished trial (complete or stopped early, not itself a repeat) that ran exactly this
+    resolved recipe, or None."""
+    import optuna
+
+    states = (optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.PRUNED)
+    for t in study.get_trials(deepcopy=False, states=states):
+        a = t.user_attrs
+        if (t.number != number and a.get("exit_code") is not None and a.get(storage.DUPLICATE_OF) is None
+                and a.get("recipe_yaml") == recipe_yaml):
+            return t
+    return None
 
 
 def set_constraints(trial, gates) -> None:
