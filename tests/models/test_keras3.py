@@ -366,3 +366,20 @@ def test_keras3_unknown_compile_loss_is_inferred_with_a_warning(zoo, tmp_path):
     lm = load_model(str(_with_compile(zoo, tmp_path, {"loss": tversky, "metrics": ["accuracy"]})))
     assert len(lm.warnings) == 1 and "'Tversky'" in lm.warnings[0] and "inferred" in lm.warnings[0]
     assert compile_info(lm.keras_model, TrainingConfig()).source == "inferred"
+
+
+@pytest.mark.slow
+def test_keras3_second_run_reuses_the_translation_check_from_the_cache(zoo, tmp_path):
+    """The check against Keras 3 (a subprocess of about 10 s) passed once for this file and these samples:
+    a second run (a search's next trial, say) takes its record from the cache and says so; --no-cache
+    checks again."""
+    rec = recipe(tmp_path, zoo / "mlp.keras", [])
+    reports = []
+    for i, extra in enumerate(([], [], ["--no-cache"])):
+        res = cli("run", str(rec), "--output", str(tmp_path / f"o{i}"), "--quiet", *extra)
+        assert res.exit_code == 0, res.output
+        reports.append(json.loads((tmp_path / f"o{i}" / "report.json").read_text())["model"]["translation"])
+    first, second, third = reports
+    assert first["checked_against"].startswith("keras 3.") and "cached" not in first
+    assert second == {**first, "cached": True}
+    assert third == first
