@@ -122,7 +122,10 @@ def announce(result, as_json: bool, reporter) -> int:
     else:
         _stdout(report.summary_lines(rep, out_dir=result.output), result)
     if result.missed_gates:
-        failed = ", ".join(f"{g.name} (limit {g.limit}, got {g.value})" for g in result.missed_gates)
+        from ..report.gates import fmt_gate
+
+        failed = ", ".join(f"{g.name} (limit {fmt_gate(rep, g.name, g.limit)}, got {fmt_gate(rep, g.name, g.value)})"
+                           for g in result.missed_gates)
         reporter.console.print(f"[bold red]gate missed:[/bold red] {failed}", highlight=False)
     return result.exit_code
 

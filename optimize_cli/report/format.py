@@ -46,6 +46,14 @@ def fmt_bytes(raw: Optional[int], compressed: Optional[int], missing: str = DASH
     return f"{raw:,} → {compressed:,} ({saved_percent(raw, compressed):.2f}%)"
 
 
+def fmt_size(raw: Optional[int], compressed: Optional[int], missing: str = DASH) -> str:
+    """"14,408 B, zip 6,359 B (tfmot's convention)": a file's bytes and its ZIP_DEFLATED size, said as what
+    they are (not a saving against the baseline)."""
+    if raw is None or compressed is None:
+        return missing
+    return f"{raw:,} B, zip {compressed:,} B (tfmot's convention)"
+
+
 def fmt_compressed(compressed: Optional[float], saved: Optional[float], missing: str = DASH) -> str:
     """"434,879 (17.66%)": ZIP_DEFLATED bytes and the saved percent, when known."""
     if compressed is None:
