@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any, Optional
 
 from .errors import InputError, RecipeError
+from .measure.metrics import FRACTION_METRICS
 from .models.files import path_problem, read_bounded
 from .report.figures import (
     compression_ratio,
@@ -21,7 +22,6 @@ from .report.figures import (
     result_sparsity,
     speedup,
 )
-from .measure.metrics import FRACTION_METRICS
 from .report.format import (
     fmt_change,
     fmt_compressed,

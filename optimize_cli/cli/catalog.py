@@ -3,12 +3,12 @@ from __future__ import annotations
 
 import json
 import sys
-from pathlib import Path
 
 import click
 
 from ..builtin import recipe_files
 from ..errors import EXIT_USAGE
+from .completion import RECIPE
 from .options import json_option, output_option
 from .tables import print_table, stdout_console
 from .validate import path_label
@@ -80,7 +80,7 @@ def _recipes_table(rows: list[dict], console):
 
 
 @click.command()
-@click.argument("recipe", required=False, type=click.Path(path_type=Path))
+@click.argument("recipe", required=False, type=RECIPE)
 def tree(recipe) -> None:
     """Draw the deployment tree, naming the built-in recipe that walks each path; with RECIPE (a file or a
     built-in name), the paths that recipe walks: every path a search recipe may take."""

@@ -8,7 +8,9 @@ import click
 
 
 def set_option(help: str = "Override a recipe value, e.g. stages.0.epochs=2."):
-    return click.option("--set", "sets", multiple=True, metavar="KEY=VALUE", help=help)
+    from .completion import complete_set
+
+    return click.option("--set", "sets", multiple=True, metavar="KEY=VALUE", help=help, shell_complete=complete_set)
 
 
 def model_option(help: str = "Model path; overrides the recipe's `model`."):

@@ -11,13 +11,14 @@ from pathlib import Path
 import click
 
 from ..errors import Interrupted
+from .completion import RECIPE
 from .options import json_option, mlflow_option, model_option, output_option, quiet_option, set_option
 from .shell import program
 from .step_summary import append_step_summary
 
 
 @click.command()
-@click.argument("recipe", type=click.Path(path_type=Path))  # load_recipe says what is wrong with it, in one line
+@click.argument("recipe", type=RECIPE)  # load_recipe says what is wrong with it, in one line
 @model_option()
 @output_option("Output directory (default runs/<recipe name>).")
 @set_option()

@@ -9,12 +9,13 @@ from typing import Optional
 
 import click
 
+from .completion import RECIPE
 from .options import json_option, mlflow_option, output_option, quiet_option
 from .types import SECONDS
 
 
 @click.command()
-@click.argument("recipe", type=click.Path(path_type=Path), required=False)
+@click.argument("recipe", type=RECIPE, required=False)
 @click.option("--trials", type=click.IntRange(min=1), help="Finished trials the study holds in total "
               "(default: search.trials).")
 @click.option("--timeout", type=SECONDS, help="Start no new trial after S seconds.")
