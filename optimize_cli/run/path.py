@@ -76,10 +76,12 @@ def run_path(recipe, opts, reporter: Reporter, out: RunDir, t_start: float) -> R
 def start_state(recipe, opts, reporter: Reporter, out: RunDir) -> RunState:
     """The run's state with its inputs loaded, after seeding (the entry point started training.distribute's
     strategy already: run.run, run/worker.py)."""
-    from ..tf import set_seed
+    with reporter.step("loading TensorFlow"):  # the first import of TensorFlow takes seconds
+        from ..tf import set_seed
 
-    set_seed(recipe.training.seed)
-    return RunState(recipe, opts, reporter, out, load_inputs(recipe, opts.trust_model, opts.allow_code))
+        set_seed(recipe.training.seed)
+    inputs = load_inputs(recipe, opts.trust_model, opts.allow_code, step=reporter.step)
+    return RunState(recipe, opts, reporter, out, inputs)
 
 
 def _plan_stages(run: RunState) -> None:
