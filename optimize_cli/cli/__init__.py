@@ -201,7 +201,7 @@ SHORT_HELP = {
 
 
 #: the commands that run TensorFlow for a while: their native logging goes to a file (quiet.native_logs_to_file)
-NATIVE_LOG_COMMANDS = ("run", "search")
+NATIVE_LOG_COMMANDS = ("run", "search", "inspect")
 
 
 def _native_logs_kept_off_the_terminal(callback):
