@@ -75,3 +75,11 @@ def test_search_md_has_the_sensitivity_table_in_points():
     assert "0.10 pts" in row and "2.00 pts" in row and "—" in row  # conv2d has no prune 0.9 / cluster 4
     assert "<script>" in text.split("## Per-layer sensitivity")[1]  # Markdown keeps text as written
     assert "## Per-layer sensitivity" not in markdown(doc(sensitivity=False))
+
+
+def test_search_md_trial_table_formats_figures_like_the_reports():
+    """Bytes with separators and accuracy drops in points, as report.md and the trial lines show them."""
+    text = markdown(doc())
+    row = next(ln for ln in text.splitlines() if ln.startswith("| 0001"))
+    assert "| 15,000 | 1.20 pts |" in row, row
+    assert "15000" not in row and "0.012 " not in row
