@@ -13,7 +13,6 @@ from .completion import RECIPE
 from .options import json_option, mlflow_option, output_option, quiet_option
 from .types import SECONDS
 
-
 #: never rewrapped (click's \b): the package name is one word, not split at its hyphen
 EPILOG = """\b
 Workers on many machines share a PostgreSQL study; its driver is an extra:
