@@ -14,7 +14,7 @@ from ..errors import Interrupted
 from .completion import RECIPE
 from .options import json_option, mlflow_option, model_option, output_option, quiet_option, set_option
 from .shell import program
-from .step_summary import append_step_summary
+from .step_summary import append_step_summary, summary_report
 
 
 @click.command()
@@ -117,7 +117,7 @@ def announce(result, as_json: bool, reporter) -> int:
     from .. import report
 
     rep = result.dump()
-    append_step_summary(report.render_markdown(report.json_ready(rep)), warn=_warn)
+    append_step_summary(report.render_markdown(summary_report(report.json_ready(rep))), warn=_warn)
     if as_json:
         _stdout(json.dumps(report.json_summary(rep, out_dir=os.path.abspath(result.output)), indent=2), result)
     else:

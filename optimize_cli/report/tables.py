@@ -95,9 +95,12 @@ def results_table(report: dict) -> Table:
 def results_footnotes(report: dict) -> list[str]:
     m = report["metric"]
     samples = f" on {m['eval_samples']:,} eval samples" if m.get("eval_samples") else ""
+    # † marks a stage's Keras accuracy in the table: explained only when a stage column shows one
+    dagger = any(st.get("keras_accuracy") is not None for st in report.get("stages", []))
     notes = [
-        f"{m['name']} measured with the LiteRT interpreter{samples}; † = the stage's Keras model after its strip "
-        "step. Sizes are bytes: raw .tflite → ZIP_DEFLATED (saved %); compression ratio = baseline zip / zip.",
+        f"{m['name']} measured with the LiteRT interpreter{samples}"
+        + ("; † = the stage's Keras model after its strip step" if dagger else "")
+        + ". Sizes are bytes: raw .tflite → ZIP_DEFLATED (saved %); compression ratio = baseline zip / zip.",
         f"Latency: median / p90 of single inferences, {report['result']['threads']} thread(s); speedup = baseline "
         "median / median (below 1 it is shown as a slowdown: baseline / result latency < 1).",
         "‡ most distinct values in one output channel of a kernel (int8 kernels are quantized per channel), "
