@@ -25,9 +25,9 @@ def shown_path(path: Optional[str], cwd: Optional[str | os.PathLike] = None) -> 
     here = Path(os.path.abspath(cwd or os.getcwd()))
     for name in ("recipes", "sample_models"):
         root = Path(os.path.abspath(data_dir(name)))
-        if p == root or root in p.parents:
-            if here != root.parent and here not in root.parents:  # a checkout's folders stay relative
-                return f"optimize-cli:{name}/{p.relative_to(root).as_posix()}".rstrip("/.")
+        inside = p == root or root in p.parents
+        if inside and here != root.parent and here not in root.parents:  # a checkout's folders stay relative
+            return f"optimize-cli:{name}/{p.relative_to(root).as_posix()}".rstrip("/.")
     try:
         rel = os.path.relpath(p, here)
     except ValueError:  # another drive
