@@ -366,3 +366,13 @@ def test_keras3_unknown_compile_loss_is_inferred_with_a_warning(zoo, tmp_path):
     lm = load_model(str(_with_compile(zoo, tmp_path, {"loss": tversky, "metrics": ["accuracy"]})))
     assert len(lm.warnings) == 1 and "'Tversky'" in lm.warnings[0] and "inferred" in lm.warnings[0]
     assert compile_info(lm.keras_model, TrainingConfig()).source == "inferred"
+
+
+def test_keras3_run_says_it_checks_the_translation(zoo, tmp_path):
+    """The seconds the translation check takes are not silent: a line on stderr (not a terminal)."""
+    res = cli("run", str(recipe(tmp_path, zoo / "mlp.keras", [])), "--output", str(tmp_path / "out"), "--json")
+    assert res.exit_code == 0, res.output
+    steps = [line.split("] ", 1)[-1] for line in res.stderr.splitlines()]
+    assert "checking the Keras 3 translation…" in steps, res.stderr
+    assert steps.index("loading the data…") < steps.index("checking the Keras 3 translation…")
+    assert json.loads(res.stdout)["exit_code"] == 0
