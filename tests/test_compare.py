@@ -321,3 +321,17 @@ def test_compare_a_report_of_300_digits_still_renders(tmp_path):
     p = tmp_path / "report.json"
     p.write_text(json.dumps(doc))
     assert "| TFLite bytes |" in compare_reports([p])
+
+
+def test_cli_compare_table_into_a_pipe_is_one_line_per_row(two_reports):
+    from click.testing import CliRunner
+
+    from optimize_cli.cli import main
+
+    a, b = two_reports
+    out = CliRunner(env={"COLUMNS": "60"}).invoke(main, ["compare", str(a), str(b), "--format", "table"]).output
+    lines = out.splitlines()
+    assert lines[0].split() == ["Baseline", "ptq-int8", "prune-cluster-pcqat"]
+    row = next(line for line in lines if line.startswith("Compressed bytes (saved)"))
+    assert row.split("  ")[-1].strip() == "70,000 (50.00%)" and "115,000 (17.86%)" in row
+    assert next(line for line in lines if line.startswith("Path")).endswith("prune → cluster → qat → int8")
