@@ -52,3 +52,38 @@ def recipe_path(arg: str | Path) -> Path:
         if example.is_file():
             return example
     return p
+
+
+def recipe_names() -> list[str]:
+    """The built-in recipes' names (their file names without .yaml), sorted."""
+    return sorted(p.stem for p in recipe_files())
+
+
+def unknown_recipe_hint(arg: str | Path) -> str:
+    """For a RECIPE that is neither a file nor a built-in name: "; did you mean 'ptq-int8'? (a built-in
+    recipe; optimize-cli recipes lists them)", or "" when no name is close (or it looks like a path)."""
+    import difflib
+
+    p = Path(arg)
+    if len(p.parts) != 1:
+        return ""
+    stem = p.name[:-5] if p.name.endswith(".yaml") else p.name
+    close = difflib.get_close_matches(stem, recipe_names(), n=1, cutoff=0.6)
+    if not close:
+        return ""
+    return f"; did you mean '{close[0]}'? (a built-in recipe; 'optimize-cli recipes' lists them)"
+
+
+def search_recipe_names() -> list[str]:
+    """The built-in recipes with a `search:` section (read with safe_load; no recipe validation)."""
+    import yaml
+
+    out = []
+    for p in recipe_files():
+        try:
+            doc = yaml.safe_load(p.read_text(encoding="utf-8"))
+        except (OSError, yaml.YAMLError):
+            continue
+        if isinstance(doc, dict) and "search" in doc:
+            out.append(p.stem)
+    return sorted(out)

@@ -8,7 +8,8 @@ import math
 from pathlib import Path
 from typing import Any, Optional
 
-from .errors import InputError
+from .errors import InputError, RecipeError
+from .measure.metrics import FRACTION_METRICS
 from .models.files import path_problem, read_bounded
 from .report.figures import (
     compression_ratio,
@@ -21,7 +22,19 @@ from .report.figures import (
     result_sparsity,
     speedup,
 )
-from .report.format import fmt_change, fmt_compressed, fmt_int, fmt_ms, fmt_number, fmt_pct, fmt_ratio, fmt_speed
+from .report.format import (
+    fmt_change,
+    fmt_compressed,
+    fmt_int,
+    fmt_ms,
+    fmt_pct,
+    fmt_points,
+    fmt_ratio,
+    fmt_sig,
+    fmt_speed,
+    fmt_value,
+    text_width,
+)
 from .report.schema import SCHEMA_VERSION
 from .report.targets import compare_target_figures, compare_target_rows
 
@@ -32,6 +45,11 @@ _REQUIRED = ("baseline", "result")
 MAX_REPORT_BYTES = 64 * 2**20
 #: digits of the largest integer a report may hold (float64 reaches 1.8e308)
 _MAX_DIGITS = 300
+
+
+class NotAReport(RecipeError, InputError):
+    """A file given to compare is missing, not JSON or not a report: a usage error (exit 2). Still an
+    InputError for callers that catch that."""
 
 
 class _TooLarge(Exception):
@@ -55,11 +73,13 @@ def _report_file(p: Path) -> Path:
     """`p` or, for a run directory, its report.json: a regular file (never a device or a FIFO)."""
     why = path_problem(p)
     if why is not None:
-        raise InputError(f"{p}: no such file" if why.startswith("no such") else f"{p}: {why}")
+        if why.startswith("no such"):
+            raise NotAReport(f"{p}: no such file")
+        raise InputError(f"{p}: {why}")  # a device, a FIFO, unreadable: it cannot be loaded (exit 3)
     if p.is_dir():
         cand = p / "report.json"
         if path_problem(cand, dir_ok=False) is not None:
-            raise InputError(f"{p}: a directory without report.json")
+            raise NotAReport(f"{p}: a directory without report.json")
         return cand
     return p
 
@@ -69,24 +89,24 @@ def _load(path) -> dict:
     try:
         text = read_bounded(p, MAX_REPORT_BYTES, "report").decode("utf-8")
     except UnicodeDecodeError as e:
-        raise InputError(f"{p}: cannot read ({e})") from e
+        raise NotAReport(f"{p}: cannot read ({e})") from e
     try:
         data = json.loads(text, parse_int=_parse_int, parse_float=_parse_float, parse_constant=_parse_float)
     except json.JSONDecodeError as e:
-        raise InputError(f"{p}: not valid JSON (line {e.lineno}: {e.msg})") from e
+        raise NotAReport(f"{p}: not valid JSON (line {e.lineno}: {e.msg})") from e
     except _TooLarge as e:
         raise InputError(f"{p}: not an optimize-cli report: it holds {e}, beyond any figure a run records") from None
     except RecursionError:
-        raise InputError(f"{p}: not an optimize-cli report (JSON nested too deeply)") from None
+        raise NotAReport(f"{p}: not an optimize-cli report (JSON nested too deeply)") from None
     if not isinstance(data, dict):
-        raise InputError(f"{p}: not an optimize-cli report (expected a JSON object)")
+        raise NotAReport(f"{p}: not an optimize-cli report (expected a JSON object)")
     version = data.get("schema_version")
     if version != SCHEMA_VERSION:
-        raise InputError(f"{p}: not an optimize-cli report.json with schema_version {SCHEMA_VERSION} "
+        raise NotAReport(f"{p}: not an optimize-cli report.json with schema_version {SCHEMA_VERSION} "
                          f"(found schema_version {version!r})")
     for key in _REQUIRED:
         if not isinstance(data.get(key), dict):
-            raise InputError(f"{p}: report has no {key!r} object")
+            raise NotAReport(f"{p}: report has no {key!r} object")
     data["_file"] = str(p)
     return data
 
@@ -165,8 +185,14 @@ def _cell(s: str) -> str:
     return s.replace("|", "\\|").replace("\n", " ")
 
 
-def _f_num(v, signed: bool = False) -> str:
-    return fmt_number(v, 4, MISSING, signed)
+def _f_metric(v, metric: str) -> str:
+    """A metric value as report.md shows it: an accuracy as percent ("95.37%")."""
+    return fmt_value(v, metric in FRACTION_METRICS, MISSING)
+
+
+def _f_change(d, metric: str) -> str:
+    """A metric change as report.md words it: "worse by 1.37 pts"."""
+    return fmt_change(d, lambda v: fmt_points(v, metric in FRACTION_METRICS), MISSING)
 
 
 def _f_int(v) -> str:
@@ -184,7 +210,7 @@ def _deployable_rows(runs: list) -> list:
     def cell(d) -> str:
         if d is None:
             return MISSING
-        return f"{d['bytes']:,}" + (f" ({d['ratio']:.3f} of PTQ)" if d["ratio"] is not None else "")
+        return f"{d['bytes']:,}" + (f" ({fmt_sig(d['ratio'])} of PTQ)" if d["ratio"] is not None else "")
     return [(f"Deployable bytes, {n}", MISSING, [cell(r["deployable"].get(n)) for r in runs]) for n in names]
 
 
@@ -198,8 +224,8 @@ def _grid(runs: list, first: dict) -> tuple[list[str], list[tuple[str, str, list
     rows = [
         ("Path", "float32 TFLite", [r["path"] for r in runs]),
         *_deployable_rows(runs),
-        (label, _f_num(b["accuracy"]), [_f_num(r["accuracy"]) for r in runs]),
-        (f"{label} vs baseline", MISSING, [fmt_change(r["accuracy_drop"], _f_num, MISSING) for r in runs]),
+        (label, _f_metric(b["accuracy"], first["metric"]), [_f_metric(r["accuracy"], r["metric"]) for r in runs]),
+        (f"{label} vs baseline", MISSING, [_f_change(r["accuracy_drop"], r["metric"]) for r in runs]),
         ("TFLite bytes", _f_int(b["tflite_bytes"]), [_f_int(r["tflite_bytes"]) for r in runs]),
         ("Compressed bytes (saved)", fmt_compressed(b["compressed_bytes"], bsaved, MISSING),
          [fmt_compressed(r["compressed_bytes"], r["compression_saved_percent"], MISSING) for r in runs]),
@@ -216,7 +242,7 @@ def _grid(runs: list, first: dict) -> tuple[list[str], list[tuple[str, str, list
         rb = r["baseline"]
         if (rb["tflite_bytes"], rb["accuracy"]) != (b["tflite_bytes"], b["accuracy"]):
             notes.append(f"{r['name']} was measured against a different baseline (accuracy "
-                         f"{_f_num(rb['accuracy'])}, {_f_int(rb['tflite_bytes'])} bytes); its ratio, change and "
+                         f"{_f_metric(rb['accuracy'], r['metric'])}, {_f_int(rb['tflite_bytes'])} bytes); its ratio, change and "
                          f"speedup are relative to its own baseline.")
     return ["", "Baseline"] + [r["name"] for r in runs], rows, notes
 
@@ -235,26 +261,41 @@ def _markdown(runs: list, first: dict) -> str:
 
 def _table(runs: list, first: dict, width: Optional[int] = None) -> str:
     """An aligned terminal table (rich): labels on the left, figures right-aligned, cells never split
-    inside a word; wider than the terminal, the columns wrap between words."""
+    inside a word; wider than the terminal, the columns wrap between words. A run's name (a column
+    header) is not split either while the names fit: rich's layout first, and where it would fold a name,
+    the run columns as wide as their names' longest words (the others wrap to make room)."""
     import io
 
     from rich.console import Console
-    from rich.table import Table
     from rich.text import Text
 
     header, rows, notes = _grid(runs, first)
-    t = Table(box=None, pad_edge=False, show_edge=False, header_style="bold")
-    t.add_column(header[0], no_wrap=True)
-    for h in header[1:]:
-        t.add_column(h, justify="right", overflow="fold")
-    for label, base_cell, cells in rows:
-        t.add_row(*(Text(c) for c in [label, base_cell] + cells))
-    buf = io.StringIO()
-    console = Console(file=buf, width=width or 200, highlight=False, no_color=True, soft_wrap=False)
-    console.print(t)
+    mins = [max(text_width(w) for w in h.split() or [""]) for h in header[1:]]
+    words = [w for h in header[1:] for w in h.split()]
+    for fixed in (None, mins):
+        buf = io.StringIO()
+        console = Console(file=buf, width=width or 200, highlight=False, no_color=True, soft_wrap=False)
+        console.print(_rich_grid(header, rows, fixed))
+        shown = set(buf.getvalue().split())
+        if all(w in shown for w in words):
+            break
     for n in notes:
         console.print(Text(f"Note: {n}"), soft_wrap=True)
     return "\n".join(line.rstrip() for line in buf.getvalue().rstrip("\n").splitlines())
+
+
+def _rich_grid(header: list[str], rows: list, widths: Optional[list[int]]):
+    """The rich Table of `_table`; `widths`: the run columns' fixed widths (None: rich chooses)."""
+    from rich.table import Table
+    from rich.text import Text
+
+    t = Table(box=None, pad_edge=False, show_edge=False, header_style="bold")
+    t.add_column(header[0], overflow="fold")
+    for i, h in enumerate(header[1:]):
+        t.add_column(h, justify="right", overflow="fold", width=None if widths is None or i == 0 else widths[i])
+    for label, base_cell, cells in rows:
+        t.add_row(*(Text(c) for c in [label, base_cell] + cells))
+    return t
 
 
 def compare_reports(paths, as_json: bool = False, fmt: str = "md", width: Optional[int] = None) -> str:
@@ -262,7 +303,8 @@ def compare_reports(paths, as_json: bool = False, fmt: str = "md", width: Option
     table across runs (rows = metrics; columns = Baseline from the first report, then one per run named by
     recipe.name): ``fmt`` "md" a Markdown table, "table" an aligned terminal table ``width`` columns wide,
     "json" (or ``as_json``) a JSON list with one object of the same figures per run.
-    Raises InputError naming the file when one is missing or is not a report."""
+    Raises NotAReport (exit 2) naming the file when one is missing or is not a report, InputError (exit 3)
+    for a report holding an impossible figure."""
     paths = list(paths)
     if not paths:
         raise InputError("compare: no report.json given")
@@ -276,4 +318,4 @@ def compare_reports(paths, as_json: bool = False, fmt: str = "md", width: Option
     return _markdown(runs, runs[0])
 
 
-__all__ = ["FORMATS", "compare_reports"]
+__all__ = ["FORMATS", "NotAReport", "compare_reports"]

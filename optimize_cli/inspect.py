@@ -19,8 +19,17 @@ _H5_SUFFIXES = (".h5", ".hdf5")
 _HDF5_MAGIC = b"\x89HDF\r\n\x1a\n"
 
 
+#: files that are data, not models: refused by name before anything is imported
+_DATA_SUFFIXES = {".npz": "a NumPy .npz data file", ".npy": "a NumPy .npy array", ".csv": "a CSV file",
+                  ".tfrecord": "a TFRecord data file", ".json": "a JSON file", ".yaml": "a YAML file (a recipe?)",
+                  ".yml": "a YAML file (a recipe?)"}
+_ZIP_MAGIC = b"PK\x03\x04"
+_EXPECTED = "expected a .tflite file, a SavedModel directory, or a .h5 / .keras file"
+
+
 def _detect(p: Path) -> str:
-    """tflite | saved_model | h5 | keras, or InputError."""
+    """tflite | saved_model | h5 | keras, or InputError: from the name and the first bytes, before any
+    library is imported (a data file, or a .h5 / .keras that is not one, is refused at once)."""
     if p.is_dir():
         if (p / "saved_model.pb").is_file() or (p / "saved_model.pbtxt").is_file():
             return "saved_model"
@@ -29,11 +38,17 @@ def _detect(p: Path) -> str:
     suffix = p.suffix.lower()
     if head[4:8] == b"TFL3" or suffix in _TFLITE_SUFFIXES:
         return "tflite"
-    if head == _HDF5_MAGIC or suffix in _H5_SUFFIXES:
+    if head == _HDF5_MAGIC:
         return "h5"
+    if suffix in _DATA_SUFFIXES:
+        raise InputError(f"{p}: {_DATA_SUFFIXES[suffix]}, not a model ({_EXPECTED})")
+    if suffix in _H5_SUFFIXES:
+        raise InputError(f"{p}: not an HDF5 file (its first bytes are not HDF5's signature); {_EXPECTED}")
     if suffix == ".keras":
+        if head[:4] != _ZIP_MAGIC:
+            raise InputError(f"{p}: not a Keras .keras file (not a zip archive)")
         return "keras"
-    raise InputError(f"{p}: not a model (expected a .tflite file, a SavedModel directory, or a .h5 / .keras file)")
+    raise InputError(f"{p}: not a model ({_EXPECTED})")
 
 
 def inspect_model(path, trust_model: bool = False) -> dict:

@@ -39,6 +39,8 @@ class Reporter:
         self.rich = (not quiet) and (interactive if rich_progress is None else rich_progress)
         self._progress = None
         self._task = None
+        self._status = None  # the spinner of the current step (rich), and its text
+        self._status_text = ""
         self._t0 = time.monotonic()
 
     # ---- plain messages
@@ -58,6 +60,43 @@ class Reporter:
             self.console.print(f"[yellow]warning:[/yellow] {message}")
         else:
             self.log(f"warning: {message}")
+
+    @property
+    def step_text(self) -> str:
+        """The words of the step being shown on a terminal ("" when none)."""
+        return self._status_text if self._status is not None else ""
+
+    # ---- a step of unknown length before the first task ("loading TensorFlow")
+    @contextmanager
+    def step(self, description: str):
+        """What the run is doing while nothing else shows (importing TensorFlow, loading the model): a
+        spinner on a terminal (rich status, erased when the step ends), one line elsewhere. A step inside a
+        step takes over the spinner's text and gives it back when it ends."""
+        if self.quiet:
+            yield
+            return
+        text = f"{description}…"
+        if not self.rich:
+            self.log(text)
+            yield
+            return
+        from rich.markup import escape
+
+        if self._status is not None:  # nested: the same spinner, the inner step's words
+            outer, self._status_text = self._status_text, text
+            self._status.update(escape(text))
+            try:
+                yield
+            finally:
+                self._status_text = outer
+                self._status.update(escape(outer))
+            return
+        self._status, self._status_text = self.console.status(escape(text)), text
+        try:
+            with self._status:
+                yield
+        finally:
+            self._status = None
 
     # ---- a unit of work with epochs
     @contextmanager
@@ -80,7 +119,8 @@ class Reporter:
         from rich.progress import Progress
 
         prog = Progress(*progress_columns(self.console.width, total, description), console=self.console, transient=True)
-        tid = prog.add_task(description, total=total, info="", batch="")
+        label = fit_label(description, label_width(self.console.width, total, description)) if total else description
+        tid = prog.add_task(label, total=total, info="", batch="")
         mark = "[green]✓[/green]"
         try:
             with prog:
@@ -110,6 +150,39 @@ def fmt_elapsed(seconds: float) -> str:
 
 #: below this terminal width the bar is left out first; the counts, elapsed time and ETA stay
 BAR_MIN_WIDTH = 100
+#: the cells the last epoch's figures keep before the label is cut ("loss 0.0234 accuracy 0.99")
+INFO_WIDTH = 24
+
+
+def _counts_width(total: int) -> int:
+    """The cells of the columns that always stay: n/N, batches, elapsed, "eta", remaining (with gaps)."""
+    return (2 * len(str(total)) + 2) + 16 + 8 + 4 + 6
+
+
+def _widths(width: int, total: int, description: str) -> tuple[int, bool]:
+    """(label cells, whether the bar is shown) of a task's live line: the bar only where the label (up to
+    30 cells) and the figures still fit beside it; the label is shortened first, the last epoch's figures
+    keep INFO_WIDTH cells ("loss 0.0234 accuracy …")."""
+    kept = _counts_width(total)
+    bar = width >= BAR_MIN_WIDTH and width - kept - 21 - INFO_WIDTH - 2 >= min(len(description) or 48, 30)
+    kept += 21 if bar else 0
+    return max(12, min(len(description) or 48, width - kept - INFO_WIDTH - 2)), bar
+
+
+def label_width(width: int, total: int, description: str) -> int:
+    """The cells a task's label gets on a terminal ``width`` columns wide."""
+    return _widths(width, total, description)[0]
+
+
+def fit_label(description: str, cells: int) -> str:
+    """The label in ``cells``: whole, or cut after its last whole word that fits, with "…" ("stage 1
+    prune: fine-tune 20 epochs" in 14 cells is "stage 1 prune…")."""
+    if len(description) <= cells:
+        return description
+    head = description[: cells - 1]
+    whole = description[cells - 1] in " :,;"  # the cut falls at the end of a word
+    cut = head if whole or " " not in head else head.rsplit(" ", 1)[0]
+    return cut.rstrip(" :,;") + "…"
 
 
 def progress_columns(width: int, total: Optional[int], description: str = "") -> list:
@@ -133,15 +206,14 @@ def progress_columns(width: int, total: Optional[int], description: str = "") ->
     def cut(n: int) -> Column:  # a text cut with … at n cells
         return Column(no_wrap=True, overflow="ellipsis", max_width=max(n, 1))
 
+    desc, bar = _widths(width, total, description)
     digits = len(str(total))
     counts = [(MofNCompleteColumn(table_column=Column(no_wrap=True, width=2 * digits + 1)), 2 * digits + 1),
               (TextColumn("{task.fields[batch]}", table_column=cut(15)), 15),
               (TimeElapsedColumn(table_column=Column(no_wrap=True, width=7)), 7),
               (TextColumn("eta", table_column=Column(no_wrap=True, width=3)), 3),
               (TimeRemainingColumn(compact=True, table_column=Column(no_wrap=True, width=5)), 5)]
-    bar = width >= BAR_MIN_WIDTH
     kept = sum(w + 1 for _, w in counts) + (21 if bar else 0)
-    desc = max(12, min(len(description) or 48, width - kept - 8))  # then the last epoch's figures in what is left
     cols = [TextColumn("{task.description}", table_column=cut(desc))] + [c for c, _ in counts]
     if bar:
         cols.insert(1, BarColumn(bar_width=20))

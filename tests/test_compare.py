@@ -56,8 +56,8 @@ def test_compare_markdown_has_baseline_and_one_column_per_run(two_reports):
     assert lines[0] == "|  | Baseline | ptq-int8 | prune-cluster-pcqat |"
     assert lines[1] == "|---|---:|---:|---:|"
     rows = {line.split("|")[1].strip(): [c.strip() for c in line.split("|")[2:-1]] for line in lines[2:]}
-    assert rows["Accuracy"] == ["0.9537", "0.9500", "0.9400"]
-    assert rows["Accuracy vs baseline"] == ["–", "worse by 0.0037", "worse by 0.0137"]
+    assert rows["Accuracy"] == ["95.37%", "95.00%", "94.00%"]  # as report.md shows them
+    assert rows["Accuracy vs baseline"] == ["–", "worse by 0.37 pts", "worse by 1.37 pts"]
     assert rows["TFLite bytes"] == ["528,128", "140,000", "140,000"]
     assert rows["Compressed bytes (saved)"] == ["490,000 (7.22%)", "115,000 (17.86%)", "70,000 (50.00%)"]
     assert rows["Compression ratio"] == ["1.00x", "4.26x", "7.00x"]
@@ -112,7 +112,7 @@ def test_compare_bad_files_raise_input_error_naming_the_file(tmp_path, two_repor
         assert str(bad) in str(e.value)
 
 
-def test_cli_compare_prints_markdown_and_exits_3_on_missing(two_reports, tmp_path):
+def test_cli_compare_prints_markdown_and_exits_2_on_missing_or_not_json(two_reports, tmp_path):
     from click.testing import CliRunner
 
     from optimize_cli.cli import main
@@ -121,7 +121,21 @@ def test_cli_compare_prints_markdown_and_exits_3_on_missing(two_reports, tmp_pat
     r = CliRunner().invoke(main, ["compare", str(a), str(b)])
     assert r.exit_code == 0 and "| Baseline | ptq-int8 |" in r.output
     r = CliRunner().invoke(main, ["compare", str(a), str(tmp_path / "nope.json")])
-    assert r.exit_code == 3 and "nope.json" in r.output
+    assert r.exit_code == 2 and "nope.json" in r.output  # a usage error: the argument is not a report
+    (tmp_path / "notes.txt").write_text("hello")
+    r = CliRunner().invoke(main, ["compare", str(tmp_path / "notes.txt")])
+    assert r.exit_code == 2 and "not valid JSON" in r.output
+    r = CliRunner().invoke(main, ["compare", str(tmp_path)])  # a folder without report.json
+    assert r.exit_code == 2, r.output
+
+
+def test_compare_table_never_folds_a_run_name_at_80_columns(tmp_path):
+    a, b = tmp_path / "a.json", tmp_path / "b.json"
+    a.write_text(json.dumps(report("ptq-int8", [], "int8")))
+    b.write_text(json.dumps(report("prune-cluster-pcqat-distill", ["prune", "cluster", "qat"], "int8")))
+    table = compare_reports([a, b], fmt="table", width=80)
+    assert all(len(line) <= 80 for line in table.splitlines()), table
+    assert "prune-cluster-pcqat-distill" in table.split() and "ptq-int8" in table.split(), table
 
 
 # ------------------------------------------------------------------- compare agrees with report.md
@@ -307,3 +321,17 @@ def test_compare_a_report_of_300_digits_still_renders(tmp_path):
     p = tmp_path / "report.json"
     p.write_text(json.dumps(doc))
     assert "| TFLite bytes |" in compare_reports([p])
+
+
+def test_cli_compare_table_into_a_pipe_is_one_line_per_row(two_reports):
+    from click.testing import CliRunner
+
+    from optimize_cli.cli import main
+
+    a, b = two_reports
+    out = CliRunner(env={"COLUMNS": "60"}).invoke(main, ["compare", str(a), str(b), "--format", "table"]).output
+    lines = out.splitlines()
+    assert lines[0].split() == ["Baseline", "ptq-int8", "prune-cluster-pcqat"]
+    row = next(line for line in lines if line.startswith("Compressed bytes (saved)"))
+    assert row.split("  ")[-1].strip() == "70,000 (50.00%)" and "115,000 (17.86%)" in row
+    assert next(line for line in lines if line.startswith("Path")).endswith("prune → cluster → qat → int8")

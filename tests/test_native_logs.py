@@ -79,3 +79,37 @@ def test_quiet_pcqat_run_prints_nothing_on_stderr(tmp_path):
     assert proc.returncode == 0, proc.stderr.decode()
     assert proc.stderr == b""
     assert b"result" in proc.stdout
+
+
+@pytest.mark.slow
+def test_inspect_of_a_keras_model_keeps_tensorflow_native_log_off_stderr(tmp_path):
+    """`inspect` imports TensorFlow for a SavedModel: its native log (absl's warning, oneDNN, CUDA probing,
+    printed twice before) stays off stderr; the table is on stdout."""
+    env = {k: v for k, v in os.environ.items() if k != "OPTIMIZE_CLI_NATIVE_LOGS"}
+    proc = subprocess.run([sys.executable, "-m", "optimize_cli", "inspect", str(ROOT / "sample_models/digits_cnn")],
+                          capture_output=True, text=True, timeout=300, env=env)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert "totals:" in proc.stdout
+    assert proc.stderr == "", proc.stderr
+
+
+def test_inspect_refuses_data_files_by_name_and_magic_bytes_without_tensorflow(tmp_path):
+    """A data file, or a .h5 / .keras that is not one, is refused at once (exit 3) from its name and first
+    bytes: no TensorFlow import, no native log."""
+    fake_h5 = tmp_path / "m.h5"
+    fake_h5.write_bytes(b"this is not hdf5")
+    fake_keras = tmp_path / "m.keras"
+    fake_keras.write_bytes(b"not a zip at all")
+    code = ("import sys, json\nfrom click.testing import CliRunner\nfrom optimize_cli.cli import main\nout = {}\n"
+            "for p in sys.argv[1:]:\n    r = CliRunner().invoke(main, ['inspect', p])\n"
+            "    out[p] = [r.exit_code, r.stderr]\nout['tf'] = 'tensorflow' in sys.modules\nprint(json.dumps(out))\n")
+    files = [str(ROOT / "sample_models/digits.npz"), str(fake_h5), str(fake_keras)]
+    proc = subprocess.run([sys.executable, "-c", code, *files], capture_output=True, text=True, timeout=120)
+    import json
+
+    out = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert out.pop("tf") is False
+    assert out[files[0]] == [3, f"error: {files[0]}: a NumPy .npz data file, not a model (expected a .tflite "
+                                "file, a SavedModel directory, or a .h5 / .keras file)\n"]
+    assert out[files[1]][0] == 3 and "not an HDF5 file" in out[files[1]][1]
+    assert out[files[2]][0] == 3 and "not a zip archive" in out[files[2]][1]

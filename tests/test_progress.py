@@ -10,7 +10,7 @@ import pytest
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, TimeElapsedColumn, TimeRemainingColumn
 
-from optimize_cli.progress import Reporter, progress_columns
+from optimize_cli.progress import Reporter, fit_label, label_width, progress_columns
 
 
 def _reporter(width: int) -> tuple[Reporter, io.StringIO]:
@@ -96,3 +96,45 @@ def test_a_live_line_at_narrow_widths_keeps_counts_batches_elapsed_and_eta(width
     line = _plain(buf.getvalue()).splitlines()[0]
     assert len(line) <= width and "━" not in line
     assert re.search(r" 1/3 batch 12/20 0:00:\d\d eta ", line), line
+
+
+def test_at_80_columns_the_label_is_shortened_first_and_count_and_loss_stay():
+    from rich.progress import Progress
+
+    desc = "stage 1 prune: fine-tune 20 epochs"
+    buf = io.StringIO()
+    console = Console(file=buf, width=80, force_terminal=True, no_color=True)
+    prog = Progress(*progress_columns(80, 20, desc), console=console)
+    label = fit_label(desc, label_width(80, 20, desc))  # as Reporter.task gives it
+    tid = prog.add_task(label, total=20, info="loss 0.0234 accuracy 0.9952", batch="batch 12/20")
+    prog.update(tid, advance=20)
+    console.print(prog.make_tasks_table(prog.tasks))
+    line = _plain(buf.getvalue()).splitlines()[0]
+    assert len(line) <= 80 and " 20/20 " in line and "loss 0.0234" in line, line
+    assert line.startswith("stage 1 prune… "), line  # shortened at a word, still naming the stage
+    wide = [type(c) for c in progress_columns(140, 20, desc)]
+    assert BarColumn in wide
+
+
+def test_a_step_is_one_line_in_a_log_and_a_spinner_on_a_terminal(capsys):
+    rep = Reporter(console=Console(file=io.StringIO()), rich_progress=False)
+    with rep.step("loading TensorFlow"):
+        pass
+    with rep.step("loading the model"), rep.step("checking the Keras 3 translation"):
+        pass
+    err = capsys.readouterr().err.splitlines()
+    assert [line.split("] ", 1)[1] for line in err] == ["loading TensorFlow…", "loading the model…",
+                                                         "checking the Keras 3 translation…"]
+    rep, buf = _reporter(80)
+    with rep.step("loading TensorFlow"):
+        assert rep.step_text == "loading TensorFlow…"
+        with rep.step("checking the Keras 3 translation"):
+            assert rep.step_text == "checking the Keras 3 translation…"  # the same spinner, its words
+        assert rep.step_text == "loading TensorFlow…"
+    assert rep.step_text == ""
+    assert "loading TensorFlow…" in buf.getvalue()
+    assert not _plain(buf.getvalue()).strip()  # the spinner is erased when the step ends
+    quiet = Reporter(quiet=True, console=Console(file=io.StringIO()))
+    with quiet.step("loading TensorFlow"):
+        pass
+    assert capsys.readouterr().err == ""

@@ -199,8 +199,22 @@ EXAMPLES = {
 }
 
 
+#: each command's line in `optimize-cli --help`: whole at 80 columns (click cuts a longer docstring with "...")
+SHORT_HELP = {
+    "run": "Run a recipe: stages, export, measurement, report.",
+    "validate": "Check recipes: schema, tree rules, model and data paths.",
+    "recipes": "List the built-in recipes: name, path, description.",
+    "tree": "Draw the deployment tree and the recipes that walk it.",
+    "schema": "Print the JSON Schema of the recipe or of report.json.",
+    "inspect": "Show a model's layers, sizes, sparsity, unique weights.",
+    "compare": "One table across runs from their report.json files.",
+    "completion": "Print the shell completion script (bash, zsh, fish).",
+    "search": "Search a recipe's spaces for the best recipes (Optuna).",
+}
+
+
 #: the commands that run TensorFlow for a while: their native logging goes to a file (quiet.native_logs_to_file)
-NATIVE_LOG_COMMANDS = ("run", "search")
+NATIVE_LOG_COMMANDS = ("run", "search", "inspect")
 
 
 def _native_logs_kept_off_the_terminal(callback):
@@ -228,6 +242,8 @@ def _register() -> None:
             lines = EXAMPLES[command.name].splitlines()
             command.epilog = "\b\nExample" + ("s" if len(lines) > 1 else "") + ":\n" + "\n".join(
                 f"  {line}" for line in lines)
+        if command.name in SHORT_HELP and not command.short_help:
+            command.short_help = SHORT_HELP[command.name]
         if command.name in NATIVE_LOG_COMMANDS:
             command.callback = _native_logs_kept_off_the_terminal(command.callback)
         main.add_command(command)

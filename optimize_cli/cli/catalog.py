@@ -3,13 +3,14 @@ from __future__ import annotations
 
 import json
 import sys
-from pathlib import Path
 
 import click
 
 from ..builtin import recipe_files
 from ..errors import EXIT_USAGE
+from .completion import RECIPE
 from .options import json_option, output_option
+from .tables import print_table, stdout_console
 from .validate import path_label
 
 
@@ -52,25 +53,34 @@ def recipes(as_json) -> None:
             labels = [path_label(x) for x in (paths or [r])]
             rows.append({"name": r.name, "file": str(p), "path": " | ".join(labels), "paths": labels,
                          "search": paths is not None, "description": r.description})
+    rows.sort(key=lambda row: row["name"])
     if as_json:
         click.echo(json.dumps(rows, indent=2))
         return
+    console = stdout_console()
+    print_table(console, _recipes_table(rows, console))
+
+
+def _recipes_table(rows: list[dict], console):
+    """The table of `recipes`. On a terminal the name never wraps and the other columns wrap at spaces; in a
+    pipe each recipe is one line, nothing cut (`optimize-cli recipes | grep distill`)."""
     from rich.markup import escape
     from rich.table import Table
 
-    from ..progress import stdout_console
-
+    terminal = console.is_terminal
     t = Table(show_edge=False, box=None, pad_edge=False)
-    for c in ("name", "path", "description"):
-        t.add_column(c, overflow="fold")
+    t.add_column("name", no_wrap=True)
+    for c in ("path", "description"):
+        t.add_column(c, no_wrap=not terminal, overflow="fold" if terminal else "ignore")
     for row in rows:
         name = escape(row["name"]) + (" [cyan](search)[/cyan]" if row["search"] else "")
-        t.add_row(name, escape("\n".join(row["paths"]) or "-"), escape(row["description"]))
-    stdout_console().print(t)
+        paths = ("\n" if terminal else " | ").join(row["paths"]) or "-"
+        t.add_row(name, escape(paths), escape(row["description"]))
+    return t
 
 
 @click.command()
-@click.argument("recipe", required=False, type=click.Path(path_type=Path))
+@click.argument("recipe", required=False, type=RECIPE)
 def tree(recipe) -> None:
     """Draw the deployment tree, naming the built-in recipe that walks each path; with RECIPE (a file or a
     built-in name), the paths that recipe walks: every path a search recipe may take."""

@@ -8,6 +8,7 @@ from pathlib import Path
 import click
 
 from .options import json_option
+from .tables import PIPE_WIDTH
 
 EPILOG = """\b
 Examples:
@@ -28,5 +29,7 @@ def compare(reports, fmt, as_json) -> None:
 
     if fmt is None:
         fmt = "json" if as_json else ("table" if sys.stdout.isatty() else "md")
-    width = shutil.get_terminal_size((100, 24)).columns if fmt == "table" else None
+    width = None
+    if fmt == "table":  # into a pipe: one line per row, nothing wrapped
+        width = shutil.get_terminal_size((100, 24)).columns if sys.stdout.isatty() else PIPE_WIDTH
     click.echo(compare_reports(list(reports), as_json=as_json, fmt=fmt, width=width))

@@ -12,7 +12,10 @@ CLI_PATHS = ("Paths given here are relative to the current directory; paths in t
 
 
 def set_option(help: str = "Override a recipe value, e.g. stages.0.epochs=2."):
-    return click.option("--set", "sets", multiple=True, metavar="KEY=VALUE", help=f"{help} {CLI_PATHS}")
+    from .completion import complete_set
+
+    return click.option("--set", "sets", multiple=True, metavar="KEY=VALUE", help=f"{help} {CLI_PATHS}",
+                        shell_complete=complete_set)
 
 
 def model_option(help: str = "Model path; overrides the recipe's `model`."):

@@ -11,13 +11,14 @@ from pathlib import Path
 import click
 
 from ..errors import Interrupted
+from .completion import RECIPE
 from .options import json_option, mlflow_option, model_option, output_option, quiet_option, set_option
 from .shell import program
-from .step_summary import append_step_summary
+from .step_summary import append_step_summary, summary_report
 
 
 @click.command()
-@click.argument("recipe", type=click.Path(path_type=Path))  # load_recipe says what is wrong with it, in one line
+@click.argument("recipe", type=RECIPE)  # load_recipe says what is wrong with it, in one line
 @model_option()
 @output_option("Output directory (default runs/<recipe name>).")
 @set_option()
@@ -116,13 +117,16 @@ def announce(result, as_json: bool, reporter) -> int:
     from .. import report
 
     rep = result.dump()
-    append_step_summary(report.render_markdown(report.json_ready(rep)), warn=_warn)
+    append_step_summary(report.render_markdown(summary_report(report.json_ready(rep))), warn=_warn)
     if as_json:
         _stdout(json.dumps(report.json_summary(rep, out_dir=os.path.abspath(result.output)), indent=2), result)
     else:
         _stdout(report.summary_lines(rep, out_dir=result.output), result)
     if result.missed_gates:
-        failed = ", ".join(f"{g.name} (limit {g.limit}, got {g.value})" for g in result.missed_gates)
+        from ..report.gates import fmt_gate
+
+        failed = ", ".join(f"{g.name} (limit {fmt_gate(rep, g.name, g.limit)}, got {fmt_gate(rep, g.name, g.value)})"
+                           for g in result.missed_gates)
         reporter.console.print(f"[bold red]gate missed:[/bold red] {failed}", highlight=False)
     return result.exit_code
 

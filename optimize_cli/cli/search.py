@@ -9,19 +9,26 @@ from typing import Optional
 
 import click
 
+from .completion import RECIPE
 from .options import json_option, mlflow_option, output_option, quiet_option
 from .types import SECONDS
 
+#: never rewrapped (click's \b): the package name is one word, not split at its hyphen
+EPILOG = """\b
+Workers on many machines share a PostgreSQL study; its driver is an extra:
+  pip install 'optimize-cli[postgres]'
+"""
 
-@click.command()
-@click.argument("recipe", type=click.Path(path_type=Path), required=False)
+
+@click.command(epilog=EPILOG)
+@click.argument("recipe", type=RECIPE, required=False)
 @click.option("--trials", type=click.IntRange(min=1), help="Finished trials the study holds in total "
               "(default: search.trials).")
 @click.option("--timeout", type=SECONDS, help="Start no new trial after S seconds.")
 @click.option("--workers", type=click.IntRange(min=1, max=64), default=1, show_default=True,
               help="Trials run at once (local worker processes).")
-@click.option("--storage", help="Optuna RDB storage URL, e.g. postgresql://USER@HOST:PORT/DB (needs "
-              "optimize-cli[postgres]) for workers on many machines (default: SQLite file DIR/study.db).")
+@click.option("--storage", help="Optuna RDB storage URL, e.g. postgresql://USER@HOST:PORT/DB (the postgres "
+              "extra, below) for workers on many machines (default: SQLite file DIR/study.db).")
 @click.option("--study", "study_name", help="Study name in the storage (default: the recipe's name).")
 @output_option("Output directory (default runs/<recipe name>).")
 @click.option("--resume", is_flag=True, help="Continue the study in DIR.")

@@ -24,15 +24,16 @@ from rich.console import Console
 
 from ..progress import fmt_elapsed
 from ..search import front
-from ..search.tables import is_fraction, params_text, show
+from ..search.tables import figures_text, is_fraction, params_text, show
 
 #: rows of the live table
 TOP = 10
 _STAMP = re.compile(r"^\[\s*[\d.]+s\]\s*")
 
 
-def log_line(t, objectives: list[str]) -> str:
-    """The stderr line of a finished trial (an Optuna FrozenTrial), without the study-wide tail."""
+def log_line(t, objectives: list[str], fraction: bool = False) -> str:
+    """The stderr line of a finished trial (an Optuna FrozenTrial), without the study-wide tail; its
+    figures formatted like every report (`fraction`: drops in percentage points)."""
     r = front.record(t, objectives)
     head = f"trial {r['number']:04d} {r['state']}"
     if r["seconds"] is not None:
@@ -40,8 +41,7 @@ def log_line(t, objectives: list[str]) -> str:
     head += front.note(r)
     if r["state"] != "complete":
         return f"{head}: {r['reason'] or 'stopped'}"
-    figs = " ".join(f"{k}={front.show_value(v)}" for k, v in r["values"].items())
-    return f"{head}: {figs}; gates {'passed' if r['passed'] else 'missed'}"
+    return f"{head}: {figures_text(r['values'], fraction)}; gates {'passed' if r['passed'] else 'missed'}"
 
 
 def short_params(params: dict, labels: dict) -> str:
@@ -84,13 +84,12 @@ def eta_seconds(records: list[dict], total: int, workers: int) -> Optional[float
     return statistics.median(times) * math.ceil(left / max(workers, 1))
 
 
-def study_tail(records: list[dict], objectives: list[str], total: int, workers: int) -> str:
+def study_tail(records: list[dict], objectives: list[str], total: int, workers: int, fraction: bool = False) -> str:
     """"(3/12); best so far 0001: compressed_bytes=…; ETA 2 min 10 s" for a finished trial's line."""
     parts = [f"({len(counted(records))}/{total})"]
     best = best_first(records, objectives)
     if best and best[0]["passed"]:
-        figs = " ".join(f"{k}={front.show_value(v)}" for k, v in best[0]["values"].items())
-        parts.append(f"best so far {best[0]['number']:04d}: {figs}")
+        parts.append(f"best so far {best[0]['number']:04d}: {figures_text(best[0]['values'], fraction)}")
     else:
         parts.append("no trial feasible yet")
     eta = eta_seconds(records, total, workers)
@@ -100,9 +99,12 @@ def study_tail(records: list[dict], objectives: list[str], total: int, workers: 
 
 
 def live_table(records: list[dict], objectives: list[str], top: int = TOP, fraction: bool = False,
-               total: Optional[int] = None, running: int = 0):
+               total: Optional[int] = None, running: int = 0, labels: Optional[dict] = None):
     """The rich Table of the `top` best trials so far, with a caption counting every trial (`fraction`:
-    drops in percentage points; `total`: the study's total; `running`: trials running now)."""
+    drops in percentage points; `total`: the study's total; `running`: trials running now; `labels`: the
+    parameters' short names). Only the parameters column wraps, at the spaces between parameters: the
+    other columns never wrap (an objective's header is split at its underscores), so that at 80 columns
+    no name is cut."""
     from rich.markup import escape
     from rich.table import Table
 
@@ -117,11 +119,14 @@ def live_table(records: list[dict], objectives: list[str], top: int = TOP, fract
     t = Table(title="best trials so far", caption=caption, title_justify="left", caption_justify="left",
               header_style="bold")
     for c in ("rank", "trial", "parameters", *objectives, "gates"):
-        t.add_column(c, justify="right" if c in ("rank", *objectives) else "left",
-                     overflow="fold", ratio=3 if c == "parameters" else None)
+        wraps = c == "parameters"
+        t.add_column(c if c not in objectives else c.replace("_", "\n"),
+                     justify="right" if c in ("rank", *objectives) else "left",
+                     overflow="fold" if wraps else "ellipsis", no_wrap=not wraps, ratio=3 if wraps else None)
     for i, r in enumerate(best_first(records, objectives)[:top], 1):
         gates = "[green]passed[/green]" if r["passed"] else "[red]missed[/red]"
-        t.add_row(str(i), f"{r['number']:04d}", escape(params_text(r)),
+        params = short_params(r["params"], labels) if labels else params_text(r)
+        t.add_row(str(i), f"{r['number']:04d}", escape(params),
                   *(show(k, r["values"][k], fraction) for k in objectives), gates)
     return t
 
@@ -159,6 +164,7 @@ class TrialProgress:
         self.running: dict[int, tuple] = {}  # number → (TrialStart, monotonic start)
         self.total: Optional[int] = None
         self.workers = 1
+        self.labels: dict = {}  # the parameters' short names (search_started)
         self.metric: Optional[dict] = None  # read from the first completed trial's report
         self._lock = threading.RLock()  # the workers are threads; the Live display redraws from its own
 
@@ -184,7 +190,7 @@ class TrialProgress:
         with self._lock:
             records = list(self.records.values())
             table = live_table(records, self.objectives, fraction=is_fraction(self.metric), total=self.total,
-                               running=len(self.running))
+                               running=len(self.running), labels=self.labels)
             lines = []
             for start, since in sorted(self.running.values(), key=lambda x: x[0].number):
                 lines.append(Text(f"running trial {start.number:04d} ({start.place}/{start.total}) "
@@ -248,9 +254,10 @@ class TrialProgress:
                 if t.state.name not in ("RUNNING", "WAITING"):
                     self.records[t.number] = front.record(t, self.objectives)
         self.records[trial.number] = front.record(trial, self.objectives)
-        line = log_line(trial, self.objectives)
-        if self.total is not None:
-            line += "; " + study_tail(list(self.records.values()), self.objectives, self.total, self.workers)
         self.metric = self.metric or front.trial_metric(list(self.records.values()))
+        fraction = is_fraction(self.metric)
+        line = log_line(trial, self.objectives, fraction)
+        if self.total is not None:
+            line += "; " + study_tail(list(self.records.values()), self.objectives, self.total, self.workers, fraction)
         self._line(line)
         self._refresh()

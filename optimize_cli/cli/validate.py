@@ -3,11 +3,11 @@ from __future__ import annotations
 
 import json
 import sys
-from pathlib import Path
 
 import click
 
 from ..errors import EXIT_USAGE
+from .completion import RECIPE
 from .options import json_option, model_option, set_option
 
 
@@ -26,7 +26,7 @@ def _problem_lines(e) -> list[str]:
 
 
 @click.command()
-@click.argument("recipes", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.argument("recipes", nargs=-1, required=True, type=RECIPE)
 @set_option("Override a recipe value before checking.")
 @model_option("Model path; overrides the recipes' `model`.")
 @json_option("Print one JSON object per recipe on stdout.")

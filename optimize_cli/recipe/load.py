@@ -32,7 +32,9 @@ def _read(path: Path, file: str) -> tuple[bytes, str]:
     try:
         text_bytes = read_recipe_bytes(path, file)
     except FileNotFoundError:
-        raise RecipeError(f"{file}: recipe file not found") from None
+        from ..builtin import unknown_recipe_hint
+
+        raise RecipeError(f"{file}: recipe file not found{unknown_recipe_hint(file)}") from None
     except IsADirectoryError:
         raise RecipeError(f"{file}: is a directory, not a recipe file") from None
     except OSError as e:

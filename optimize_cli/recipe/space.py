@@ -278,6 +278,12 @@ def parse_space(file: str, raw: dict) -> SearchSpace:
             if s["optional"]:
                 params.append(Param(f"stages.{i}.enabled", ["stages", i, "enabled"], "optional", stage=i))
     params.sort(key=lambda p: (p.kind != "optional", p.name))  # the path first: other values depend on it
+    if not params and "search" not in raw:
+        from ..builtin import search_recipe_names
+
+        raise RecipeError(f"{file}: not a search recipe (it has no search: section and searches no value); "
+                          f"run it with 'optimize-cli run', or search with a built-in search recipe: "
+                          f"{', '.join(search_recipe_names())}")
     if not params:
         raise RecipeError(f"{file}: the search section is there but nothing is searched: give a value as "
                           "{search: [lo, hi]} or {search: {choices: [...]}}, or a stage optional: true")

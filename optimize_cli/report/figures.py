@@ -14,6 +14,7 @@ from .. import tree
 from ..measure import metrics
 from ..measure.metrics import accuracy_drop, higher_is_better, saved_percent
 from ..tree import quant_label  # noqa: F401 - the export label, shown by tables and plots
+from .format import fmt_sig
 
 
 def number(v: Any) -> Optional[float]:
@@ -170,6 +171,6 @@ def deployable_text(report: dict) -> str:
     """"litert 29,920 B (0.96 of int8 PTQ's 31,024 B) · tflm 14,864 B (0.53 of int8 PTQ's 28,032 B)"."""
     parts = []
     for d in deployable(report):
-        vs = f" ({d['ratio']:.3f} of int8 PTQ's {d['ptq_bytes']:,} B)" if d["ratio"] is not None else ""
+        vs = f" ({fmt_sig(d['ratio'])} of int8 PTQ's {d['ptq_bytes']:,} B)" if d["ratio"] is not None else ""
         parts.append(f"{d['name']} {d['bytes']:,} B{vs}")
     return " · ".join(parts)

@@ -1,5 +1,7 @@
-"""The one formatter family for figures shown to people: report.md / report.html, `compare` and
-`inspect`. Each formatter takes the mark shown for a missing value (report: "—", compare: "–",
+"""The one formatter family for figures shown to people: the run summary, report.md / report.html,
+`compare`, `inspect`, the search's lines, live table and search.md. Accuracy changes in percentage points
+("2.41 pts"), bytes with thousands separators ("26,446"), ratios to 3 significant digits ("7.10×",
+"12.3×"); JSON keeps the raw numbers. Each formatter takes the mark shown for a missing value (report: "—", compare: "–",
 inspect: "-"), so the three keep their own look while a figure is formatted in one place."""
 from __future__ import annotations
 
@@ -44,6 +46,14 @@ def fmt_bytes(raw: Optional[int], compressed: Optional[int], missing: str = DASH
     return f"{raw:,} → {compressed:,} ({saved_percent(raw, compressed):.2f}%)"
 
 
+def fmt_size(raw: Optional[int], compressed: Optional[int], missing: str = DASH) -> str:
+    """"14,408 B, zip 6,359 B (tfmot's convention)": a file's bytes and its ZIP_DEFLATED size, said as what
+    they are (not a saving against the baseline)."""
+    if raw is None or compressed is None:
+        return missing
+    return f"{raw:,} B, zip {compressed:,} B (tfmot's convention)"
+
+
 def fmt_compressed(compressed: Optional[float], saved: Optional[float], missing: str = DASH) -> str:
     """"434,879 (17.66%)": ZIP_DEFLATED bytes and the saved percent, when known."""
     if compressed is None:
@@ -51,9 +61,35 @@ def fmt_compressed(compressed: Optional[float], saved: Optional[float], missing:
     return fmt_int(compressed) + ("" if saved is None else f" ({saved:.2f}%)")
 
 
+def fmt_sig(x: float, digits: int = 3) -> str:
+    """``x`` to ``digits`` significant digits, fixed point: "7.10", "12.3", "123", "1,235", "0.0567"."""
+    if x == 0 or not math.isfinite(x):
+        return f"{x:.{digits - 1}f}" if x == 0 else str(x)
+    decimals = max(0, digits - 1 - math.floor(math.log10(abs(x))))
+    text = f"{x:,.{decimals}f}"
+    if decimals and math.floor(math.log10(abs(float(text.replace(",", "")) or 1))) > math.floor(math.log10(abs(x))):
+        text = f"{x:,.{decimals - 1}f}"  # 9.996 rounds up to 10.00: one digit too many
+    return text
+
+
 def fmt_ratio(x: Optional[float], missing: str = DASH, sign: str = "×") -> str:
-    """"7.10×" (a compression ratio or a speedup)."""
-    return missing if x is None else f"{x:.2f}{sign}"
+    """"7.10×", "12.3×" (a compression ratio or a speedup: 3 significant digits)."""
+    return missing if x is None else f"{fmt_sig(x)}{sign}"
+
+
+def fmt_points(d: Optional[float], fraction: bool, missing: str = DASH) -> str:
+    """An amount of an accuracy-type metric (a fraction) in percentage points ("2.41 pts"); of another
+    metric in its units, 4 significant digits ("0.025")."""
+    if d is None:
+        return missing
+    return f"{100 * d:.2f} pts" if fraction else f"{d:.4g}"
+
+
+def fmt_value(v: Optional[float], fraction: bool, missing: str = DASH) -> str:
+    """A metric value: a fraction as percent ("95.37%"), another metric to 4 significant digits."""
+    if v is None:
+        return missing
+    return f"{100 * v:.2f}%" if fraction else f"{v:.4g}"
 
 
 def fmt_ms(x: Optional[float], missing: str = DASH, steps: Sequence[tuple[float, int]] = MS_STEPS) -> str:
@@ -86,9 +122,7 @@ def is_fraction_metric(report: dict) -> bool:
 
 def fmt_metric(report: dict, v: Optional[float], missing: str = DASH) -> str:
     """Accuracy-type metrics as percent ("92.00%"), error metrics as plain numbers ("0.1234")."""
-    if v is None:
-        return missing
-    return f"{100 * v:.2f}%" if is_fraction_metric(report) else f"{v:.4g}"
+    return fmt_value(v, is_fraction_metric(report), missing)
 
 
 def fmt_change(d: Optional[float], magnitude: Callable[[float], str], missing: str = DASH) -> str:
@@ -105,9 +139,7 @@ def fmt_change(d: Optional[float], magnitude: Callable[[float], str], missing: s
 def fmt_drop_amount(report: dict, d: Optional[float], missing: str = DASH) -> str:
     """A drop as an amount (a gate's limit): percentage points for accuracy-type metrics ("1.20 pts"),
     metric units otherwise ("0.025")."""
-    if d is None:
-        return missing
-    return f"{100 * d:.2f} pts" if is_fraction_metric(report) else f"{d:.4g}"
+    return fmt_points(d, is_fraction_metric(report), missing)
 
 
 def fmt_drop(report: dict, d: Optional[float], missing: str = DASH) -> str:
@@ -121,6 +153,6 @@ def fmt_speed(x: Optional[float], missing: str = DASH, sign: str = "×") -> str:
     "0.04× speedup"), "1.00×" when the same. The one wording of a latency change."""
     if x is None or x <= 0:
         return missing
-    if f"{x:.2f}" == "1.00" and f"{1 / x:.2f}" == "1.00":
+    if fmt_sig(x) == "1.00" and fmt_sig(1 / x) == "1.00":
         return f"1.00{sign}"
-    return f"{x:.2f}{sign} speedup" if x > 1 else f"{1 / x:.2f}{sign} slowdown"
+    return f"{fmt_sig(x)}{sign} speedup" if x > 1 else f"{fmt_sig(1 / x)}{sign} slowdown"

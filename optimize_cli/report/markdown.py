@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from . import tables
 from .figures import deployable, path_label
+from .format import fmt_sig
 from .gates import verdict
 from .targets import targets_markdown
 from .training import filters_summary, training_markdown
@@ -37,7 +38,7 @@ def render_markdown(report: dict) -> str:
         for d in deployable(report):
             md.append(f"| {d['name']} | `{d['file']}` | {d['bytes']:,} | "
                       f"{'—' if d['ptq_bytes'] is None else format(d['ptq_bytes'], ',')} | "
-                      f"{'—' if d['ratio'] is None else format(d['ratio'], '.3f')} | "
+                      f"{'—' if d['ratio'] is None else fmt_sig(d['ratio'])} | "
                       f"{'—' if d['baseline_bytes'] is None else format(int(d['baseline_bytes']), ',')} |")
         md.append("")
     md.append("## Results")

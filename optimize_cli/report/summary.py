@@ -6,9 +6,8 @@ import os
 from pathlib import Path
 from typing import Optional
 
-from ..measure.metrics import saved_percent
 from .figures import deployable_text, path_label
-from .format import fmt_drop, fmt_metric, fmt_ms, fmt_ratio, fmt_speed
+from .format import fmt_drop, fmt_int, fmt_metric, fmt_ms, fmt_ratio, fmt_size, fmt_speed
 from .gates import verdict
 from .schema import SCHEMA_VERSION, json_ready
 from .training import filters_summary
@@ -25,9 +24,8 @@ def summary_lines(report: dict, out_dir: Optional[str | os.PathLike] = None) -> 
     if deployable_text(report):
         lines.append(f"deploy    {deployable_text(report)}")
     lines += [
-        f"size      {res['tflite_bytes']:,} B → {res['compressed_bytes']:,} B zipped, tfmot's convention "
-        f"({saved_percent(res['tflite_bytes'], res['compressed_bytes']):.2f}% saved); "
-        f"{fmt_ratio(res['compression_ratio'])} smaller than the baseline zip ({base['compressed_bytes']:,} B)",
+        f"size      {fmt_size(res['tflite_bytes'], res['compressed_bytes'])}; "
+        f"{fmt_ratio(res['compression_ratio'])} smaller than the baseline zip ({fmt_int(base['compressed_bytes'])} B)",
     ]
     if res.get("accuracy") is None:
         lines.append(f"{metric:<9} not measured (no eval data)")
@@ -47,8 +45,16 @@ def summary_lines(report: dict, out_dir: Optional[str | os.PathLike] = None) -> 
     return "\n".join(lines)
 
 
+def exit_code(report: dict) -> int:
+    """The exit code of the run the report is of: 0, or 5 when a gate was missed."""
+    from ..errors import EXIT_GATE, EXIT_OK
+
+    return EXIT_OK if report.get("passed", True) else EXIT_GATE
+
+
 def json_summary(report: dict, out_dir: Optional[str | os.PathLike] = None) -> dict:
-    """What `run --json` prints: result (without the per-layer list), baseline, gates, passed."""
+    """What `run --json` prints: result (without the per-layer list), baseline, gates, passed, exit_code
+    (as error objects and search's summary carry)."""
     res = {k: v for k, v in report["result"].items() if k != "layers"}
     out = {
         "schema_version": report.get("schema_version", SCHEMA_VERSION),
@@ -58,6 +64,7 @@ def json_summary(report: dict, out_dir: Optional[str | os.PathLike] = None) -> d
         "gates": [dict(g) for g in report.get("gates", [])],
         "checks_failed": [c["name"] for c in report.get("checks", []) if not c["passed"]],
         "passed": report["passed"],
+        "exit_code": exit_code(report),
     }
     if out_dir is not None:
         out["output_dir"] = str(out_dir)

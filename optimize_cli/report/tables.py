@@ -6,18 +6,29 @@ from typing import Callable, Optional
 
 from ..measure.metrics import accuracy_drop
 from . import figures
-from .format import fmt_bytes, fmt_drop, fmt_int, fmt_metric, fmt_ms, fmt_pct, fmt_ratio, fmt_seconds, fmt_speed
+from .format import (
+    fmt_bytes,
+    fmt_drop,
+    fmt_int,
+    fmt_metric,
+    fmt_ms,
+    fmt_pct,
+    fmt_ratio,
+    fmt_seconds,
+    fmt_size,
+    fmt_speed,
+)
 from .gates import fmt_gate, gate_op
 from .table import Table
 
 
 def result_sentence(report: dict, code: Callable[[str], str], escape: Callable[[str], str] = str) -> str:
-    """"Result `model.tflite`: 142,320 → 61,244 (56.97%) bytes, 7.10× smaller zipped than the float32
+    """"Result `model.tflite`: 142,320 B, zip 61,244 B (tfmot's convention), 7.10× smaller zipped than the float32
     baseline, accuracy 90.80% (worse by 1.20 pts), 0.090 ms (2.04× speedup)." with the path rendered by
     ``code`` and every other piece of text by ``escape`` (Markdown: as is; HTML: escaped)."""
     res, e = report["result"], escape
     drop = res.get("accuracy_drop")
-    return (f"Result {code(res['path'])}: {e(fmt_bytes(res['tflite_bytes'], res['compressed_bytes']))} bytes, "
+    return (f"Result {code(res['path'])}: {e(fmt_size(res['tflite_bytes'], res['compressed_bytes']))}, "
             f"{e(fmt_ratio(res['compression_ratio']))} smaller zipped than the float32 baseline, "
             f"{e(report['metric']['name'])} {e(fmt_metric(report, res['accuracy']))}"
             + (f" ({e(fmt_drop(report, drop))})" if drop is not None else "")
@@ -84,9 +95,12 @@ def results_table(report: dict) -> Table:
 def results_footnotes(report: dict) -> list[str]:
     m = report["metric"]
     samples = f" on {m['eval_samples']:,} eval samples" if m.get("eval_samples") else ""
+    # † marks a stage's Keras accuracy in the table: explained only when a stage column shows one
+    dagger = any(st.get("keras_accuracy") is not None for st in report.get("stages", []))
     notes = [
-        f"{m['name']} measured with the LiteRT interpreter{samples}; † = the stage's Keras model after its strip "
-        "step. Sizes are bytes: raw .tflite → ZIP_DEFLATED (saved %); compression ratio = baseline zip / zip.",
+        f"{m['name']} measured with the LiteRT interpreter{samples}"
+        + ("; † = the stage's Keras model after its strip step" if dagger else "")
+        + ". Sizes are bytes: raw .tflite → ZIP_DEFLATED (saved %); compression ratio = baseline zip / zip.",
         f"Latency: median / p90 of single inferences, {report['result']['threads']} thread(s); speedup = baseline "
         "median / median (below 1 it is shown as a slowdown: baseline / result latency < 1).",
         "‡ most distinct values in one output channel of a kernel (int8 kernels are quantized per channel), "

@@ -2,6 +2,7 @@
 model, and the samples that calibrate int8 and time the interpreter."""
 from __future__ import annotations
 
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, Optional
 
@@ -40,20 +41,24 @@ class RunInputs:
         return self.splits.get("train")
 
 
-def load_inputs(recipe, trust_model: bool, allow_code: bool, translated=None) -> RunInputs:
-    """Load the model and data and check them against each other (InputError, exit 3). `translated(verify,
+def load_inputs(recipe, trust_model: bool, allow_code: bool, step=None, translated=None) -> RunInputs:
+    """Load the model and data and check them against each other (InputError, exit 3). `step(words)`, a
+    context manager (Reporter.step), says what is being done while nothing else shows; `translated(verify,
     x)` gives a translated Keras 3 model's check record (the run's: from its cache), else `verify(x)`."""
     from .. import data as data_mod
     from .. import models
 
-    loaded = models.load_model(recipe.model, trust_model=trust_model)
+    step = step or _silent_step
+    with step("loading the model"):
+        loaded = models.load_model(recipe.model, trust_model=trust_model)
     kmodel = loaded.keras_model
     if recipe.stages and kmodel is None:
         raise InputError(f"model: {recipe.model} is a SavedModel without a Keras model ({loaded.format}); "
                          "training stages need the Keras model file (from Keras 3's model.export(): pass the "
                          ".keras file written by model.save('model.keras') instead) — or use a post-training "
                          "recipe (stages: [])")
-    splits = data_mod.load_splits(recipe.data, allow_code=allow_code)
+    with step("loading the data"):
+        splits = data_mod.load_splits(recipe.data, allow_code=allow_code)
     label_split = splits.get("train") or splits.get("eval")
     label_shape = label_split.label_shape if label_split is not None else None
     cinfo = models.compile_info(kmodel, recipe.training, label_shape=label_shape) if kmodel is not None else None
@@ -69,9 +74,15 @@ def load_inputs(recipe, trust_model: bool, allow_code: bool, translated=None) ->
                                          input_dtype=in_dtype)
     if loaded.verify is not None:  # a translated Keras 3 model: the same outputs as Keras 3, before any stage
         x = splits.get("train") or splits.get("eval") or splits.get("representative")
-        loaded.translation = translated(loaded.verify, x) if translated is not None else loaded.verify(x)
+        with step("checking the Keras 3 translation"):
+            loaded.translation = translated(loaded.verify, x) if translated is not None else loaded.verify(x)
     metric = metric_for(recipe, cinfo) if cinfo is not None else (recipe.evaluation.metric or "accuracy")
     return RunInputs(loaded, splits, cinfo, metric, out_idx, out_name)
+
+
+@contextmanager
+def _silent_step(_description: str):
+    yield
 
 
 def check_skip_layers(recipe, kmodel) -> None:

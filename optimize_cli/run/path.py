@@ -74,12 +74,21 @@ def run_path(recipe, opts, reporter: Reporter, out: RunDir, t_start: float) -> R
     return _records(run, baseline, ptq_baseline, records, result, tflite_layers, t_start)
 
 
+def shown_metric(metric: str, value: float) -> str:
+    """A metric value in a log line, as the reports show it ("97.96%" for an accuracy)."""
+    from ..measure.metrics import FRACTION_METRICS
+    from ..report.format import fmt_value
+
+    return fmt_value(value, metric in FRACTION_METRICS)
+
+
 def start_state(recipe, opts, reporter: Reporter, out: RunDir) -> RunState:
     """The run's state with its inputs loaded, after seeding (the entry point started training.distribute's
     strategy already: run.run, run/worker.py)."""
-    from ..tf import set_seed
+    with reporter.step("loading TensorFlow"):  # the first import of TensorFlow takes seconds
+        from ..tf import set_seed
 
-    set_seed(recipe.training.seed)
+        set_seed(recipe.training.seed)
     state: list[RunState] = []
     early: list[tuple[str, str]] = []  # what the cache warns about before the state exists
 
@@ -95,7 +104,8 @@ def start_state(recipe, opts, reporter: Reporter, out: RunDir) -> RunState:
         return baseline_cache.translation(cache, recipe.model, verify, x, reporter.log)
 
     try:
-        inputs = load_inputs(recipe, opts.trust_model, opts.allow_code, translated=translated)
+        inputs = load_inputs(recipe, opts.trust_model, opts.allow_code, step=reporter.step,
+                             translated=translated)
     except InputError as e:  # `data.eval: sample 3 …`: said at the key's file:line, as recipe errors are
         e.message = recipe.locate(e.message)
         raise
@@ -130,7 +140,8 @@ def _baselines(run: RunState) -> tuple[bytes, TfliteFigures, Optional[TfliteFigu
         base_tfl, baseline = baseline_cache.baseline(run, run.inputs.loaded if kmodel is None else kmodel, "none",
                                                      "baseline")
     reporter.log(f"baseline: {baseline.tflite_bytes:,} B → {baseline.compressed_bytes:,} B zipped"
-                 + (f", {run.inputs.metric} {baseline.accuracy:.4f}" if baseline.accuracy is not None else ""))
+                 + (f", {run.inputs.metric} {shown_metric(run.inputs.metric, baseline.accuracy)}"
+                    if baseline.accuracy is not None else ""))
     ptq_baseline = None
     ex = recipe.export
     if ex.quantization == "int8" and (recipe.stages or ex.int4 or not ex.per_channel):  # the result is not the PTQ
@@ -288,7 +299,7 @@ def _stage_record(run: RunState, i: int, ctx, res, seconds: float, records: list
         run.reporter.log(line)
     lr = "" if rec.learning_rate is None else f"lr {rec.learning_rate:g}, "
     run.reporter.log(f"stage {i} {params.type}: {res.scheme}; {lr}keras {inputs.metric} "
-                     f"{'n/a' if kacc is None else f'{kacc:.4f}'}, sparsity {summ['sparsity']:.1%}, "
+                     f"{'n/a' if kacc is None else shown_metric(inputs.metric, kacc)}, sparsity {summ['sparsity']:.1%}, "
                      f"≤ {rec.max_unique_weights} distinct values per channel, {seconds:.1f}s")
     return rec, kernel
 

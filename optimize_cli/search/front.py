@@ -14,7 +14,7 @@ from ..recipe.space import SearchSpace
 from . import answers, committable, session
 from .html import render_search_html
 from .objective import TrialReport
-from .tables import sensitivity_caption, sensitivity_table
+from .tables import is_fraction, params_text, sensitivity_caption, sensitivity_table, show
 
 SEARCH_SCHEMA_VERSION = 1
 #: the study's user attr holding the trials the last session asked for (--trials, else search.trials)
@@ -163,7 +163,7 @@ def note(r: dict) -> str:
 
 
 def markdown(doc: dict) -> str:
-    objectives = doc["objectives"]
+    objectives, fraction = doc["objectives"], is_fraction(doc.get("metric"))
     lines = [f"# Search {doc['study']}", "", f"Recipe: `{doc['recipe']}` · sampler {doc['sampler']} · "
              f"objectives (minimized): {', '.join(objectives)}", ""]
     best = doc["recommended"]
@@ -178,8 +178,8 @@ def markdown(doc: dict) -> str:
               "|---|---|" + "---|" * len(objectives) + "---|---|---|"]
     front = set(doc["pareto"])
     for r in doc["trials"]:
-        vals = [show_value(r["values"][k]) if r["values"] else "" for k in objectives]
-        params = ", ".join(f"{k}={show_value(v)}" for k, v in r["params"].items())
+        vals = [show(k, r["values"][k], fraction) if r["values"] else "" for k in objectives]
+        params = params_text(r)
         gates = ("passed" if r["passed"] else "missed") if r["state"] == "complete" else (r["reason"] or "")
         mark = (" ★" if r["number"] in front else "") + note(r)
         secs = f"{r['seconds']:.1f}" if r["seconds"] is not None else ""

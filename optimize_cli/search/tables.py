@@ -7,7 +7,7 @@ from __future__ import annotations
 from typing import Optional
 
 from ..measure.metrics import FRACTION_METRICS
-from ..report.format import DASH
+from ..report.format import DASH, fmt_int, fmt_ms, fmt_points, fmt_ratio, fmt_value
 from ..report.gates import gate_kind
 from ..report.table import Table
 
@@ -36,22 +36,31 @@ def kind(r: dict) -> str:
 
 
 def show(key: str, v, fraction: bool) -> str:
-    """One figure or parameter as people read it: bytes with separators, drops in points, 4 digits."""
+    """One figure or parameter as people read it (report/format.py, the one formatter family): bytes with
+    separators, drops in points, ratios to 3 significant digits, other numbers to 4."""
     if v is None:
         return DASH
     if isinstance(v, bool) or not isinstance(v, (int, float)):
         return str(v)
-    if key.endswith("_bytes"):
-        return f"{v:,.0f}"
-    if key == "accuracy_drop":
-        return f"{100 * v:.2f} pts" if fraction else f"{v:.4g}"
-    if key == "accuracy":
-        return f"{100 * v:.2f}%" if fraction else f"{v:.4g}"
-    if key == "latency_ms":
-        return f"{v:.3g} ms"
+    figure = key.split(":", 1)[0]  # deployable_bytes:tflm
+    if figure.endswith("_bytes"):
+        return fmt_int(v)
+    if figure == "accuracy_drop":
+        return fmt_points(v, fraction)
+    if figure == "accuracy":
+        return fmt_value(v, fraction)
+    if figure.endswith("_ms"):
+        return f"{fmt_ms(v)} ms"
+    if figure in ("compression_ratio", "speedup"):
+        return fmt_ratio(v)
     if isinstance(v, float):
         return str(int(v)) if v.is_integer() and abs(v) >= 1 else f"{v:.4g}"
     return str(v)
+
+
+def figures_text(values: dict, fraction: bool) -> str:
+    """A trial's objectives as the search's lines show them: "compressed_bytes=15,000 accuracy_drop=1.00 pts"."""
+    return " ".join(f"{k}={show(k, v, fraction)}" for k, v in values.items())
 
 
 def params_text(r: dict, sep: str = ", ") -> str:

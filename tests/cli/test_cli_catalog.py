@@ -115,3 +115,38 @@ def test_schema_report_prints_the_report_schema_that_validates_reports():
     r = cli("schema", "--report")
     assert r.exit_code == 0, r.output
     assert json.loads(r.output) == load_schema()
+
+
+def test_cli_recipes_are_sorted_by_name_one_line_each_in_a_pipe():
+    """Into a pipe (CliRunner's stdout is not a terminal) each recipe is one whole line, even where COLUMNS
+    is narrow: `optimize-cli recipes | grep distill` finds the recipe with its description."""
+    lines = cli("recipes", COLUMNS="80").stdout.splitlines()
+    names = [line.split()[0] for line in lines[1:]]
+    assert names == sorted(BUILTIN_NAMES)
+    by_name = {r["name"]: r for r in json.loads(cli("recipes", "--json").stdout)}
+    assert [r["name"] for r in json.loads(cli("recipes", "--json").stdout)] == sorted(BUILTIN_NAMES)
+    for line in lines[1:]:
+        row = by_name[line.split()[0]]
+        assert row["description"] in line and " | ".join(row["paths"]) in line
+        assert line == line.rstrip()
+    assert [line for line in lines if "distill" in line]
+
+
+def test_cli_recipes_on_an_80_column_terminal_never_wrap_inside_a_name():
+    import io
+
+    from rich.console import Console
+
+    from optimize_cli.cli.catalog import _recipes_table
+
+    rows = json.loads(cli("recipes", "--json").stdout)
+    console = Console(file=io.StringIO(), force_terminal=True, width=80, color_system=None)
+    console.print(_recipes_table(rows, console))
+    out = console.file.getvalue()
+    assert max(len(line) for line in out.splitlines()) <= 80
+    words = set(out.split())
+    for name in BUILTIN_NAMES:
+        assert name in words, f"{name} is wrapped or cut"
+    for row in rows:  # the descriptions wrap at spaces: every word of them is whole
+        for word in row["description"].split():
+            assert word in words, word

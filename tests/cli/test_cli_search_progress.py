@@ -46,7 +46,7 @@ def test_not_a_terminal_prints_exactly_one_plain_line_per_trial():
     lines = buf.getvalue().splitlines()
     assert lines == [log_line(t, OBJ) for t in ts]
     assert lines[2] == "trial 0002 fail in 1.0 s: converter [bold]error[/bold]"
-    assert lines[3] == "trial 0003 complete in 8.0 s: compressed_bytes=15000 accuracy_drop=0.01; gates passed"
+    assert lines[3] == "trial 0003 complete in 8.0 s: compressed_bytes=15,000 accuracy_drop=0.01; gates passed"
 
 
 def test_terminal_shows_a_live_table_of_the_best_trials_from_the_study(tmp_path):
@@ -114,8 +114,8 @@ def test_not_a_terminal_says_when_a_trial_starts_and_ends_with_the_study_so_far(
     start, end = buf.getvalue().splitlines()
     assert start == "started trial 0001 (built-in prune-ptq) (2/4): +cluster, prune.target_sparsity=0.52"
     # 2 of 4 counted; the best feasible so far is the earlier session's trial; ETA: median 5.5 s × 2 left
-    assert end == ("trial 0001 complete in 6.0 s: compressed_bytes=12000 accuracy_drop=0.05; gates missed; (2/4); "
-                   f"best so far 0000: compressed_bytes=20000 accuracy_drop=0.004; ETA {fmt_elapsed(11.0)}")
+    assert end == ("trial 0001 complete in 6.0 s: compressed_bytes=12,000 accuracy_drop=0.05; gates missed; (2/4); "
+                   f"best so far 0000: compressed_bytes=20,000 accuracy_drop=0.004; ETA {fmt_elapsed(11.0)}")
 
 
 def test_terminal_shows_the_running_trial_its_stage_and_earlier_sessions(tmp_path):
@@ -156,3 +156,41 @@ def test_resume_command_is_pastable_with_absolute_paths(tmp_path, monkeypatch):
     builtin = shlex.split(resume_command("search-quantization", Path("/x/recipes/search-quantization.yaml"),
                                          SearchOptions(output=Path("o")), as_json=True))
     assert builtin[builtin.index("search") + 1] == "search-quantization" and "--json" in builtin
+
+
+def _with_metric(tmp_path, ts):
+    """Trial 0003's run wrote a report naming an accuracy metric: drops are then shown in points."""
+    ts[3].set_user_attr("recipe", str(tmp_path / "0003.yaml"))
+    (tmp_path / "0003").mkdir()
+    (tmp_path / "0003" / "report.json").write_text(json.dumps({"metric": {"name": "accuracy",
+                                                                          "higher_is_better": True}}))
+    return ts
+
+
+def test_trial_lines_format_figures_like_the_reports_once_the_metric_is_known(tmp_path):
+    buf = io.StringIO()
+    ts = _with_metric(tmp_path, trials())
+    with TrialProgress(OBJ, console=Console(file=buf, width=80)) as progress:
+        progress.trial(ts[3])
+    assert buf.getvalue() == "trial 0003 complete in 8.0 s: compressed_bytes=15,000 accuracy_drop=1.00 pts; gates passed\n"
+
+
+def test_live_table_at_80_columns_never_cuts_a_parameter_or_a_header(tmp_path):
+    from optimize_cli.cli.search_progress import live_table
+
+    ts = _with_metric(tmp_path, trials())
+    records = [front.record(t, OBJ) for t in ts]
+    for r in records:
+        r["params"] = {"stages.0.target_sparsity": 0.52, "stages.1.enabled": True, "stages.1.clusters": 8}
+    labels = {"stages.0.target_sparsity": "prune.target_sparsity", "stages.1.enabled": "cluster",
+              "stages.1.clusters": "cluster.clusters"}
+    buf = io.StringIO()
+    console = Console(file=buf, force_terminal=True, width=80, color_system=None, _environ={})
+    console.print(live_table(records, OBJ, fraction=True, total=4, labels=labels))
+    out = buf.getvalue()
+    assert max(len(line) for line in out.splitlines()) <= 80
+    words = out.replace("│", " ").replace(", ", " ").split()
+    for word in ("prune.target_sparsity=0.52", "+cluster", "cluster.clusters=8", "compressed", "bytes",
+                 "accuracy", "drop", "15,000", "passed", "missed"):
+        assert word in words, (word, out)
+    assert "1.00 pts" in out

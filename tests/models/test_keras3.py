@@ -369,13 +369,19 @@ def test_keras3_unknown_compile_loss_is_inferred_with_a_warning(zoo, tmp_path):
 
 
 @pytest.mark.slow
-def test_keras3_second_run_reuses_the_translation_check_from_the_cache(zoo, tmp_path):
-    """The check against Keras 3 (a subprocess of about 10 s) passed once for this file and these samples:
-    a second run (a search's next trial, say) takes its record from the cache and says so; --no-cache
-    checks again."""
+def test_keras3_run_says_it_checks_the_translation_and_a_second_run_reuses_the_check(zoo, tmp_path):
+    """The seconds the check against Keras 3 takes (a subprocess of about 10 s) are not silent: a line on
+    stderr (not a terminal). It passed once for this file and these samples: a second run (a search's next
+    trial, say) takes its record from the cache; --no-cache checks again."""
     rec = recipe(tmp_path, zoo / "mlp.keras", [])
-    reports = []
-    for i, extra in enumerate(([], [], ["--no-cache"])):
+    res = cli("run", str(rec), "--output", str(tmp_path / "o0"), "--json")
+    assert res.exit_code == 0, res.output
+    steps = [line.split("] ", 1)[-1] for line in res.stderr.splitlines()]
+    assert "checking the Keras 3 translation…" in steps, res.stderr
+    assert steps.index("loading the data…") < steps.index("checking the Keras 3 translation…")
+    assert json.loads(res.stdout)["exit_code"] == 0
+    reports = [json.loads((tmp_path / "o0" / "report.json").read_text())["model"]["translation"]]
+    for i, extra in ((1, []), (2, ["--no-cache"])):
         res = cli("run", str(rec), "--output", str(tmp_path / f"o{i}"), "--quiet", *extra)
         assert res.exit_code == 0, res.output
         reports.append(json.loads((tmp_path / f"o{i}" / "report.json").read_text())["model"]["translation"])

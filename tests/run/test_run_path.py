@@ -233,7 +233,7 @@ def test_run_impossible_gate_exits_5_with_everything_written(tmp_path, monkeypat
         "--set", "gates.max_compressed_bytes=1000", "--set", "gates.min_compression_ratio=1.5",
     ])
     assert res.exit_code == 5, res.output
-    assert "gate missed: max_compressed_bytes" in res.stderr
+    assert "gate missed: max_compressed_bytes (limit 1,000 B, got " in res.stderr  # formatted, not raw
     rep = json.loads((out / "report.json").read_text())
     from optimize_cli.report import validate_report
 
@@ -255,3 +255,16 @@ def test_run_impossible_gate_exits_5_with_everything_written(tmp_path, monkeypat
         assert (out / f).is_file()
     text = summary.read_text()
     assert text.startswith("# earlier step\n") and "max_compressed_bytes" in text
+
+
+def test_run_says_what_it_loads_on_stderr_and_json_stdout_stays_clean(tmp_path):
+    """The seconds after the header are not silent: one line per step in a log (stderr); --json's stdout
+    is the summary alone, with its exit_code."""
+    res = CliRunner().invoke(main, ["run", str(ROOT / "recipes" / "ptq-dynamic.yaml"), "--output",
+                                    str(tmp_path / "out"), "--json", "--set", "gates={}"])
+    assert res.exit_code == 0, res.output
+    summary = json.loads(res.stdout)
+    assert summary["exit_code"] == 0 and summary["passed"] is True
+    steps = [line.split("] ", 1)[-1] for line in res.stderr.splitlines()]
+    header = next(i for i, line in enumerate(steps) if line.startswith("optimize-cli "))
+    assert steps[header + 1: header + 4] == ["loading TensorFlow…", "loading the model…", "loading the data…"]

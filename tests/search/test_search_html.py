@@ -99,3 +99,11 @@ def test_search_html_every_trial_row_opens_details_and_a_phone_keeps_the_decidin
     assert re.findall(r'<td class="phone (\w+)">([^<]+)</td>', page) == [
         ("feasible", "passed"), ("feasible", "passed"), ("infeasible", "missed a gate"), ("failed", "failed"),
         ("pruned", "pruned"), ("feasible", "passed")]
+
+
+def test_search_md_trial_table_formats_figures_like_the_reports():
+    """Bytes with separators and accuracy drops in points, as report.md and the trial lines show them."""
+    text = markdown(doc())
+    row = next(ln for ln in text.splitlines() if ln.startswith("| 0001"))
+    assert "| 15,000 | 1.20 pts |" in row, row
+    assert "15000" not in row and "0.012 " not in row
