@@ -163,8 +163,14 @@ def test_hostile_payload_is_live_with_trust_model(hostile, name, monkeypatch):
 
 
 def _recipe(tmp_path: Path, model: Path) -> Path:
+    """A recipe whose data fits the hostile models' (4,) input, so that the model's refusal is what stops
+    it (validate's header check would stop misfitting data first)."""
+    import numpy as np
+
+    data = tmp_path / "x4.npz"
+    np.savez(data, x_test=np.zeros((50, 4), np.float32), y_test=np.zeros(50, np.int64))
     doc = {"version": 1, "name": "hostile", "model": str(model), "stages": [],
-           "data": {"eval": {"type": "npz", "path": str(DATA), "x": "x_test", "y": "y_test", "stop": 50}},
+           "data": {"eval": {"type": "npz", "path": str(data), "x": "x_test", "y": "y_test"}},
            "export": {"quantization": "dynamic"}}
     p = tmp_path / "recipe.yaml"
     p.write_text(yaml.safe_dump(doc))
