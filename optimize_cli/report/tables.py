@@ -6,18 +6,7 @@ from typing import Callable, Optional
 
 from ..measure.metrics import accuracy_drop
 from . import figures
-from .format import (
-    fmt_bytes,
-    fmt_drop,
-    fmt_int,
-    fmt_metric,
-    fmt_ms,
-    fmt_pct,
-    fmt_ratio,
-    fmt_seconds,
-    fmt_size,
-    fmt_speed,
-)
+from . import format as fmt
 from .gates import fmt_gate, gate_op
 from .table import Table
 
@@ -28,11 +17,11 @@ def result_sentence(report: dict, code: Callable[[str], str], escape: Callable[[
     ``code`` and every other piece of text by ``escape`` (Markdown: as is; HTML: escaped)."""
     res, e = report["result"], escape
     drop = res.get("accuracy_drop")
-    return (f"Result {code(res['path'])}: {e(fmt_size(res['tflite_bytes'], res['compressed_bytes']))}, "
-            f"{e(fmt_ratio(res['compression_ratio']))} smaller zipped than the float32 baseline, "
-            f"{e(report['metric']['name'])} {e(fmt_metric(report, res['accuracy']))}"
-            + (f" ({e(fmt_drop(report, drop))})" if drop is not None else "")
-            + f", {e(fmt_ms(res['latency_ms']))} ms ({e(fmt_speed(res['speedup']))}).")
+    return (f"Result {code(res['path'])}: {e(fmt.fmt_size(res['tflite_bytes'], res['compressed_bytes']))}, "
+            f"{e(fmt.fmt_ratio(res['compression_ratio']))} smaller zipped than the float32 baseline, "
+            f"{e(report['metric']['name'])} {e(fmt.fmt_metric(report, res['accuracy']))}"
+            + (f" ({e(fmt.fmt_drop(report, drop))})" if drop is not None else "")
+            + f", {e(fmt.fmt_ms(res['latency_ms']))} ms ({e(fmt.fmt_speed(res['speedup']))}).")
 
 def results_table(report: dict) -> Table:
     """The seed-style table: one column per model along the path, one row per measurement."""
@@ -62,32 +51,32 @@ def results_table(report: dict) -> Table:
                  "seconds": None})
 
     def acc(c):
-        s = fmt_metric(report, c["acc"])
+        s = fmt.fmt_metric(report, c["acc"])
         return s + " †" if c["keras"] and c["acc"] is not None else s
 
     def drop(c):
         if c is cols[0]:
             return "—"
         if c is cols[-1]:
-            return fmt_drop(report, figures.result_accuracy_drop(report))
-        return fmt_drop(report, accuracy_drop(base["accuracy"], c["acc"], hib))
+            return fmt.fmt_drop(report, figures.result_accuracy_drop(report))
+        return fmt.fmt_drop(report, accuracy_drop(base["accuracy"], c["acc"], hib))
 
     def latency(c):
         m = c["m"]
         if m.get("latency_ms") is None:
             return "—"
-        return f"{fmt_ms(m['latency_ms'])} / {fmt_ms(m.get('latency_p90_ms'))}"
+        return f"{fmt.fmt_ms(m['latency_ms'])} / {fmt.fmt_ms(m.get('latency_p90_ms'))}"
 
     rows = [
         [metric] + [acc(c) for c in cols],
         [f"{metric} vs baseline"] + [drop(c) for c in cols],
-        ["size: raw → zip (saved)"] + [fmt_bytes(c["m"].get("tflite_bytes"), c["m"].get("compressed_bytes")) for c in cols],
-        ["compression ratio"] + [fmt_ratio(c["ratio"]) for c in cols],
+        ["size: raw → zip (saved)"] + [fmt.fmt_bytes(c["m"].get("tflite_bytes"), c["m"].get("compressed_bytes")) for c in cols],
+        ["compression ratio"] + [fmt.fmt_ratio(c["ratio"]) for c in cols],
         ["latency median / p90 (ms)"] + [latency(c) for c in cols],
-        ["speedup / slowdown"] + [fmt_speed(c["speedup"]) for c in cols],
-        ["sparsity"] + [fmt_pct(c["sparsity"]) for c in cols],
-        ["max unique weights ‡"] + [fmt_int(c["unique"]) for c in cols],
-        ["stage time"] + [fmt_seconds(c["seconds"]) for c in cols],
+        ["speedup / slowdown"] + [fmt.fmt_speed(c["speedup"]) for c in cols],
+        ["sparsity"] + [fmt.fmt_pct(c["sparsity"]) for c in cols],
+        ["max unique weights ‡"] + [fmt.fmt_int(c["unique"]) for c in cols],
+        ["stage time"] + [fmt.fmt_seconds(c["seconds"]) for c in cols],
     ]
     return Table([""] + [c["head"] for c in cols], rows, "l" + "r" * len(cols))
 
@@ -129,8 +118,8 @@ def layers_table(report: dict) -> Table:
     rows = []
     for layer in report["result"].get("layers") or []:
         name = layer["name"] + (" (skipped)" if figures.is_skipped(layer["name"], skipped) else "")
-        rows.append([name, layer["op"], layer["dtype"], fmt_int(layer["params"]), fmt_pct(layer["sparsity"]),
-                     fmt_int(layer["unique_weights"]), fmt_int(layer["max_unique_per_channel"])])
+        rows.append([name, layer["op"], layer["dtype"], fmt.fmt_int(layer["params"]), fmt.fmt_pct(layer["sparsity"]),
+                     fmt.fmt_int(layer["unique_weights"]), fmt.fmt_int(layer["max_unique_per_channel"])])
     return Table(["tensor", "op", "dtype", "params", "sparsity", "unique", "max / channel"], rows, "lllrrrr")
 
 
@@ -158,8 +147,8 @@ def provenance_table(report: dict) -> Table:
                                                     if report["metric"].get("eval_samples") else ", not measured")],
         ["result", report["result"]["path"]],
     ]
-    rows += [[f"stage {st['index']}. {st['type']}", fmt_seconds(st["seconds"])] for st in report.get("stages", [])]
-    rows.append(["total time", fmt_seconds(report["seconds_total"])])
+    rows += [[f"stage {st['index']}. {st['type']}", fmt.fmt_seconds(st["seconds"])] for st in report.get("stages", [])]
+    rows.append(["total time", fmt.fmt_seconds(report["seconds_total"])])
     return Table(["item", "value"], rows)
 
 
