@@ -129,4 +129,6 @@ def test_hostile_fifo_named_like_an_image_is_refused_without_blocking(tmp_path):
                            str(tmp_path / "out"), "--quiet"], capture_output=True, text=True, timeout=300,
                           stdin=subprocess.DEVNULL, env={**os.environ, "PYTHONPATH": str(ROOT), "NO_COLOR": "1"})
     assert proc.returncode == 3, proc.stderr
-    assert proc.stderr.splitlines() == [f"error: data.eval: cannot read image {fifo}: is a FIFO, not a regular file"]
+    recipe = tmp_path / "recipe.yaml"  # the key's file:line, as recipe errors have it
+    assert proc.stderr.splitlines() == [f"error: {recipe}:5: data.eval: cannot read image {fifo}: is a FIFO, not a "
+                                        "regular file"]
