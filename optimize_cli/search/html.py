@@ -87,7 +87,10 @@ def _details(r: dict, doc: dict, headers: list[str], row: list[str]) -> str:
     params = params_text(r, "\n")
     if params:
         items.append(("parameters", params))
-    if r.get("output"):
+    if r.get("duplicate_of") is not None:  # not run again: the report is the earlier trial's
+        items.append(("report", f"trials/{r['duplicate_of']:04d}/report.html (the same recipe as trial "
+                                f"{r['duplicate_of']:04d}; not run again)"))
+    elif r.get("output"):
         items.append(("report", f"trials/{r['number']:04d}/report.html"))
     return '<dl class="trial-details">' + "".join(f"<dt>{e(k)}</dt><dd>{e(v) if v else '—'}</dd>" for k, v in items) + "</dl>"
 

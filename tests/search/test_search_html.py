@@ -107,3 +107,12 @@ def test_search_md_trial_table_formats_figures_like_the_reports():
     row = next(ln for ln in text.splitlines() if ln.startswith("| 0001"))
     assert "| 15,000 | 1.20 pts |" in row, row
     assert "15000" not in row and "0.012 " not in row
+
+
+def test_search_html_a_repeated_trial_points_at_the_report_of_the_trial_that_ran():
+    d = doc()
+    d["trials"][5] = {**d["trials"][5], "duplicate_of": 1}
+    page = render_search_html(d)
+    details = re.search(r'id="trial-0005-details".*?</tr>', page, flags=re.S).group(0)
+    assert "trials/0001/report.html (the same recipe as trial 0001; not run again)" in details
+    assert "trials/0005/report.html" not in details
