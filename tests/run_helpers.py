@@ -1,5 +1,6 @@
-"""What the CLI-level run tests share: the sample model and data, a quick post-training recipe, the CLI
-invoked in-process, and a recipe written to a folder."""
+"""What the CLI-level run tests share: the sample model and data, a quick post-training recipe, the head
+of a recipe on them, the CLI invoked in-process, a recipe written to a folder, and a folder built once per
+test session."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -23,6 +24,35 @@ def ptq_recipe(name: str, eval_samples: int = 100) -> dict:
         "export": {"quantization": "dynamic"},
         "evaluation": {"latency_runs": 2, "latency_warmup": 0},
     }
+
+
+def sample_head(name: str) -> str:
+    """The head of a YAML recipe `name` on the sample model, trained and evaluated on its digits (absolute
+    paths)."""
+    return f"""version: 1
+name: {name}
+model: {MODEL}
+data:
+  train: {{type: npz, path: {DATA}, x: x_train, y: y_train}}
+  eval:  {{type: npz, path: {DATA}, x: x_test,  y: y_test}}
+"""
+
+
+def built_once(tmp_path_factory, name: str, build) -> Path:
+    """The folder `name` of this test session, `build(folder)` run into it once: xdist workers share it
+    (under a lock; the first one builds, the others wait). Tests only read it."""
+    import fcntl
+    import os
+
+    base = tmp_path_factory.getbasetemp()
+    out = (base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base) / name
+    out.mkdir(exist_ok=True)
+    with open(out.parent / f"{name}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not (out / "done").exists():
+            build(out)
+            (out / "done").write_text("")
+    return out
 
 
 def cli(*args):

@@ -22,24 +22,19 @@ import sys
 from pathlib import Path
 
 import pytest
+from run_helpers import built_once, sample_head
 
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLE = ROOT / "sample_models"
 CHROMIUM = os.environ.get("OPTIMIZE_CLI_CHROMIUM", "/usr/bin/chromium")
 #: (width, height, is a phone)
 SCREENS = {"phone": (390, 844, True), "desktop": (1280, 900, False)}
-RECIPE = f"""version: 1
-name: browser
-model: {SAMPLE / 'digits_cnn'}
-data:
-  train: {{type: npz, path: {SAMPLE / 'digits.npz'}, x: x_train, y: y_train}}
-  eval:  {{type: npz, path: {SAMPLE / 'digits.npz'}, x: x_test,  y: y_test}}
-stages:
-  - {{type: prune, target_sparsity: {{search: {{choices: [0.5, 0.7]}}}}, epochs: 1}}
-export: {{quantization: int8}}
-evaluation: {{latency_runs: 2, latency_warmup: 0}}
-gates: {{max_accuracy_drop: 0.05}}
-search: {{trials: 2, sampler: grid, objectives: [compressed_bytes, accuracy_drop], sensitivity: true}}
+RECIPE = sample_head("browser") + """stages:
+  - {type: prune, target_sparsity: {search: {choices: [0.5, 0.7]}}, epochs: 1}
+export: {quantization: int8}
+evaluation: {latency_runs: 2, latency_warmup: 0}
+gates: {max_accuracy_drop: 0.05}
+search: {trials: 2, sampler: grid, objectives: [compressed_bytes, accuracy_drop], sensitivity: true}
 """
 
 pytestmark = pytest.mark.slow
@@ -88,16 +83,7 @@ def pages(tmp_path_factory) -> dict[str, Path]:
     """{"search": search.html, "report": the recommended trial's report.html, "example": the example report};
     made once per test session (xdist workers share them, under a lock, as tests/models/test_keras3.py's zoo).
     Tests only read them."""
-    import fcntl
-
-    base = tmp_path_factory.getbasetemp()
-    tmp = (base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base) / "browser_pages"
-    tmp.mkdir(exist_ok=True)
-    with open(tmp.parent / "browser_pages.lock", "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        if not (tmp / "done").exists():
-            _make_pages(tmp)
-            (tmp / "done").write_text("")
+    tmp = built_once(tmp_path_factory, "browser_pages", _make_pages)
     return {"search": tmp / "out" / "search.html", "report": tmp / "out" / "report.html",
             "example": tmp / "example.html"}
 

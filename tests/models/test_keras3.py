@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 import yaml
 from click.testing import CliRunner
+from run_helpers import built_once
 
 from optimize_cli.cli import main
 from optimize_cli.errors import InputError
@@ -28,17 +29,7 @@ pytestmark = pytest.mark.slow
 def zoo(tmp_path_factory, digits_data):
     """The folder of Keras 3 models and their reference outputs, and the digits npz they were trained on;
     built once per test session (xdist workers share it, under a lock). Tests only read it."""
-    import fcntl
-
-    base = tmp_path_factory.getbasetemp()
-    out = (base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base) / "keras3_zoo"
-    out.mkdir(exist_ok=True)
-    with open(out.parent / "keras3_zoo.lock", "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        if not (out / "done").exists():
-            _build_zoo(out, digits_data)
-            (out / "done").write_text("")
-    return out
+    return built_once(tmp_path_factory, "keras3_zoo", lambda out: _build_zoo(out, digits_data))
 
 
 def _build_zoo(out: Path, digits_data) -> None:

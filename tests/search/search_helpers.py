@@ -3,15 +3,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from run_helpers import sample_head
+
 ROOT = Path(__file__).resolve().parents[2]
 SAMPLE = ROOT / "sample_models"
-HEAD = f"""version: 1
-name: sq
-model: {SAMPLE / 'digits_cnn'}
-data:
-  train: {{type: npz, path: {SAMPLE / 'digits.npz'}, x: x_train, y: y_train}}
-  eval:  {{type: npz, path: {SAMPLE / 'digits.npz'}, x: x_test,  y: y_test}}
-"""
+HEAD = sample_head("sq")
 
 
 def search_subprocess(tmp_path: Path, recipe_text: str, *args: str):
